@@ -1,0 +1,620 @@
+//! A parsed SIP message: one `Bytes` buffer plus the positions of its parts.
+//!
+//! Parsing is one pass over the header section. Folded header lines (LWS
+//! continuation, RFC 3261 §7.3.1) are the one case that copies: the header
+//! section is rewritten once with each fold replaced by a single space, so
+//! every value afterwards is a plain slice.
+
+use bytes::{Bytes, BytesMut};
+
+use crate::cseq::CSeq;
+use crate::error::ParseError;
+use crate::header::HeaderName;
+use crate::method::{is_token, is_token_char, Method};
+use crate::name_addr::NameAddr;
+use crate::split::split_commas;
+use crate::uri::Uri;
+use crate::via::Via;
+
+/// Largest message accepted on any transport (RFC 3261 §18.1.1 allows a
+/// UDP datagram of 65,535 bytes; anything beyond is refused with 513).
+pub const MAX_MESSAGE_SIZE: usize = 65_535;
+
+type Span = (u32, u32);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StartLine {
+    Request {
+        method: Method,
+        method_span: Span,
+        uri: Span,
+    },
+    Response {
+        status: u16,
+        reason: Span,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HeaderField {
+    pub name: HeaderName,
+    name_span: Span,
+    value_span: Span,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Known {
+    via: Option<u16>,
+    from: Option<u16>,
+    to: Option<u16>,
+    call_id: Option<u16>,
+    cseq: Option<u16>,
+    content_length: Option<u16>,
+    content_type: Option<u16>,
+    max_forwards: Option<u16>,
+}
+
+/// A parsed SIP request or response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    buf: Bytes,
+    start: StartLine,
+    headers: Vec<HeaderField>,
+    body: Span,
+    known: Known,
+}
+
+impl Message {
+    /// Parses one message from a datagram (or an already framed stream
+    /// message). Octets after `Content-Length` are ignored (RFC 3261
+    /// §18.3); without `Content-Length` the body runs to the end.
+    pub fn parse(buf: Bytes) -> Result<Message, ParseError> {
+        if buf.len() > MAX_MESSAGE_SIZE {
+            return Err(ParseError::TooLarge(MAX_MESSAGE_SIZE));
+        }
+        let skip = buf
+            .iter()
+            .take_while(|&&b| b == b'\r' || b == b'\n')
+            .count();
+        let buf = if skip > 0 { buf.slice(skip..) } else { buf };
+        let head_end = find_head_end(&buf).ok_or(ParseError::Incomplete)?;
+        if std::str::from_utf8(&buf[..head_end]).is_err() {
+            return Err(ParseError::NotUtf8);
+        }
+        let (buf, head_end) = if has_folding(&buf[..head_end]) {
+            unfold(&buf, head_end)
+        } else {
+            (buf, head_end)
+        };
+        parse_unfolded(buf, head_end)
+    }
+
+    /// Stream framing (TCP/TLS): the length of the first complete message in
+    /// `data` (header section + Content-Length body), `Ok(None)` when more
+    /// bytes are needed. Leading CRLF keep-alives (RFC 5626 §4.4.1) are
+    /// counted into the frame and skipped by [`Message::parse`].
+    pub fn frame_len(data: &[u8]) -> Result<Option<usize>, ParseError> {
+        let skip = data
+            .iter()
+            .take_while(|&&b| b == b'\r' || b == b'\n')
+            .count();
+        let data_rest = &data[skip..];
+        let Some(head_end) = find_head_end(data_rest) else {
+            return if data_rest.len() > MAX_MESSAGE_SIZE {
+                Err(ParseError::TooLarge(MAX_MESSAGE_SIZE))
+            } else {
+                Ok(None)
+            };
+        };
+        let head = std::str::from_utf8(&data_rest[..head_end]).map_err(|_| ParseError::NotUtf8)?;
+        let mut len = None;
+        for line in head.split("\r\n").skip(1) {
+            if let Some((name, value)) = line.split_once(':') {
+                if HeaderName::parse(name.trim()) == HeaderName::ContentLength {
+                    if len.is_some() {
+                        return Err(ParseError::Duplicate("Content-Length"));
+                    }
+                    len = Some(parse_content_length(value.trim())?);
+                }
+            }
+        }
+        // Stream transports require Content-Length (RFC 3261 §18.3).
+        let len = len.ok_or(ParseError::Missing("Content-Length"))?;
+        let total = skip + head_end + 4 + len;
+        if total - skip > MAX_MESSAGE_SIZE {
+            return Err(ParseError::TooLarge(MAX_MESSAGE_SIZE));
+        }
+        Ok((data.len() >= total).then_some(total))
+    }
+
+    /// The whole message as received (after unfolding, if it was folded).
+    pub fn as_bytes(&self) -> &Bytes {
+        &self.buf
+    }
+
+    fn text(&self, (a, b): Span) -> &str {
+        std::str::from_utf8(&self.buf[a as usize..b as usize]).unwrap_or_default()
+    }
+
+    pub fn start_line(&self) -> &StartLine {
+        &self.start
+    }
+
+    pub fn is_request(&self) -> bool {
+        matches!(self.start, StartLine::Request { .. })
+    }
+
+    pub fn method(&self) -> Option<Method> {
+        match self.start {
+            StartLine::Request { method, .. } => Some(method),
+            _ => None,
+        }
+    }
+
+    /// The method token as sent (extension methods included).
+    pub fn method_str(&self) -> Option<&str> {
+        match self.start {
+            StartLine::Request { method_span, .. } => Some(self.text(method_span)),
+            _ => None,
+        }
+    }
+
+    pub fn request_uri_str(&self) -> Option<&str> {
+        match self.start {
+            StartLine::Request { uri, .. } => Some(self.text(uri)),
+            _ => None,
+        }
+    }
+
+    /// The Request-URI, when it is a SIP, SIPS or TEL URI.
+    pub fn request_uri(&self) -> Option<Uri<'_>> {
+        self.request_uri_str().and_then(Uri::parse)
+    }
+
+    pub fn status(&self) -> Option<u16> {
+        match self.start {
+            StartLine::Response { status, .. } => Some(status),
+            _ => None,
+        }
+    }
+
+    pub fn reason(&self) -> Option<&str> {
+        match self.start {
+            StartLine::Response { reason, .. } => Some(self.text(reason)),
+            _ => None,
+        }
+    }
+
+    /// All header fields in order.
+    pub fn fields(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.headers
+            .iter()
+            .map(|h| (self.text(h.name_span), self.text(h.value_span)))
+    }
+
+    /// Values of every field with this (known) name, in order.
+    pub fn headers(&self, name: HeaderName) -> impl Iterator<Item = &str> {
+        self.headers
+            .iter()
+            .filter(move |h| h.name == name)
+            .map(|h| self.text(h.value_span))
+    }
+
+    /// Values of fields by textual name (case-insensitive; for extension headers).
+    pub fn headers_named<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s str> {
+        self.headers
+            .iter()
+            .filter(move |h| self.text(h.name_span).eq_ignore_ascii_case(name))
+            .map(|h| self.text(h.value_span))
+    }
+
+    /// First value of a header.
+    pub fn header(&self, name: HeaderName) -> Option<&str> {
+        self.headers(name).next()
+    }
+
+    /// Every element of a list header, across repeated fields.
+    pub fn list(&self, name: HeaderName) -> impl Iterator<Item = &str> {
+        self.headers(name).flat_map(split_commas)
+    }
+
+    fn known(&self, idx: Option<u16>) -> &str {
+        idx.map(|i| self.text(self.headers[i as usize].value_span))
+            .unwrap_or_default()
+    }
+
+    pub fn call_id(&self) -> &str {
+        self.known(self.known.call_id)
+    }
+
+    pub fn cseq(&self) -> CSeq<'_> {
+        CSeq::parse(self.known(self.known.cseq)).unwrap_or(CSeq {
+            seq: 0,
+            method: Method::Other,
+            method_str: "",
+        })
+    }
+
+    /// The text of the topmost Via entry.
+    pub fn top_via_str(&self) -> &str {
+        split_commas(self.known(self.known.via))
+            .next()
+            .unwrap_or_default()
+    }
+
+    pub fn top_via(&self) -> Result<Via<'_>, ParseError> {
+        Via::parse(self.top_via_str())
+    }
+
+    pub fn from(&self) -> NameAddr<'_> {
+        NameAddr::parse(self.known(self.known.from), "From").unwrap_or(EMPTY_ADDR)
+    }
+
+    pub fn to(&self) -> NameAddr<'_> {
+        NameAddr::parse(self.known(self.known.to), "To").unwrap_or(EMPTY_ADDR)
+    }
+
+    pub fn from_str_raw(&self) -> &str {
+        self.known(self.known.from)
+    }
+
+    pub fn to_str_raw(&self) -> &str {
+        self.known(self.known.to)
+    }
+
+    pub fn max_forwards(&self) -> Option<u32> {
+        self.known
+            .max_forwards
+            .and_then(|_| self.known(self.known.max_forwards).parse().ok())
+    }
+
+    pub fn content_type(&self) -> Option<&str> {
+        self.known
+            .content_type
+            .map(|_| self.known(self.known.content_type))
+    }
+
+    /// The first Contact, parsed.
+    pub fn contact(&self) -> Option<NameAddr<'_>> {
+        self.list(HeaderName::Contact)
+            .next()
+            .and_then(|c| NameAddr::parse(c, "Contact").ok())
+    }
+
+    pub fn expires(&self) -> Option<u32> {
+        self.header(HeaderName::Expires)
+            .and_then(|e| e.trim().parse().ok())
+    }
+
+    /// The body, sharing the message's buffer.
+    pub fn body(&self) -> Bytes {
+        self.buf.slice(self.body.0 as usize..self.body.1 as usize)
+    }
+}
+
+const EMPTY_ADDR: NameAddr<'static> = NameAddr {
+    display: None,
+    uri_text: "",
+    params: crate::params::Params(""),
+    star: false,
+};
+
+fn find_head_end(buf: &[u8]) -> Option<usize> {
+    memchr::memmem::find(buf, b"\r\n\r\n")
+}
+
+fn has_folding(head: &[u8]) -> bool {
+    memchr::memmem::find_iter(head, b"\r\n").any(|i| matches!(head.get(i + 2), Some(b' ' | b'\t')))
+}
+
+/// Replaces every CRLF followed by whitespace in the header section with a
+/// single space and returns the new buffer and header end.
+fn unfold(buf: &Bytes, head_end: usize) -> (Bytes, usize) {
+    let head = &buf[..head_end];
+    let mut out = BytesMut::with_capacity(buf.len());
+    let mut i = 0;
+    while i < head.len() {
+        if head[i] == b'\r'
+            && head.get(i + 1) == Some(&b'\n')
+            && matches!(head.get(i + 2), Some(b' ' | b'\t'))
+        {
+            // drop trailing whitespace already written, then one space
+            while out.last().is_some_and(|b| *b == b' ' || *b == b'\t') {
+                out.truncate(out.len() - 1);
+            }
+            out.extend_from_slice(b" ");
+            i += 2;
+            while i < head.len() && (head[i] == b' ' || head[i] == b'\t') {
+                i += 1;
+            }
+        } else {
+            out.extend_from_slice(&head[i..i + 1]);
+            i += 1;
+        }
+    }
+    let new_end = out.len();
+    out.extend_from_slice(&buf[head_end..]);
+    (out.freeze(), new_end)
+}
+
+fn parse_content_length(v: &str) -> Result<usize, ParseError> {
+    if v.is_empty() || v.len() > 9 || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ParseError::BadContentLength);
+    }
+    v.parse().map_err(|_| ParseError::BadContentLength)
+}
+
+fn span(base: usize, s: &str, whole: &str) -> Span {
+    let start = s.as_ptr() as usize - whole.as_ptr() as usize + base;
+    (start as u32, (start + s.len()) as u32)
+}
+
+fn parse_unfolded(buf: Bytes, head_end: usize) -> Result<Message, ParseError> {
+    let head = std::str::from_utf8(&buf[..head_end]).map_err(|_| ParseError::NotUtf8)?;
+    let (first, rest) = head.split_once("\r\n").unwrap_or((head, ""));
+    let start = parse_start_line(first, head)?;
+    let mut headers = Vec::with_capacity(16);
+    let mut known = Known::default();
+    if !rest.is_empty() {
+        for (n, line) in rest.split("\r\n").enumerate() {
+            let colon = line.find(':').ok_or(ParseError::BadHeader(n + 2))?;
+            let name = line[..colon].trim_end_matches([' ', '\t']);
+            if !is_token(name) {
+                return Err(ParseError::BadHeader(n + 2));
+            }
+            let value = line[colon + 1..].trim_matches([' ', '\t']);
+            let kind = HeaderName::parse(name);
+            let idx = headers.len() as u16;
+            let slot = match kind {
+                HeaderName::Via => {
+                    known.via.get_or_insert(idx);
+                    None
+                }
+                HeaderName::From => Some((&mut known.from, "From")),
+                HeaderName::To => Some((&mut known.to, "To")),
+                HeaderName::CallId => Some((&mut known.call_id, "Call-ID")),
+                HeaderName::CSeq => Some((&mut known.cseq, "CSeq")),
+                HeaderName::ContentLength => Some((&mut known.content_length, "Content-Length")),
+                HeaderName::ContentType => Some((&mut known.content_type, "Content-Type")),
+                HeaderName::MaxForwards => Some((&mut known.max_forwards, "Max-Forwards")),
+                _ => None,
+            };
+            if let Some((slot, label)) = slot {
+                if slot.is_some() {
+                    return Err(ParseError::Duplicate(label));
+                }
+                *slot = Some(idx);
+            }
+            if headers.len() >= u16::MAX as usize {
+                return Err(ParseError::TooLarge(MAX_MESSAGE_SIZE));
+            }
+            headers.push(HeaderField {
+                name: kind,
+                name_span: span(0, name, head),
+                value_span: span(0, value, head),
+            });
+        }
+    }
+    let body_start = head_end + 4;
+    let available = buf.len() - body_start;
+    let body_len = match known.content_length {
+        Some(i) => {
+            let v = &head[headers[i as usize].value_span.0 as usize
+                ..headers[i as usize].value_span.1 as usize];
+            let len = parse_content_length(v)?;
+            if len > available {
+                return Err(ParseError::BadContentLength);
+            }
+            len
+        }
+        None => available,
+    };
+    let msg = Message {
+        buf,
+        start,
+        headers,
+        body: (body_start as u32, (body_start + body_len) as u32),
+        known,
+    };
+    validate(&msg)?;
+    Ok(msg)
+}
+
+fn parse_start_line(line: &str, head: &str) -> Result<StartLine, ParseError> {
+    if let Some(rest) = line.strip_prefix("SIP/") {
+        // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase
+        let (version, rest) = rest.split_once(' ').ok_or(ParseError::BadStartLine)?;
+        if version != "2.0" {
+            return Err(ParseError::BadVersion);
+        }
+        let (code, reason) = rest.split_once(' ').unwrap_or((rest, ""));
+        if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ParseError::BadStatus);
+        }
+        let status: u16 = code.parse().map_err(|_| ParseError::BadStatus)?;
+        if !(100..=699).contains(&status) {
+            return Err(ParseError::BadStatus);
+        }
+        return Ok(StartLine::Response {
+            status,
+            reason: span(0, reason, head),
+        });
+    }
+    // Request-Line = Method SP Request-URI SP SIP-Version; exactly one SP each.
+    let mut parts = line.split(' ');
+    let (Some(method), Some(uri), Some(version), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(ParseError::BadStartLine);
+    };
+    if !method.bytes().all(is_token_char) || method.is_empty() {
+        return Err(ParseError::BadStartLine);
+    }
+    if !version.eq_ignore_ascii_case("SIP/2.0") {
+        return Err(
+            if version.len() > 4 && version[..4].eq_ignore_ascii_case("SIP/") {
+                ParseError::BadVersion
+            } else {
+                ParseError::BadStartLine
+            },
+        );
+    }
+    validate_request_uri(uri)?;
+    Ok(StartLine::Request {
+        method: Method::from_token(method),
+        method_span: span(0, method, head),
+        uri: span(0, uri, head),
+    })
+}
+
+/// Any absolute URI is syntactically acceptable (an unknown scheme is an
+/// application-layer 416); SIP URIs must parse and may not carry headers.
+fn validate_request_uri(uri: &str) -> Result<(), ParseError> {
+    let colon = uri.find(':').ok_or(ParseError::BadRequestUri)?;
+    let scheme = &uri[..colon];
+    if scheme.is_empty()
+        || !scheme.as_bytes()[0].is_ascii_alphabetic()
+        || !scheme
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+        || uri.bytes().any(|b| b <= b' ' || b == b'<' || b == b'>')
+    {
+        return Err(ParseError::BadRequestUri);
+    }
+    if scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips") {
+        let parsed = Uri::parse(uri).ok_or(ParseError::BadRequestUri)?;
+        if parsed.headers.is_some() {
+            return Err(ParseError::BadRequestUri);
+        }
+    }
+    Ok(())
+}
+
+/// The checks every message must pass before the stack acts on it
+/// (RFC 3261 §8.1.1, §8.2.2, §16.3; RFC 4475 §3.1.2).
+fn validate(msg: &Message) -> Result<(), ParseError> {
+    let k = &msg.known;
+    if k.via.is_none() {
+        return Err(ParseError::Missing("Via"));
+    }
+    if k.from.is_none() {
+        return Err(ParseError::Missing("From"));
+    }
+    if k.to.is_none() {
+        return Err(ParseError::Missing("To"));
+    }
+    if k.call_id.is_none() || msg.call_id().is_empty() {
+        return Err(ParseError::Missing("Call-ID"));
+    }
+    if k.cseq.is_none() {
+        return Err(ParseError::Missing("CSeq"));
+    }
+    let cseq = CSeq::parse(msg.known(k.cseq))?;
+    msg.top_via()?;
+    NameAddr::parse(msg.known(k.from), "From")?;
+    NameAddr::parse(msg.known(k.to), "To")?;
+    if let Some(i) = k.max_forwards {
+        let v = msg.known(Some(i));
+        if v.is_empty()
+            || v.len() > 3
+            || !v.bytes().all(|b| b.is_ascii_digit())
+            || v.parse::<u32>().unwrap_or(256) > 255
+        {
+            return Err(ParseError::BadHeaderValue("Max-Forwards"));
+        }
+    }
+    if let Some(method) = msg.method_str() {
+        if cseq.method_str != method {
+            return Err(ParseError::CSeqMismatch);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const INVITE: &str = "INVITE sip:5000@127.0.0.1 SIP/2.0\r\n\
+Via: SIP/2.0/UDP 127.0.0.1:5070;branch=z9hG4bK-1;rport\r\n\
+v: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bK-0, SIP/2.0/TCP 10.0.0.2;branch=z9hG4bK-00\r\n\
+From: \"Carrier\" <sip:+15551234@127.0.0.1>;tag=a1\r\n\
+To: <sip:5000@127.0.0.1>\r\n\
+Call-ID: call-1@127.0.0.1\r\n\
+CSeq: 1 INVITE\r\n\
+Max-Forwards: 70\r\n\
+Contact: <sip:carrier@127.0.0.1:5070>\r\n\
+X-Custom: folded\r\n  value\r\n\
+Content-Type: application/sdp\r\n\
+Content-Length: 4\r\n\r\nv=0\nEXTRA";
+
+    #[test]
+    fn parses_a_request_with_folding_and_compact_headers() {
+        let m = Message::parse(Bytes::from(INVITE)).unwrap();
+        assert_eq!(m.method(), Some(Method::Invite));
+        assert_eq!(m.request_uri().unwrap().user, Some("5000"));
+        assert_eq!(m.call_id(), "call-1@127.0.0.1");
+        assert_eq!(m.cseq().seq, 1);
+        assert_eq!(m.list(HeaderName::Via).count(), 3);
+        assert_eq!(m.top_via().unwrap().branch(), Some("z9hG4bK-1"));
+        assert_eq!(m.from().tag(), Some("a1"));
+        assert_eq!(m.to().tag(), None);
+        assert_eq!(m.headers_named("x-custom").next(), Some("folded value"));
+        assert_eq!(&m.body()[..], b"v=0\n");
+        assert_eq!(m.max_forwards(), Some(70));
+    }
+
+    #[test]
+    fn parses_a_response_with_empty_reason() {
+        let raw = "SIP/2.0 180 \r\nVia: SIP/2.0/UDP h;branch=z9hG4bK1\r\nFrom: <sip:a@h>;tag=1\r\nTo: <sip:b@h>;tag=2\r\nCall-ID: x\r\nCSeq: 5 INVITE\r\nContent-Length: 0\r\n\r\n";
+        let m = Message::parse(Bytes::from(raw)).unwrap();
+        assert_eq!(m.status(), Some(180));
+        assert_eq!(m.reason(), Some(""));
+        assert_eq!(m.to().tag(), Some("2"));
+    }
+
+    #[test]
+    fn rejects_structural_faults() {
+        let base = INVITE.replace("\r\nContent-Length: 4", "\r\nContent-Length: 400");
+        assert_eq!(
+            Message::parse(Bytes::from(base)),
+            Err(ParseError::BadContentLength)
+        );
+        let twice = INVITE.replace("CSeq: 1 INVITE", "CSeq: 1 INVITE\r\nCall-ID: again");
+        assert_eq!(
+            Message::parse(Bytes::from(twice)),
+            Err(ParseError::Duplicate("Call-ID"))
+        );
+        let mismatch = INVITE.replace("CSeq: 1 INVITE", "CSeq: 1 ACK");
+        assert_eq!(
+            Message::parse(Bytes::from(mismatch)),
+            Err(ParseError::CSeqMismatch)
+        );
+        let version = INVITE.replace("SIP/2.0\r\nVia", "SIP/7.0\r\nVia");
+        assert_eq!(
+            Message::parse(Bytes::from(version)).unwrap_err().status(),
+            505
+        );
+        let two_spaces = INVITE.replace("INVITE sip", "INVITE  sip");
+        assert_eq!(
+            Message::parse(Bytes::from(two_spaces)),
+            Err(ParseError::BadStartLine)
+        );
+        assert_eq!(
+            Message::parse(Bytes::from_static(b"\x00\x01garbage")),
+            Err(ParseError::Incomplete)
+        );
+    }
+
+    #[test]
+    fn frames_stream_messages() {
+        let one = INVITE.replace("EXTRA", "");
+        let mut two = format!("\r\n\r\n{one}{one}");
+        assert_eq!(
+            Message::frame_len(two.as_bytes()).unwrap(),
+            Some(4 + one.len())
+        );
+        two.truncate(10);
+        assert_eq!(Message::frame_len(two.as_bytes()).unwrap(), None);
+    }
+}

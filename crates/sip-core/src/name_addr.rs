@@ -1,0 +1,131 @@
+//! `name-addr` / `addr-spec` with header parameters: From, To, Contact,
+//! Route, Record-Route, Refer-To (RFC 3261 §20.10, §25.1).
+
+use crate::error::ParseError;
+use crate::params::Params;
+use crate::split::find_unquoted;
+use crate::uri::Uri;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NameAddr<'a> {
+    /// Display name as sent, quotes included when quoted.
+    pub display: Option<&'a str>,
+    /// The URI text (without `<>`).
+    pub uri_text: &'a str,
+    pub params: Params<'a>,
+    /// True for `Contact: *`.
+    pub star: bool,
+}
+
+impl<'a> NameAddr<'a> {
+    pub fn parse(s: &'a str, header: &'static str) -> Result<NameAddr<'a>, ParseError> {
+        let bad = ParseError::BadHeaderValue(header);
+        let s = s.trim();
+        if s == "*" {
+            return Ok(NameAddr {
+                display: None,
+                uri_text: "*",
+                params: Params(""),
+                star: true,
+            });
+        }
+        if let Some(lt) = find_unquoted(s, b'<') {
+            let display = s[..lt].trim();
+            let after = &s[lt + 1..];
+            let gt = after.find('>').ok_or(bad.clone())?;
+            let uri_text = after[..gt].trim();
+            let rest = after[gt + 1..].trim_start();
+            let params = match rest {
+                "" => "",
+                r => r.strip_prefix(';').ok_or(bad.clone())?,
+            };
+            if !display.is_empty() && !valid_display(display) {
+                return Err(bad);
+            }
+            if uri_text.is_empty() || uri_text.contains(char::is_whitespace) {
+                return Err(bad);
+            }
+            return Ok(NameAddr {
+                display: (!display.is_empty()).then_some(display),
+                uri_text,
+                params: Params(params),
+                star: false,
+            });
+        }
+        // addr-spec: parameters after the URI belong to the header, so the
+        // URI may not carry its own ';' params or '?' headers (RFC 3261 §20).
+        if s.starts_with('"') {
+            return Err(bad);
+        }
+        let (uri_text, params) = match s.find(';') {
+            Some(i) => (s[..i].trim_end(), &s[i + 1..]),
+            None => (s, ""),
+        };
+        if uri_text.is_empty() || uri_text.contains(char::is_whitespace) || uri_text.contains('?') {
+            return Err(bad);
+        }
+        Ok(NameAddr {
+            display: None,
+            uri_text,
+            params: Params(params),
+            star: false,
+        })
+    }
+
+    pub fn uri(&self) -> Option<Uri<'a>> {
+        Uri::parse(self.uri_text)
+    }
+
+    pub fn tag(&self) -> Option<&'a str> {
+        self.params.value("tag")
+    }
+}
+
+/// A display name is a quoted string (closed, escapes balanced) or tokens
+/// separated by LWS.
+fn valid_display(d: &str) -> bool {
+    if let Some(inner) = d.strip_prefix('"') {
+        let b = inner.as_bytes();
+        let mut i = 0;
+        while i < b.len() {
+            match b[i] {
+                b'\\' => i += 2,
+                b'"' => return i == b.len() - 1,
+                _ => i += 1,
+            }
+        }
+        false
+    } else {
+        d.split_whitespace().all(crate::method::is_token)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_name_addr_and_addr_spec() {
+        let n = NameAddr::parse(
+            r#""Agent \"One\"" <sip:1001@127.0.0.1:5070>;tag=abc"#,
+            "From",
+        )
+        .unwrap();
+        assert_eq!(n.display, Some(r#""Agent \"One\"""#));
+        assert_eq!(n.uri_text, "sip:1001@127.0.0.1:5070");
+        assert_eq!(n.tag(), Some("abc"));
+        let a = NameAddr::parse("sip:carrier@10.0.0.1;tag=9", "To").unwrap();
+        assert_eq!(a.uri_text, "sip:carrier@10.0.0.1");
+        assert_eq!(a.tag(), Some("9"));
+        let t = NameAddr::parse("caller<sip:caller@example.com>", "To").unwrap();
+        assert_eq!(t.display, Some("caller"));
+    }
+
+    #[test]
+    fn rejects_unbalanced_quotes_and_bad_display() {
+        assert!(NameAddr::parse(r#""Mr J. User <sip:j@example.com>"#, "From").is_err());
+        assert!(NameAddr::parse("Bell, Alexander <sip:a@b>", "To").is_err());
+        assert!(NameAddr::parse("sip:user@example.com?Route=x", "Contact").is_err());
+        assert!(NameAddr::parse("<sip:a @b>", "To").is_err());
+    }
+}

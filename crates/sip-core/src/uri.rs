@@ -1,0 +1,209 @@
+//! SIP, SIPS and TEL URIs (RFC 3261 §19.1, RFC 3966), IPv6 references
+//! (RFC 5118). Borrowed from the message buffer; escapes are kept as sent
+//! and compared decoded where it matters (user part).
+
+use crate::params::Params;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    Sip,
+    Sips,
+    Tel,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Uri<'a> {
+    pub scheme: Scheme,
+    /// User part, still %-escaped; for `tel:` the number.
+    pub user: Option<&'a str>,
+    pub password: Option<&'a str>,
+    /// Host without brackets for IPv6 (`::1`, not `[::1]`); empty for `tel:`.
+    pub host: &'a str,
+    pub port: Option<u16>,
+    pub params: Params<'a>,
+    /// `?a=b&c=d` headers, without the `?`.
+    pub headers: Option<&'a str>,
+}
+
+impl<'a> Uri<'a> {
+    /// Parses an absolute SIP/SIPS/TEL URI. Other schemes return `None`
+    /// (the caller answers 416 where a SIP URI was required).
+    pub fn parse(s: &'a str) -> Option<Uri<'a>> {
+        let colon = s.find(':')?;
+        let scheme = &s[..colon];
+        let rest = &s[colon + 1..];
+        if rest
+            .bytes()
+            .any(|b| b <= b' ' || b == b'<' || b == b'>' || b == b'"')
+        {
+            return None;
+        }
+        let scheme = if scheme.eq_ignore_ascii_case("sip") {
+            Scheme::Sip
+        } else if scheme.eq_ignore_ascii_case("sips") {
+            Scheme::Sips
+        } else if scheme.eq_ignore_ascii_case("tel") {
+            let (number, params) = match rest.find(';') {
+                Some(i) => (&rest[..i], &rest[i + 1..]),
+                None => (rest, ""),
+            };
+            if number.is_empty() {
+                return None;
+            }
+            return Some(Uri {
+                scheme: Scheme::Tel,
+                user: Some(number),
+                password: None,
+                host: "",
+                port: None,
+                params: Params(params),
+                headers: None,
+            });
+        } else {
+            return None;
+        };
+        let (rest, headers) = match rest.find('?') {
+            Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+            None => (rest, None),
+        };
+        // userinfo ends at the last '@' (users may contain ';' and escaped '@').
+        let (userinfo, hostpart) = match rest.rfind('@') {
+            Some(i) => (Some(&rest[..i]), &rest[i + 1..]),
+            None => (None, rest),
+        };
+        let (user, password) = match userinfo {
+            Some(u) => match u.find(':') {
+                Some(i) => (Some(&u[..i]), Some(&u[i + 1..])),
+                None => (Some(u), None),
+            },
+            None => (None, None),
+        };
+        if user == Some("") {
+            return None;
+        }
+        let (hostport, params) = match hostpart.find(';') {
+            Some(i) => (&hostpart[..i], &hostpart[i + 1..]),
+            None => (hostpart, ""),
+        };
+        let (host, port) = split_host_port(hostport)?;
+        Some(Uri {
+            scheme,
+            user,
+            password,
+            host,
+            port,
+            params: Params(params),
+            headers,
+        })
+    }
+
+    /// The user part with %-escapes decoded (allocates only when escaped).
+    pub fn user_decoded(&self) -> Option<std::borrow::Cow<'a, str>> {
+        self.user.map(percent_decode)
+    }
+
+    pub fn transport(&self) -> Option<&'a str> {
+        self.params.value("transport")
+    }
+}
+
+/// Splits `host[:port]`, `[v6][:port]`. Validates the host characters.
+pub(crate) fn split_host_port(s: &str) -> Option<(&str, Option<u16>)> {
+    let (host, port) = if let Some(rest) = s.strip_prefix('[') {
+        let end = rest.find(']')?;
+        let host = &rest[..end];
+        if host.is_empty()
+            || !host
+                .bytes()
+                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
+        {
+            return None;
+        }
+        (host, &rest[end + 1..])
+    } else {
+        let end = s.find(':').unwrap_or(s.len());
+        let host = &s[..end];
+        if host.is_empty()
+            || !host
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_')
+        {
+            return None;
+        }
+        (host, &s[end..])
+    };
+    let port = match port {
+        "" => None,
+        p => Some(p.strip_prefix(':')?.parse::<u16>().ok()?),
+    };
+    Some((host, port))
+}
+
+/// Decodes `%XX` escapes; invalid escapes are kept literally.
+pub fn percent_decode(s: &str) -> std::borrow::Cow<'_, str> {
+    if !s.contains('%') {
+        return std::borrow::Cow::Borrowed(s);
+    }
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
+                out.push(h * 16 + l);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    std::borrow::Cow::Owned(String::from_utf8_lossy(&out).into_owned())
+}
+
+fn hex(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_sip_uri_with_params_and_headers() {
+        let u = Uri::parse("sip:alice:pw@example.com:5061;transport=tcp;lr?subject=x").unwrap();
+        assert_eq!(u.scheme, Scheme::Sip);
+        assert_eq!(u.user, Some("alice"));
+        assert_eq!(u.password, Some("pw"));
+        assert_eq!(u.host, "example.com");
+        assert_eq!(u.port, Some(5061));
+        assert_eq!(u.transport(), Some("tcp"));
+        assert!(u.params.has("lr"));
+        assert_eq!(u.headers, Some("subject=x"));
+    }
+
+    #[test]
+    fn parses_ipv6_reference_and_tel() {
+        let u = Uri::parse("sips:[2001:db8::10]:5070").unwrap();
+        assert_eq!(u.host, "2001:db8::10");
+        assert_eq!(u.port, Some(5070));
+        let t = Uri::parse("tel:+1-201-555-0123;phone-context=x").unwrap();
+        assert_eq!(t.user, Some("+1-201-555-0123"));
+    }
+
+    #[test]
+    fn user_may_hold_semicolons_and_escapes() {
+        let u = Uri::parse("sip:user;par=u%40example.net@example.com").unwrap();
+        assert_eq!(u.user, Some("user;par=u%40example.net"));
+        assert_eq!(u.user_decoded().unwrap(), "user;par=u@example.net");
+        assert_eq!(u.host, "example.com");
+    }
+
+    #[test]
+    fn rejects_unknown_schemes_and_spaces() {
+        assert!(Uri::parse("http://x").is_none());
+        assert!(Uri::parse("sip:a b@c").is_none());
+        assert!(Uri::parse("sip:a@[::1").is_none());
+        assert!(Uri::parse("sip:a@host:99999").is_none());
+    }
+}
