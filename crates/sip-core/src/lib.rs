@@ -19,6 +19,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+pub mod auth;
 mod builder;
 mod cseq;
 mod error;
@@ -31,6 +32,7 @@ mod split;
 mod uri;
 mod via;
 
+pub use auth::{AuthError, DigestAlgorithm, DigestServer};
 pub use builder::{reason_phrase, RequestBuilder, ResponseBuilder};
 pub use cseq::CSeq;
 pub use error::ParseError;
