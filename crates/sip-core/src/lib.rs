@@ -28,6 +28,7 @@ mod message;
 mod method;
 mod name_addr;
 mod params;
+pub mod sdp;
 mod split;
 mod uri;
 mod via;
