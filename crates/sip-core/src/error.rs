@@ -7,6 +7,8 @@
 pub enum ParseError {
     #[error("message is larger than {0} bytes")]
     TooLarge(usize),
+    #[error("declared body of {0} bytes is too large")]
+    BodyTooLarge(usize),
     #[error("no blank line ends the header section")]
     Incomplete,
     #[error("header section is not UTF-8")]
@@ -31,6 +33,8 @@ pub enum ParseError {
     BadContentLength,
     #[error("CSeq method does not match the request method")]
     CSeqMismatch,
+    #[error("malformed multipart body")]
+    BadMultipart,
 }
 
 impl ParseError {
@@ -38,6 +42,7 @@ impl ParseError {
     pub fn status(&self) -> u16 {
         match self {
             ParseError::TooLarge(_) => 513,
+            ParseError::BodyTooLarge(_) => 413,
             ParseError::BadVersion => 505,
             _ => 400,
         }

@@ -54,38 +54,51 @@ impl HeaderName {
                 _ => HeaderName::Other,
             };
         }
-        const TABLE: &[(&str, HeaderName)] = &[
-            ("via", HeaderName::Via),
-            ("from", HeaderName::From),
-            ("to", HeaderName::To),
-            ("call-id", HeaderName::CallId),
-            ("cseq", HeaderName::CSeq),
-            ("contact", HeaderName::Contact),
-            ("max-forwards", HeaderName::MaxForwards),
-            ("content-length", HeaderName::ContentLength),
-            ("content-type", HeaderName::ContentType),
-            ("expires", HeaderName::Expires),
-            ("route", HeaderName::Route),
-            ("record-route", HeaderName::RecordRoute),
-            ("authorization", HeaderName::Authorization),
-            ("proxy-authorization", HeaderName::ProxyAuthorization),
-            ("www-authenticate", HeaderName::WwwAuthenticate),
-            ("proxy-authenticate", HeaderName::ProxyAuthenticate),
-            ("require", HeaderName::Require),
-            ("proxy-require", HeaderName::ProxyRequire),
-            ("supported", HeaderName::Supported),
-            ("allow", HeaderName::Allow),
-            ("accept", HeaderName::Accept),
-            ("user-agent", HeaderName::UserAgent),
-            ("server", HeaderName::Server),
-            ("retry-after", HeaderName::RetryAfter),
-            ("subject", HeaderName::Subject),
-            ("refer-to", HeaderName::ReferTo),
-            ("event", HeaderName::Event),
-            ("session-expires", HeaderName::SessionExpires),
-        ];
-        for (text, h) in TABLE {
-            if text.len() == name.len() && text.eq_ignore_ascii_case(name) {
+        // Classify by length first, then one case-insensitive compare: no
+        // table walk on the hot path.
+        let candidates: &[(&str, HeaderName)] = match name.len() {
+            2 => &[("to", HeaderName::To)],
+            3 => &[("via", HeaderName::Via)],
+            4 => &[("from", HeaderName::From), ("cseq", HeaderName::CSeq)],
+            5 => &[
+                ("route", HeaderName::Route),
+                ("allow", HeaderName::Allow),
+                ("event", HeaderName::Event),
+            ],
+            6 => &[
+                ("accept", HeaderName::Accept),
+                ("server", HeaderName::Server),
+            ],
+            7 => &[
+                ("call-id", HeaderName::CallId),
+                ("contact", HeaderName::Contact),
+                ("expires", HeaderName::Expires),
+                ("require", HeaderName::Require),
+                ("subject", HeaderName::Subject),
+            ],
+            8 => &[("refer-to", HeaderName::ReferTo)],
+            9 => &[("supported", HeaderName::Supported)],
+            10 => &[("user-agent", HeaderName::UserAgent)],
+            11 => &[("retry-after", HeaderName::RetryAfter)],
+            12 => &[
+                ("max-forwards", HeaderName::MaxForwards),
+                ("content-type", HeaderName::ContentType),
+                ("record-route", HeaderName::RecordRoute),
+            ],
+            13 => &[
+                ("authorization", HeaderName::Authorization),
+                ("proxy-require", HeaderName::ProxyRequire),
+            ],
+            14 => &[("content-length", HeaderName::ContentLength)],
+            15 => &[("session-expires", HeaderName::SessionExpires)],
+            16 => &[("www-authenticate", HeaderName::WwwAuthenticate)],
+            18 => &[("proxy-authenticate", HeaderName::ProxyAuthenticate)],
+            19 => &[("proxy-authorization", HeaderName::ProxyAuthorization)],
+            _ => return HeaderName::Other,
+        };
+        let first = name.as_bytes()[0].to_ascii_lowercase();
+        for (text, h) in candidates {
+            if text.as_bytes()[0] == first && text.eq_ignore_ascii_case(name) {
                 return *h;
             }
         }
@@ -142,5 +155,53 @@ impl HeaderName {
                 | HeaderName::Allow
                 | HeaderName::Accept
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_every_known_name_in_any_case() {
+        let all = [
+            HeaderName::Via,
+            HeaderName::From,
+            HeaderName::To,
+            HeaderName::CallId,
+            HeaderName::CSeq,
+            HeaderName::Contact,
+            HeaderName::MaxForwards,
+            HeaderName::ContentLength,
+            HeaderName::ContentType,
+            HeaderName::Expires,
+            HeaderName::Route,
+            HeaderName::RecordRoute,
+            HeaderName::Authorization,
+            HeaderName::ProxyAuthorization,
+            HeaderName::WwwAuthenticate,
+            HeaderName::ProxyAuthenticate,
+            HeaderName::Require,
+            HeaderName::ProxyRequire,
+            HeaderName::Supported,
+            HeaderName::Allow,
+            HeaderName::Accept,
+            HeaderName::UserAgent,
+            HeaderName::Server,
+            HeaderName::RetryAfter,
+            HeaderName::Subject,
+            HeaderName::ReferTo,
+            HeaderName::Event,
+            HeaderName::SessionExpires,
+        ];
+        for h in all {
+            let name = h.as_str().unwrap();
+            assert_eq!(HeaderName::parse(name), h);
+            assert_eq!(HeaderName::parse(&name.to_ascii_uppercase()), h);
+            assert_eq!(HeaderName::parse(&name.to_ascii_lowercase()), h);
+        }
+        assert_eq!(HeaderName::parse("C%6Fntact"), HeaderName::Other);
+        assert_eq!(HeaderName::parse("V"), HeaderName::Via);
+        assert_eq!(HeaderName::parse("X-Foo"), HeaderName::Other);
     }
 }

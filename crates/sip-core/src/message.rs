@@ -10,9 +10,9 @@ use bytes::{Bytes, BytesMut};
 use crate::cseq::CSeq;
 use crate::error::ParseError;
 use crate::header::HeaderName;
-use crate::method::{is_token, is_token_char, Method};
+use crate::method::{is_token_char, Method, TOKEN};
 use crate::name_addr::NameAddr;
-use crate::split::split_commas;
+use crate::split::{split_commas, split_commas_all};
 use crate::uri::Uri;
 use crate::via::Via;
 
@@ -62,6 +62,10 @@ pub struct Message {
     headers: Vec<HeaderField>,
     body: Span,
     known: Known,
+    /// The first entry of the first Via field, found during validation.
+    top_via: Span,
+    /// CSeq number and method, validated once.
+    cseq: (u32, Method, Span),
 }
 
 impl Message {
@@ -81,23 +85,30 @@ impl Message {
         if std::str::from_utf8(&buf[..head_end]).is_err() {
             return Err(ParseError::NotUtf8);
         }
-        let (buf, head_end) = if has_folding(&buf[..head_end]) {
-            unfold(&buf, head_end)
-        } else {
-            (buf, head_end)
-        };
-        parse_unfolded(buf, head_end)
+        match parse_head(buf, head_end)? {
+            Parsed::Done(m) => Ok(m),
+            Parsed::Folded(buf) => {
+                let (buf, head_end) = unfold(&buf, head_end);
+                match parse_head(buf, head_end)? {
+                    Parsed::Done(m) => Ok(m),
+                    Parsed::Folded(_) => Err(ParseError::BadHeader(0)),
+                }
+            }
+        }
     }
 
     /// Stream framing (TCP/TLS): the length of the first complete message in
     /// `data` (header section + Content-Length body), `Ok(None)` when more
     /// bytes are needed. Leading CRLF keep-alives (RFC 5626 §4.4.1) are
-    /// counted into the frame and skipped by [`Message::parse`].
+    /// counted into the frame and skipped by [`Message::parse`]; a buffer of
+    /// nothing but keep-alives is `Ok(None)` (see [`Message::keepalive_len`]).
+    ///
+    /// Errors: a header section beyond [`MAX_MESSAGE_SIZE`] is 513, a
+    /// declared body that would take the message beyond it is 413
+    /// ([`ParseError::BodyTooLarge`]), and a missing or malformed
+    /// Content-Length is 400; the connection should then be closed.
     pub fn frame_len(data: &[u8]) -> Result<Option<usize>, ParseError> {
-        let skip = data
-            .iter()
-            .take_while(|&&b| b == b'\r' || b == b'\n')
-            .count();
+        let skip = Self::keepalive_len(data);
         let data_rest = &data[skip..];
         let Some(head_end) = find_head_end(data_rest) else {
             return if data_rest.len() > MAX_MESSAGE_SIZE {
@@ -106,25 +117,53 @@ impl Message {
                 Ok(None)
             };
         };
-        let head = std::str::from_utf8(&data_rest[..head_end]).map_err(|_| ParseError::NotUtf8)?;
+        if head_end + 4 > MAX_MESSAGE_SIZE {
+            return Err(ParseError::TooLarge(MAX_MESSAGE_SIZE));
+        }
+        let head = &data_rest[..head_end];
         let mut len = None;
-        for line in head.split("\r\n").skip(1) {
-            if let Some((name, value)) = line.split_once(':') {
-                if HeaderName::parse(name.trim()) == HeaderName::ContentLength {
-                    if len.is_some() {
-                        return Err(ParseError::Duplicate("Content-Length"));
-                    }
-                    len = Some(parse_content_length(value.trim())?);
-                }
+        let mut lines = head.split(|&b| b == b'\n').skip(1).peekable();
+        while let Some(line) = lines.next() {
+            let line = line.strip_suffix(b"\r").unwrap_or(line);
+            let Some(colon) = memchr::memchr(b':', line) else {
+                continue;
+            };
+            let name = trim_ws(&line[..colon]);
+            if !is_content_length(name) {
+                continue;
             }
+            // gather folded continuation lines of this one header
+            let mut value = trim_ws(&line[colon + 1..]).to_vec();
+            while let Some(next) = lines.peek() {
+                if !matches!(next.first(), Some(b' ' | b'\t')) {
+                    break;
+                }
+                let next = lines.next().unwrap_or_default();
+                let next = next.strip_suffix(b"\r").unwrap_or(next);
+                value.extend_from_slice(trim_ws(next));
+            }
+            if len.is_some() {
+                return Err(ParseError::Duplicate("Content-Length"));
+            }
+            let v = std::str::from_utf8(&value).map_err(|_| ParseError::BadContentLength)?;
+            len = Some(parse_content_length(v)?);
         }
         // Stream transports require Content-Length (RFC 3261 §18.3).
         let len = len.ok_or(ParseError::Missing("Content-Length"))?;
-        let total = skip + head_end + 4 + len;
-        if total - skip > MAX_MESSAGE_SIZE {
-            return Err(ParseError::TooLarge(MAX_MESSAGE_SIZE));
+        let msg_len = head_end + 4 + len;
+        if msg_len > MAX_MESSAGE_SIZE {
+            return Err(ParseError::BodyTooLarge(len));
         }
+        let total = skip + msg_len;
         Ok((data.len() >= total).then_some(total))
+    }
+
+    /// The number of leading CR/LF octets (RFC 5626 keep-alive "pings"
+    /// `CRLFCRLF` and "pongs" `CRLF`) at the start of a stream buffer.
+    pub fn keepalive_len(data: &[u8]) -> usize {
+        data.iter()
+            .take_while(|&&b| b == b'\r' || b == b'\n')
+            .count()
     }
 
     /// The whole message as received (after unfolding, if it was folded).
@@ -171,6 +210,13 @@ impl Message {
         self.request_uri_str().and_then(Uri::parse)
     }
 
+    /// The Request-URI scheme as sent (`sip`, `SIPS`, `tel`, `im`, ...).
+    /// A request whose scheme the engine does not serve gets 416
+    /// (RFC 3261 §8.2.2.1).
+    pub fn request_uri_scheme(&self) -> Option<&str> {
+        self.request_uri_str().and_then(Uri::scheme_of)
+    }
+
     pub fn status(&self) -> Option<u16> {
         match self.start {
             StartLine::Response { status, .. } => Some(status),
@@ -190,6 +236,13 @@ impl Message {
         self.headers
             .iter()
             .map(|h| (self.text(h.name_span), self.text(h.value_span)))
+    }
+
+    /// All header fields in order, with their classified names.
+    pub fn header_fields(&self) -> impl Iterator<Item = (HeaderName, &str, &str)> {
+        self.headers
+            .iter()
+            .map(|h| (h.name, self.text(h.name_span), self.text(h.value_span)))
     }
 
     /// Values of every field with this (known) name, in order.
@@ -228,22 +281,25 @@ impl Message {
     }
 
     pub fn cseq(&self) -> CSeq<'_> {
-        CSeq::parse(self.known(self.known.cseq)).unwrap_or(CSeq {
-            seq: 0,
-            method: Method::Other,
-            method_str: "",
-        })
+        CSeq {
+            seq: self.cseq.0,
+            method: self.cseq.1,
+            method_str: self.text(self.cseq.2),
+        }
     }
 
     /// The text of the topmost Via entry.
     pub fn top_via_str(&self) -> &str {
-        split_commas(self.known(self.known.via))
-            .next()
-            .unwrap_or_default()
+        self.text(self.top_via)
     }
 
     pub fn top_via(&self) -> Result<Via<'_>, ParseError> {
         Via::parse(self.top_via_str())
+    }
+
+    /// Every Via entry, topmost first, across repeated fields.
+    pub fn vias(&self) -> impl Iterator<Item = Result<Via<'_>, ParseError>> {
+        self.list(HeaderName::Via).map(Via::parse)
     }
 
     pub fn from(&self) -> NameAddr<'_> {
@@ -262,6 +318,7 @@ impl Message {
         self.known(self.known.to)
     }
 
+    /// Max-Forwards (validated to 0..=255; leading zeros allowed).
     pub fn max_forwards(&self) -> Option<u32> {
         self.known
             .max_forwards
@@ -274,11 +331,24 @@ impl Message {
             .map(|_| self.known(self.known.content_type))
     }
 
+    /// The declared Content-Length, when present.
+    pub fn content_length(&self) -> Option<usize> {
+        self.known
+            .content_length
+            .map(|_| (self.body.1 - self.body.0) as usize)
+    }
+
     /// The first Contact, parsed.
     pub fn contact(&self) -> Option<NameAddr<'_>> {
         self.list(HeaderName::Contact)
             .next()
             .and_then(|c| NameAddr::parse(c, "Contact").ok())
+    }
+
+    /// Every Contact, parsed (validated during parsing).
+    pub fn contacts(&self) -> impl Iterator<Item = NameAddr<'_>> {
+        self.list(HeaderName::Contact)
+            .filter_map(|c| NameAddr::parse(c, "Contact").ok())
     }
 
     pub fn expires(&self) -> Option<u32> {
@@ -303,20 +373,34 @@ fn find_head_end(buf: &[u8]) -> Option<usize> {
     memchr::memmem::find(buf, b"\r\n\r\n")
 }
 
-fn has_folding(head: &[u8]) -> bool {
-    memchr::memmem::find_iter(head, b"\r\n").any(|i| matches!(head.get(i + 2), Some(b' ' | b'\t')))
+fn trim_ws(mut s: &[u8]) -> &[u8] {
+    while let [b' ' | b'\t', rest @ ..] = s {
+        s = rest;
+    }
+    while let [rest @ .., b' ' | b'\t'] = s {
+        s = rest;
+    }
+    s
 }
 
-/// Replaces every CRLF followed by whitespace in the header section with a
-/// single space and returns the new buffer and header end.
+fn is_content_length(name: &[u8]) -> bool {
+    name.eq_ignore_ascii_case(b"l") || name.eq_ignore_ascii_case(b"content-length")
+}
+
+/// Replaces every CRLF followed by whitespace in the header section (after
+/// the start line) with a single space and returns the new buffer and
+/// header end.
 fn unfold(buf: &Bytes, head_end: usize) -> (Bytes, usize) {
     let head = &buf[..head_end];
     let mut out = BytesMut::with_capacity(buf.len());
-    let mut i = 0;
+    let first = memchr::memmem::find(head, b"\r\n").map_or(head.len(), |i| i + 2);
+    out.extend_from_slice(&head[..first]);
+    let mut i = first;
     while i < head.len() {
         if head[i] == b'\r'
             && head.get(i + 1) == Some(&b'\n')
             && matches!(head.get(i + 2), Some(b' ' | b'\t'))
+            && i > first
         {
             // drop trailing whitespace already written, then one space
             while out.last().is_some_and(|b| *b == b' ' || *b == b'\t') {
@@ -349,59 +433,103 @@ fn span(base: usize, s: &str, whole: &str) -> Span {
     (start as u32, (start + s.len()) as u32)
 }
 
-fn parse_unfolded(buf: Bytes, head_end: usize) -> Result<Message, ParseError> {
+enum Parsed {
+    Done(Message),
+    /// The header section has folded lines; unfold and parse again.
+    Folded(Bytes),
+}
+
+fn parse_head(buf: Bytes, head_end: usize) -> Result<Parsed, ParseError> {
+    // Safe: the caller checked the header section is UTF-8; unfolding only
+    // removes ASCII.
     let head = std::str::from_utf8(&buf[..head_end]).map_err(|_| ParseError::NotUtf8)?;
-    let (first, rest) = head.split_once("\r\n").unwrap_or((head, ""));
-    let start = parse_start_line(first, head)?;
-    let mut headers = Vec::with_capacity(16);
-    let mut known = Known::default();
-    if !rest.is_empty() {
-        for (n, line) in rest.split("\r\n").enumerate() {
-            let colon = line.find(':').ok_or(ParseError::BadHeader(n + 2))?;
-            let name = line[..colon].trim_end_matches([' ', '\t']);
-            if !is_token(name) {
-                return Err(ParseError::BadHeader(n + 2));
-            }
-            let value = line[colon + 1..].trim_matches([' ', '\t']);
-            let kind = HeaderName::parse(name);
-            let idx = headers.len() as u16;
-            let slot = match kind {
-                HeaderName::Via => {
-                    known.via.get_or_insert(idx);
-                    None
-                }
-                HeaderName::From => Some((&mut known.from, "From")),
-                HeaderName::To => Some((&mut known.to, "To")),
-                HeaderName::CallId => Some((&mut known.call_id, "Call-ID")),
-                HeaderName::CSeq => Some((&mut known.cseq, "CSeq")),
-                HeaderName::ContentLength => Some((&mut known.content_length, "Content-Length")),
-                HeaderName::ContentType => Some((&mut known.content_type, "Content-Type")),
-                HeaderName::MaxForwards => Some((&mut known.max_forwards, "Max-Forwards")),
-                _ => None,
-            };
-            if let Some((slot, label)) = slot {
-                if slot.is_some() {
-                    return Err(ParseError::Duplicate(label));
-                }
-                *slot = Some(idx);
-            }
-            if headers.len() >= u16::MAX as usize {
-                return Err(ParseError::TooLarge(MAX_MESSAGE_SIZE));
-            }
-            headers.push(HeaderField {
-                name: kind,
-                name_span: span(0, name, head),
-                value_span: span(0, value, head),
-            });
+    let hb = head.as_bytes();
+    let first_end = memchr::memchr(b'\n', hb).unwrap_or(hb.len() + 1);
+    let first_end = if first_end <= hb.len() {
+        if first_end == 0 || hb[first_end - 1] != b'\r' {
+            return Err(ParseError::BadStartLine);
         }
+        first_end - 1
+    } else {
+        hb.len()
+    };
+    let start = parse_start_line(&head[..first_end], head)?;
+    let mut headers = Vec::with_capacity(24);
+    let mut known = Known::default();
+    let mut pos = first_end + 2;
+    let mut line_no = 2;
+    while pos <= hb.len() {
+        let rest = &hb[pos..];
+        let (line_end, next) = match memchr::memchr(b'\n', rest) {
+            Some(i) => {
+                if i == 0 || rest[i - 1] != b'\r' {
+                    return Err(ParseError::BadHeader(line_no));
+                }
+                (pos + i - 1, pos + i + 1)
+            }
+            None => (hb.len(), hb.len() + 2),
+        };
+        if next < hb.len() && matches!(hb[next], b' ' | b'\t') {
+            return Ok(Parsed::Folded(buf));
+        }
+        let line = &hb[pos..line_end];
+        let colon = memchr::memchr(b':', line).ok_or(ParseError::BadHeader(line_no))?;
+        let mut name_end = colon;
+        while name_end > 0 && matches!(line[name_end - 1], b' ' | b'\t') {
+            name_end -= 1;
+        }
+        let name = &line[..name_end];
+        if name.is_empty() || !name.iter().all(|&b| TOKEN[b as usize]) {
+            return Err(ParseError::BadHeader(line_no));
+        }
+        let mut vs = colon + 1;
+        while vs < line.len() && matches!(line[vs], b' ' | b'\t') {
+            vs += 1;
+        }
+        let mut ve = line.len();
+        while ve > vs && matches!(line[ve - 1], b' ' | b'\t') {
+            ve -= 1;
+        }
+        // Safe slicing: name is ASCII (token) and the trimmed bytes are ASCII.
+        let kind = HeaderName::parse(&head[pos..pos + name_end]);
+        let idx = headers.len() as u16;
+        let slot = match kind {
+            HeaderName::Via => {
+                known.via.get_or_insert(idx);
+                None
+            }
+            HeaderName::From => Some((&mut known.from, "From")),
+            HeaderName::To => Some((&mut known.to, "To")),
+            HeaderName::CallId => Some((&mut known.call_id, "Call-ID")),
+            HeaderName::CSeq => Some((&mut known.cseq, "CSeq")),
+            HeaderName::ContentLength => Some((&mut known.content_length, "Content-Length")),
+            HeaderName::ContentType => Some((&mut known.content_type, "Content-Type")),
+            HeaderName::MaxForwards => Some((&mut known.max_forwards, "Max-Forwards")),
+            _ => None,
+        };
+        if let Some((slot, label)) = slot {
+            if slot.is_some() {
+                return Err(ParseError::Duplicate(label));
+            }
+            *slot = Some(idx);
+        }
+        if headers.len() >= MAX_HEADERS {
+            return Err(ParseError::TooLarge(MAX_MESSAGE_SIZE));
+        }
+        headers.push(HeaderField {
+            name: kind,
+            name_span: (pos as u32, (pos + name_end) as u32),
+            value_span: ((pos + vs) as u32, (pos + ve) as u32),
+        });
+        pos = next;
+        line_no += 1;
     }
     let body_start = head_end + 4;
     let available = buf.len() - body_start;
     let body_len = match known.content_length {
         Some(i) => {
-            let v = &head[headers[i as usize].value_span.0 as usize
-                ..headers[i as usize].value_span.1 as usize];
-            let len = parse_content_length(v)?;
+            let (a, b) = headers[i as usize].value_span;
+            let len = parse_content_length(&head[a as usize..b as usize])?;
             if len > available {
                 return Err(ParseError::BadContentLength);
             }
@@ -409,16 +537,21 @@ fn parse_unfolded(buf: Bytes, head_end: usize) -> Result<Message, ParseError> {
         }
         None => available,
     };
-    let msg = Message {
+    let mut msg = Message {
         buf,
         start,
         headers,
         body: (body_start as u32, (body_start + body_len) as u32),
         known,
+        top_via: (0, 0),
+        cseq: (0, Method::Other, (0, 0)),
     };
-    validate(&msg)?;
-    Ok(msg)
+    validate(&mut msg)?;
+    Ok(Parsed::Done(msg))
 }
+
+/// Most header fields one message may carry.
+const MAX_HEADERS: usize = 1024;
 
 fn parse_start_line(line: &str, head: &str) -> Result<StartLine, ParseError> {
     if let Some(rest) = line.strip_prefix("SIP/") {
@@ -435,24 +568,31 @@ fn parse_start_line(line: &str, head: &str) -> Result<StartLine, ParseError> {
         if !(100..=699).contains(&status) {
             return Err(ParseError::BadStatus);
         }
+        if reason.bytes().any(|b| b == b'\r' || b == b'\n') {
+            return Err(ParseError::BadStartLine);
+        }
         return Ok(StartLine::Response {
             status,
             reason: span(0, reason, head),
         });
     }
     // Request-Line = Method SP Request-URI SP SIP-Version; exactly one SP each.
-    let mut parts = line.split(' ');
-    let (Some(method), Some(uri), Some(version), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
-        return Err(ParseError::BadStartLine);
-    };
-    if !method.bytes().all(is_token_char) || method.is_empty() {
+    let lb = line.as_bytes();
+    let sp1 = memchr::memchr(b' ', lb).ok_or(ParseError::BadStartLine)?;
+    let sp2 = memchr::memchr(b' ', &lb[sp1 + 1..])
+        .map(|i| sp1 + 1 + i)
+        .ok_or(ParseError::BadStartLine)?;
+    let (method, uri, version) = (&line[..sp1], &line[sp1 + 1..sp2], &line[sp2 + 1..]);
+    if method.is_empty() || !method.bytes().all(is_token_char) {
         return Err(ParseError::BadStartLine);
     }
     if !version.eq_ignore_ascii_case("SIP/2.0") {
         return Err(
-            if version.len() > 4 && version[..4].eq_ignore_ascii_case("SIP/") {
+            if version.len() > 4
+                && version.is_char_boundary(4)
+                && version[..4].eq_ignore_ascii_case("SIP/")
+                && !version.contains(' ')
+            {
                 ParseError::BadVersion
             } else {
                 ParseError::BadStartLine
@@ -470,14 +610,10 @@ fn parse_start_line(line: &str, head: &str) -> Result<StartLine, ParseError> {
 /// Any absolute URI is syntactically acceptable (an unknown scheme is an
 /// application-layer 416); SIP URIs must parse and may not carry headers.
 fn validate_request_uri(uri: &str) -> Result<(), ParseError> {
-    let colon = uri.find(':').ok_or(ParseError::BadRequestUri)?;
-    let scheme = &uri[..colon];
-    if scheme.is_empty()
-        || !scheme.as_bytes()[0].is_ascii_alphabetic()
-        || !scheme
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
-        || uri.bytes().any(|b| b <= b' ' || b == b'<' || b == b'>')
+    let scheme = Uri::scheme_of(uri).ok_or(ParseError::BadRequestUri)?;
+    if uri
+        .bytes()
+        .any(|b| b <= b' ' || b == b'<' || b == b'>' || b == 0x7f)
     {
         return Err(ParseError::BadRequestUri);
     }
@@ -486,14 +622,28 @@ fn validate_request_uri(uri: &str) -> Result<(), ParseError> {
         if parsed.headers.is_some() {
             return Err(ParseError::BadRequestUri);
         }
+    } else if scheme.eq_ignore_ascii_case("tel") {
+        Uri::parse(uri).ok_or(ParseError::BadRequestUri)?;
     }
     Ok(())
 }
 
+/// Checks a name-addr / addr-spec header value and its parameters.
+fn check_addr<'a>(value: &'a str, label: &'static str) -> Result<NameAddr<'a>, ParseError> {
+    let addr = NameAddr::parse(value, label)?;
+    if !addr.star && !addr.params.0.is_empty() && !addr.params.is_valid() {
+        return Err(ParseError::BadHeaderValue(label));
+    }
+    if !addr.star && Uri::scheme_of(addr.uri_text).is_none() {
+        return Err(ParseError::BadHeaderValue(label));
+    }
+    Ok(addr)
+}
+
 /// The checks every message must pass before the stack acts on it
 /// (RFC 3261 §8.1.1, §8.2.2, §16.3; RFC 4475 §3.1.2).
-fn validate(msg: &Message) -> Result<(), ParseError> {
-    let k = &msg.known;
+fn validate(msg: &mut Message) -> Result<(), ParseError> {
+    let k = msg.known;
     if k.via.is_none() {
         return Err(ParseError::Missing("Via"));
     }
@@ -503,31 +653,83 @@ fn validate(msg: &Message) -> Result<(), ParseError> {
     if k.to.is_none() {
         return Err(ParseError::Missing("To"));
     }
-    if k.call_id.is_none() || msg.call_id().is_empty() {
+    let call_id = msg.call_id();
+    if k.call_id.is_none() || call_id.is_empty() {
         return Err(ParseError::Missing("Call-ID"));
+    }
+    if call_id.bytes().any(|b| b <= b' ' || b == 0x7f) {
+        return Err(ParseError::BadHeaderValue("Call-ID"));
     }
     if k.cseq.is_none() {
         return Err(ParseError::Missing("CSeq"));
     }
-    let cseq = CSeq::parse(msg.known(k.cseq))?;
-    msg.top_via()?;
-    NameAddr::parse(msg.known(k.from), "From")?;
-    NameAddr::parse(msg.known(k.to), "To")?;
-    if let Some(i) = k.max_forwards {
-        let v = msg.known(Some(i));
-        if v.is_empty()
-            || v.len() > 3
-            || !v.bytes().all(|b| b.is_ascii_digit())
-            || v.parse::<u32>().unwrap_or(256) > 255
-        {
-            return Err(ParseError::BadHeaderValue("Max-Forwards"));
-        }
-    }
+    let cseq_text = msg.known(k.cseq);
+    let cseq = CSeq::parse(cseq_text)?;
+    let method_span = {
+        let base = msg.headers[k.cseq.unwrap_or(0) as usize].value_span.0 as usize;
+        let off = cseq.method_str.as_ptr() as usize - cseq_text.as_ptr() as usize;
+        (
+            (base + off) as u32,
+            (base + off + cseq.method_str.len()) as u32,
+        )
+    };
     if let Some(method) = msg.method_str() {
         if cseq.method_str != method {
             return Err(ParseError::CSeqMismatch);
         }
     }
+    let cseq_fields = (cseq.seq, cseq.method);
+
+    let mut top_via = None;
+    for h in msg.headers.iter().filter(|h| h.name == HeaderName::Via) {
+        let value = msg.text(h.value_span);
+        for item in split_commas_all(value) {
+            let via = Via::parse(item)?;
+            if !via.params.0.is_empty() && !via.params.is_valid() {
+                return Err(ParseError::BadHeaderValue("Via"));
+            }
+            if !crate::method::is_token(via.transport) {
+                return Err(ParseError::BadHeaderValue("Via"));
+            }
+            if top_via.is_none() {
+                let off = item.as_ptr() as usize - value.as_ptr() as usize;
+                let a = h.value_span.0 as usize + off;
+                top_via = Some((a as u32, (a + item.len()) as u32));
+            }
+        }
+    }
+    check_addr(msg.known(k.from), "From")?;
+    check_addr(msg.known(k.to), "To")?;
+    if let Some(i) = k.max_forwards {
+        let v = msg.known(Some(i));
+        if v.is_empty()
+            || v.len() > 10
+            || !v.bytes().all(|b| b.is_ascii_digit())
+            || v.parse::<u64>().unwrap_or(256) > 255
+        {
+            return Err(ParseError::BadHeaderValue("Max-Forwards"));
+        }
+    }
+    for h in &msg.headers {
+        let label = match h.name {
+            HeaderName::Contact => "Contact",
+            HeaderName::Route => "Route",
+            HeaderName::RecordRoute => "Record-Route",
+            _ => continue,
+        };
+        let value = msg.text(h.value_span);
+        let mut n = 0;
+        let mut star = false;
+        for item in split_commas_all(value) {
+            n += 1;
+            star |= check_addr(item, label)?.star;
+        }
+        if star && (n > 1 || label != "Contact") {
+            return Err(ParseError::BadHeaderValue(label));
+        }
+    }
+    msg.top_via = top_via.ok_or(ParseError::BadHeaderValue("Via"))?;
+    msg.cseq = (cseq_fields.0, cseq_fields.1, method_span);
     Ok(())
 }
 

@@ -65,9 +65,26 @@ impl Method {
     }
 }
 
+/// RFC 3261 §25.1 `token` characters, as a lookup table (the parser's hot path).
+pub(crate) static TOKEN: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let b = i as u8;
+        t[i] = b.is_ascii_alphanumeric()
+            || matches!(
+                b,
+                b'-' | b'.' | b'!' | b'%' | b'*' | b'_' | b'+' | b'`' | b'\'' | b'~'
+            );
+        i += 1;
+    }
+    t
+};
+
 /// RFC 3261 §25.1 `token` characters.
+#[inline]
 pub(crate) fn is_token_char(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b)
+    TOKEN[b as usize]
 }
 
 pub(crate) fn is_token(s: &str) -> bool {

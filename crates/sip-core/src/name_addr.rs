@@ -32,8 +32,9 @@ impl<'a> NameAddr<'a> {
         if let Some(lt) = find_unquoted(s, b'<') {
             let display = s[..lt].trim();
             let after = &s[lt + 1..];
-            let gt = after.find('>').ok_or(bad.clone())?;
-            let uri_text = after[..gt].trim();
+            let gt = memchr::memchr(b'>', after.as_bytes()).ok_or(bad.clone())?;
+            // LAQUOT / RAQUOT admit no whitespace inside (RFC 4475 badaspec).
+            let uri_text = &after[..gt];
             let rest = after[gt + 1..].trim_start();
             let params = match rest {
                 "" => "",
@@ -127,5 +128,6 @@ mod tests {
         assert!(NameAddr::parse("Bell, Alexander <sip:a@b>", "To").is_err());
         assert!(NameAddr::parse("sip:user@example.com?Route=x", "Contact").is_err());
         assert!(NameAddr::parse("<sip:a @b>", "To").is_err());
+        assert!(NameAddr::parse("\"W\" < sip:t@example.org >", "To").is_err());
     }
 }

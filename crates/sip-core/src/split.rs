@@ -4,11 +4,24 @@
 /// Splits a list header value on top-level commas; each item is trimmed and
 /// empty items are skipped.
 pub fn split_commas(value: &str) -> impl Iterator<Item = &str> {
-    SplitCommas { rest: value }
+    SplitCommas {
+        rest: value,
+        keep_empty: false,
+    }
+}
+
+/// Like [`split_commas`] but yields empty items too (as `""`), so a strict
+/// check can reject `a,,b` (RFC 3261 lists have no empty elements).
+pub(crate) fn split_commas_all(value: &str) -> impl Iterator<Item = &str> {
+    SplitCommas {
+        rest: value,
+        keep_empty: true,
+    }
 }
 
 struct SplitCommas<'a> {
     rest: &'a str,
+    keep_empty: bool,
 }
 
 impl<'a> Iterator for SplitCommas<'a> {
@@ -19,6 +32,25 @@ impl<'a> Iterator for SplitCommas<'a> {
                 return None;
             }
             let bytes = self.rest.as_bytes();
+            // Fast path: no quote or angle bracket, so the first comma ends the item.
+            if memchr::memchr2(b'"', b'<', bytes).is_none() {
+                let end = memchr::memchr(b',', bytes).unwrap_or(bytes.len());
+                let item = self.rest[..end].trim();
+                self.rest = if end < bytes.len() {
+                    let r = &self.rest[end + 1..];
+                    if r.is_empty() && self.keep_empty {
+                        " "
+                    } else {
+                        r
+                    }
+                } else {
+                    ""
+                };
+                if !item.is_empty() || self.keep_empty {
+                    return Some(item);
+                }
+                continue;
+            }
             let (mut in_quote, mut in_angle, mut escaped) = (false, false, false);
             let mut end = bytes.len();
             for (i, &b) in bytes.iter().enumerate() {
@@ -45,15 +77,39 @@ impl<'a> Iterator for SplitCommas<'a> {
             }
             let item = self.rest[..end].trim();
             self.rest = if end < bytes.len() {
-                &self.rest[end + 1..]
+                let r = &self.rest[end + 1..];
+                if r.is_empty() && self.keep_empty {
+                    " "
+                } else {
+                    r
+                }
             } else {
                 ""
             };
-            if !item.is_empty() {
+            if !item.is_empty() || self.keep_empty {
                 return Some(item);
             }
         }
     }
+}
+
+/// Length of the quoted string at the start of `s` (which begins with `"`),
+/// closing quote included; `None` when it is not closed.
+pub(crate) fn quoted_len(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    if b.first() != Some(&b'"') {
+        return None;
+    }
+    let mut i = 1;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => i += 2,
+            b'"' => return Some(i + 1),
+            b'\r' | b'\n' => return None,
+            _ => i += 1,
+        }
+    }
+    None
 }
 
 /// Finds `needle` outside quoted strings; used to split off parameters.
@@ -85,5 +141,16 @@ mod tests {
     fn splits_on_top_level_commas_only() {
         let v: Vec<_> = split_commas(r#""a, b" <sip:x@y;p=1,2>;q=1 , <sip:z@w>,, c"#).collect();
         assert_eq!(v, vec![r#""a, b" <sip:x@y;p=1,2>;q=1"#, "<sip:z@w>", "c"]);
+        let all: Vec<_> = split_commas_all("a,,b ,").collect();
+        assert_eq!(all, vec!["a", "", "b", ""]);
+        let all: Vec<_> = split_commas_all(r#""x,y" <a,b>,"#).collect();
+        assert_eq!(all, vec![r#""x,y" <a,b>"#, ""]);
+    }
+
+    #[test]
+    fn measures_quoted_strings() {
+        assert_eq!(quoted_len(r#""a\"b" rest"#), Some(6));
+        assert_eq!(quoted_len(r#""open"#), None);
+        assert_eq!(quoted_len(r#""a\""#), None);
     }
 }

@@ -29,7 +29,7 @@ impl<'a> Uri<'a> {
     /// Parses an absolute SIP/SIPS/TEL URI. Other schemes return `None`
     /// (the caller answers 416 where a SIP URI was required).
     pub fn parse(s: &'a str) -> Option<Uri<'a>> {
-        let colon = s.find(':')?;
+        let colon = memchr::memchr(b':', s.as_bytes())?;
         let scheme = &s[..colon];
         let rest = &s[colon + 1..];
         if rest
@@ -62,17 +62,18 @@ impl<'a> Uri<'a> {
         } else {
             return None;
         };
-        let (rest, headers) = match rest.find('?') {
-            Some(i) => (&rest[..i], Some(&rest[i + 1..])),
-            None => (rest, None),
-        };
-        // userinfo ends at the last '@' (users may contain ';' and escaped '@').
-        let (userinfo, hostpart) = match rest.rfind('@') {
+        // '@' can appear only as the userinfo separator (params and headers
+        // must escape it), and userinfo may hold '?', ';' and ':'.
+        let (userinfo, rest) = match memchr::memchr(b'@', rest.as_bytes()) {
             Some(i) => (Some(&rest[..i]), &rest[i + 1..]),
             None => (None, rest),
         };
+        let (hostpart, headers) = match memchr::memchr(b'?', rest.as_bytes()) {
+            Some(i) => (&rest[..i], Some(&rest[i + 1..])),
+            None => (rest, None),
+        };
         let (user, password) = match userinfo {
-            Some(u) => match u.find(':') {
+            Some(u) => match memchr::memchr(b':', u.as_bytes()) {
                 Some(i) => (Some(&u[..i]), Some(&u[i + 1..])),
                 None => (Some(u), None),
             },
@@ -81,7 +82,7 @@ impl<'a> Uri<'a> {
         if user == Some("") {
             return None;
         }
-        let (hostport, params) = match hostpart.find(';') {
+        let (hostport, params) = match memchr::memchr(b';', hostpart.as_bytes()) {
             Some(i) => (&hostpart[..i], &hostpart[i + 1..]),
             None => (hostpart, ""),
         };
@@ -95,6 +96,20 @@ impl<'a> Uri<'a> {
             params: Params(params),
             headers,
         })
+    }
+
+    /// The scheme of an absolute URI (`sip`, `tel`, `im`, `soap.beep`...),
+    /// checked against RFC 3986 `scheme` syntax. The engine answers 416
+    /// for a Request-URI scheme it does not serve (RFC 4475 unkscm, novelsc).
+    pub fn scheme_of(s: &str) -> Option<&str> {
+        let colon = memchr::memchr(b':', s.as_bytes())?;
+        let scheme = &s[..colon];
+        let b = scheme.as_bytes();
+        (!b.is_empty()
+            && b[0].is_ascii_alphabetic()
+            && b.iter()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.')))
+        .then_some(scheme)
     }
 
     /// The user part with %-escapes decoded (allocates only when escaped).
@@ -197,6 +212,28 @@ mod tests {
         assert_eq!(u.user, Some("user;par=u%40example.net"));
         assert_eq!(u.user_decoded().unwrap(), "user;par=u@example.net");
         assert_eq!(u.host, "example.com");
+    }
+
+    #[test]
+    fn userinfo_may_hold_question_marks_and_escaped_nul() {
+        let u = Uri::parse("sip:1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*:&it+has=1,weird!*pas$wo~d_too.(doesn't-it)@example.com").unwrap();
+        assert_eq!(
+            u.user,
+            Some("1_unusual.URI~(to-be!sure)&isn't+it$/crazy?,/;;*")
+        );
+        assert_eq!(
+            u.password,
+            Some("&it+has=1,weird!*pas$wo~d_too.(doesn't-it)")
+        );
+        assert_eq!(u.host, "example.com");
+        assert_eq!(u.headers, None);
+        let n = Uri::parse("sip:%00@host5.example.com").unwrap();
+        assert_eq!(n.user_decoded().unwrap(), "\0");
+        assert_eq!(
+            Uri::scheme_of("soap.beep://192.0.2.103:3002"),
+            Some("soap.beep")
+        );
+        assert_eq!(Uri::scheme_of("1x:y"), None);
     }
 
     #[test]
