@@ -105,6 +105,37 @@ impl HeaderName {
         HeaderName::Other
     }
 
+    /// The long form of a compact header name (RFC 3261 §7.3.3 and the IANA
+    /// registry), or the name itself; `e` → `Content-Encoding`.
+    pub fn expand_compact(name: &str) -> &str {
+        if name.len() != 1 {
+            return name;
+        }
+        match name.as_bytes()[0].to_ascii_lowercase() {
+            b'a' => "Accept-Contact",
+            b'b' => "Referred-By",
+            b'c' => "Content-Type",
+            b'd' => "Request-Disposition",
+            b'e' => "Content-Encoding",
+            b'f' => "From",
+            b'i' => "Call-ID",
+            b'j' => "Reject-Contact",
+            b'k' => "Supported",
+            b'l' => "Content-Length",
+            b'm' => "Contact",
+            b'n' => "Identity-Info",
+            b'o' => "Event",
+            b'r' => "Refer-To",
+            b's' => "Subject",
+            b't' => "To",
+            b'u' => "Allow-Events",
+            b'v' => "Via",
+            b'x' => "Session-Expires",
+            b'y' => "Identity",
+            _ => name,
+        }
+    }
+
     /// The canonical long name used when printing; `None` for `Other`.
     pub fn as_str(self) -> Option<&'static str> {
         Some(match self {

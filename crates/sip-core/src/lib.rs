@@ -30,6 +30,7 @@ pub mod multipart;
 mod name_addr;
 mod params;
 pub mod sdp;
+mod serialize;
 mod split;
 mod uri;
 mod via;

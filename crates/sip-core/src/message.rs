@@ -253,11 +253,16 @@ impl Message {
             .map(|h| self.text(h.value_span))
     }
 
-    /// Values of fields by textual name (case-insensitive; for extension headers).
+    /// Values of fields by textual name (case-insensitive; for extension
+    /// headers). Compact forms match their long names both ways:
+    /// `headers_named("Content-Encoding")` finds `e:` fields.
     pub fn headers_named<'s>(&'s self, name: &'s str) -> impl Iterator<Item = &'s str> {
+        let want = HeaderName::expand_compact(name);
         self.headers
             .iter()
-            .filter(move |h| self.text(h.name_span).eq_ignore_ascii_case(name))
+            .filter(move |h| {
+                HeaderName::expand_compact(self.text(h.name_span)).eq_ignore_ascii_case(want)
+            })
             .map(|h| self.text(h.value_span))
     }
 
@@ -554,13 +559,17 @@ fn parse_head(buf: Bytes, head_end: usize) -> Result<Parsed, ParseError> {
 const MAX_HEADERS: usize = 1024;
 
 fn parse_start_line(line: &str, head: &str) -> Result<StartLine, ParseError> {
-    if let Some(rest) = line.strip_prefix("SIP/") {
+    // The SIP-Version literal is case-insensitive (RFC 3261 §25.1).
+    if line.len() >= 4 && line.as_bytes()[..4].eq_ignore_ascii_case(b"SIP/") {
+        let rest = &line[4..];
         // Status-Line = SIP-Version SP Status-Code SP Reason-Phrase
         let (version, rest) = rest.split_once(' ').ok_or(ParseError::BadStartLine)?;
         if version != "2.0" {
             return Err(ParseError::BadVersion);
         }
-        let (code, reason) = rest.split_once(' ').unwrap_or((rest, ""));
+        // No reason at all ("SIP/2.0 200") is read as an empty one; the
+        // empty slice must still point into `head` for its span.
+        let (code, reason) = rest.split_once(' ').unwrap_or((rest, &rest[rest.len()..]));
         if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_digit()) {
             return Err(ParseError::BadStatus);
         }

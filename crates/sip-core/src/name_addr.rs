@@ -77,6 +77,30 @@ impl<'a> NameAddr<'a> {
         Uri::parse(self.uri_text)
     }
 
+    /// The display name with its quotes removed and `\x` escapes decoded
+    /// (`"Agent \"7\""` → `Agent "7"`); token display names as sent.
+    pub fn display_name(&self) -> Option<std::borrow::Cow<'a, str>> {
+        let d = self.display?;
+        let Some(inner) = d.strip_prefix('"').and_then(|d| d.strip_suffix('"')) else {
+            return Some(std::borrow::Cow::Borrowed(d));
+        };
+        if !inner.contains('\\') {
+            return Some(std::borrow::Cow::Borrowed(inner));
+        }
+        let mut out = String::with_capacity(inner.len());
+        let mut chars = inner.chars();
+        while let Some(c) = chars.next() {
+            if c == '\\' {
+                if let Some(n) = chars.next() {
+                    out.push(n);
+                }
+            } else {
+                out.push(c);
+            }
+        }
+        Some(std::borrow::Cow::Owned(out))
+    }
+
     pub fn tag(&self) -> Option<&'a str> {
         self.params.value("tag")
     }

@@ -127,11 +127,8 @@ pub(crate) fn split_host_port(s: &str) -> Option<(&str, Option<u16>)> {
     let (host, port) = if let Some(rest) = s.strip_prefix('[') {
         let end = rest.find(']')?;
         let host = &rest[..end];
-        if host.is_empty()
-            || !host
-                .bytes()
-                .all(|b| b.is_ascii_hexdigit() || b == b':' || b == b'.')
-        {
+        // RFC 5118 §4.9: "[2001:db8:::192.0.2.1]" is not an address.
+        if host.parse::<std::net::Ipv6Addr>().is_err() {
             return None;
         }
         (host, &rest[end + 1..])
