@@ -1,1 +1,57 @@
-//! placeholder
+//! # media — Switchboard's media engine
+//!
+//! RTP/RTCP relay workers, G.711, prompts and music on hold, RTP statistics.
+//!
+//! The I/O lives in [`MediaEngine`]: worker threads (one current-thread tokio
+//! runtime each) that own their sockets and sessions outright. Everything
+//! else — [`rtp`], [`rtcp`], [`g711`], [`rewrite`], [`recv_stats`], [`wav`] —
+//! is sans-IO: plain functions and state machines that take bytes and
+//! `Instant`s and never touch a socket or the clock.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use media::{Codec, Leg, MediaConfig, MediaEngine, Prompt};
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let engine = MediaEngine::start(MediaConfig::default())?;
+//! let mut events = engine.events();
+//! let music = Arc::new(Prompt::default_music());
+//!
+//! // Caller answered: put the caller on hold music.
+//! let s = engine.create_session()?; // s.a / s.b go into the two SDP answers
+//! engine.set_remote(s.id, Leg::A, "192.0.2.10:4000".parse()?, Codec::Pcmu);
+//! engine.play(s.id, Leg::A, music.clone(), true);
+//!
+//! // Agent answered: relay both ways (music stops, the caller's stream
+//! // stays one continuous SSRC/sequence/timestamp).
+//! engine.set_remote(s.id, Leg::B, "192.0.2.20:5000".parse()?, Codec::Pcma);
+//! engine.bridge(s.id);
+//!
+//! // Hang-up (or a `MediaEvent::RtpTimeout` from `events`): free the ports.
+//! println!("{:?}", s.stats.snapshot());
+//! engine.release(s.id);
+//! # drop(events.try_recv());
+//! # Ok(()) }
+//! ```
+
+mod codec;
+mod engine;
+mod error;
+pub mod g711;
+mod pool;
+mod prompt;
+pub mod recv_stats;
+mod relay;
+pub mod resample;
+pub mod rewrite;
+pub mod rtcp;
+pub mod rtp;
+mod stats;
+pub mod wav;
+
+pub use codec::Codec;
+pub use engine::{Leg, MediaConfig, MediaEngine, MediaEvent, Session, SessionId};
+pub use error::MediaError;
+pub use pool::{LegSockets, PortLease, PortPool};
+pub use prompt::{Prompt, PROMPT_RATE};
+pub use stats::{LegSnapshot, LegStats, SessionStats, StatsSnapshot};

@@ -1,0 +1,322 @@
+//! The engine-facing handle: configuration, sessions, commands, events.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+
+use crate::pool::PortPool;
+use crate::relay::{self, SessionCmd, SessionInit, WorkerMsg};
+use crate::{Codec, MediaError, Prompt, SessionStats};
+
+/// Media engine configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaConfig {
+    /// Address the RTP sockets bind to (and that goes into SDP when it is
+    /// not a wildcard).
+    pub bind_ip: IpAddr,
+    /// Lowest port of the RTP range (inclusive).
+    pub port_min: u16,
+    /// Highest port of the RTP range (inclusive).
+    pub port_max: u16,
+    /// Worker threads; 0 means one per core.
+    pub workers: usize,
+    /// A leg whose remote is set and that receives nothing for this long
+    /// is reported with [`MediaEvent::RtpTimeout`].
+    pub rtp_timeout: Duration,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        MediaConfig {
+            bind_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port_min: 20000,
+            port_max: 29999,
+            workers: 0,
+            rtp_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+impl MediaConfig {
+    /// Checks the configuration, naming the field and the fix.
+    pub fn validate(&self) -> Result<(), MediaError> {
+        if self.port_min > self.port_max {
+            return Err(MediaError::Config(format!(
+                "port_min {} is above port_max {}",
+                self.port_min, self.port_max
+            )));
+        }
+        if self.rtp_timeout.is_zero() {
+            return Err(MediaError::Config("rtp_timeout must be above zero".into()));
+        }
+        PortPool::new(self.port_min, self.port_max).map(|_| ())
+    }
+}
+
+/// Identifies a session (a pair of legs) for the lifetime of the engine.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionId(pub u64);
+
+/// One of the two legs of a session.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Leg {
+    /// Caller side.
+    A,
+    /// Agent side.
+    B,
+}
+
+impl Leg {
+    /// The other leg.
+    pub fn other(self) -> Leg {
+        match self {
+            Leg::A => Leg::B,
+            Leg::B => Leg::A,
+        }
+    }
+    pub(crate) fn index(self) -> usize {
+        match self {
+            Leg::A => 0,
+            Leg::B => 1,
+        }
+    }
+}
+
+/// Something call control must know about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MediaEvent {
+    /// The leg has a remote and received no RTP/RTCP for `rtp_timeout`.
+    /// Reported once; reported again only after media resumed and stopped.
+    RtpTimeout {
+        /// Session.
+        session: SessionId,
+        /// Leg.
+        leg: Leg,
+    },
+    /// A prompt played without `looped` reached its end.
+    PlayFinished {
+        /// Session.
+        session: SessionId,
+        /// Leg.
+        leg: Leg,
+    },
+    /// The leg latched to the real source of its media (symmetric RTP).
+    Latched {
+        /// Session.
+        session: SessionId,
+        /// Leg.
+        leg: Leg,
+        /// Where its RTP comes from (and now goes to).
+        remote: SocketAddr,
+    },
+}
+
+/// A created session: where each leg's RTP is (RTCP is on `port + 1`, or
+/// muxed on the RTP port), and its counters.
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// The session.
+    pub id: SessionId,
+    /// Leg A's local RTP address (put it in the caller's SDP).
+    pub a: SocketAddr,
+    /// Leg B's local RTP address (put it in the agent's SDP).
+    pub b: SocketAddr,
+    /// Live counters.
+    pub stats: Arc<SessionStats>,
+}
+
+/// Fan-out of events to every subscriber.
+#[derive(Debug, Default)]
+pub(crate) struct EventHub {
+    subs: Mutex<Vec<UnboundedSender<MediaEvent>>>,
+}
+
+impl EventHub {
+    pub(crate) fn emit(&self, ev: MediaEvent) {
+        let mut subs = self.subs.lock();
+        subs.retain(|s| s.send(ev.clone()).is_ok());
+    }
+}
+
+#[derive(Debug)]
+struct Inner {
+    cfg: MediaConfig,
+    pool: PortPool,
+    workers: Vec<UnboundedSender<WorkerMsg>>,
+    sessions: Mutex<HashMap<SessionId, UnboundedSender<SessionCmd>>>,
+    next_id: AtomicU64,
+    next_worker: AtomicUsize,
+    events: Arc<EventHub>,
+}
+
+/// The media engine: a cheap, clonable handle to the worker threads.
+///
+/// Every command is asynchronous: it is queued to the session's worker and
+/// returns at once. Commands for unknown (released) sessions are ignored.
+#[derive(Debug, Clone)]
+pub struct MediaEngine {
+    inner: Arc<Inner>,
+}
+
+impl MediaEngine {
+    /// Validates `cfg` and starts the worker threads. The workers stop when
+    /// the last handle is dropped, closing every socket.
+    pub fn start(cfg: MediaConfig) -> std::io::Result<MediaEngine> {
+        let pool = PortPool::new(cfg.port_min, cfg.port_max)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+        cfg.validate()
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+        let n = if cfg.workers == 0 {
+            std::thread::available_parallelism().map_or(1, |n| n.get())
+        } else {
+            cfg.workers
+        };
+        let events = Arc::new(EventHub::default());
+        let mut workers = Vec::with_capacity(n);
+        for i in 0..n {
+            let (tx, rx) = unbounded_channel();
+            relay::spawn_worker(i, rx)?;
+            workers.push(tx);
+        }
+        Ok(MediaEngine {
+            inner: Arc::new(Inner {
+                cfg,
+                pool,
+                workers,
+                sessions: Mutex::new(HashMap::new()),
+                next_id: AtomicU64::new(1),
+                next_worker: AtomicUsize::new(0),
+                events,
+            }),
+        })
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &MediaConfig {
+        &self.inner.cfg
+    }
+
+    /// Allocates two legs (A = caller, B = agent) on one worker, each with
+    /// an even RTP port and the odd RTCP port above it.
+    pub fn create_session(&self) -> Result<Session, MediaError> {
+        let inner = &self.inner;
+        let ip = inner.cfg.bind_ip;
+        let a = inner.pool.bind_pair(ip)?;
+        let b = inner.pool.bind_pair(ip)?; // on error `a` drops: ports return
+        let a_addr = a.rtp.local_addr()?;
+        let b_addr = b.rtp.local_addr()?;
+        let id = SessionId(inner.next_id.fetch_add(1, Ordering::Relaxed));
+        let stats = Arc::new(SessionStats::default());
+        let (tx, rx) = unbounded_channel();
+        let w = inner.next_worker.fetch_add(1, Ordering::Relaxed) % inner.workers.len();
+        inner.sessions.lock().insert(id, tx);
+        let init = SessionInit {
+            id,
+            legs: [a, b],
+            cmds: rx,
+            stats: stats.clone(),
+            events: inner.events.clone(),
+            rtp_timeout: inner.cfg.rtp_timeout,
+        };
+        if inner.workers[w]
+            .send(WorkerMsg::Start(Box::new(init)))
+            .is_err()
+        {
+            inner.sessions.lock().remove(&id);
+            return Err(MediaError::Stopped);
+        }
+        Ok(Session {
+            id,
+            a: a_addr,
+            b: b_addr,
+            stats,
+        })
+    }
+
+    fn send(&self, s: SessionId, cmd: SessionCmd) {
+        if let Some(tx) = self.inner.sessions.lock().get(&s) {
+            let _ = tx.send(cmd);
+        } else {
+            tracing::debug!(session = s.0, "media command for unknown session ignored");
+        }
+    }
+
+    /// Sets where a leg sends (from SDP) and its codec. Until the first
+    /// packet arrives the leg sends there; then it latches to the packet's
+    /// source (symmetric RTP, for callers behind NAT). Starts the leg's
+    /// inactivity timer. Calling it again (re-INVITE) re-arms latching.
+    pub fn set_remote(&self, s: SessionId, leg: Leg, remote: SocketAddr, codec: Codec) {
+        self.send(s, SessionCmd::SetRemote { leg, remote, codec });
+    }
+
+    /// Plays `prompt` to `leg` in the leg's codec, one packet every 20 ms,
+    /// replacing what was playing. While a leg plays, packets relayed to it
+    /// are dropped (an announcement over a bridge).
+    pub fn play(&self, s: SessionId, leg: Leg, prompt: Arc<Prompt>, looped: bool) {
+        self.send(
+            s,
+            SessionCmd::Play {
+                leg,
+                prompt,
+                looped,
+            },
+        );
+    }
+
+    /// Stops the leg's player, if any.
+    pub fn stop_play(&self, s: SessionId, leg: Leg) {
+        self.send(s, SessionCmd::StopPlay { leg });
+    }
+
+    /// Relays media A↔B, stopping both players. Each receiver keeps seeing
+    /// one SSRC with continuous sequence numbers and timestamps; RTCP is
+    /// relayed with SSRCs and sender-report timestamps rewritten to match.
+    /// µ-law ↔ A-law legs are transcoded.
+    pub fn bridge(&self, s: SessionId) {
+        self.send(s, SessionCmd::Bridge(true));
+    }
+
+    /// Stops relaying; the legs are isolated again (each can be played to).
+    pub fn unbridge(&self, s: SessionId) {
+        self.send(s, SessionCmd::Bridge(false));
+    }
+
+    /// Ends the session: its worker closes the four sockets, then the ports
+    /// go back to the pool (asynchronously: [`MediaEngine::ports_in_use`]
+    /// drops shortly after).
+    pub fn release(&self, s: SessionId) {
+        if let Some(tx) = self.inner.sessions.lock().remove(&s) {
+            let _ = tx.send(SessionCmd::Release);
+        }
+    }
+
+    /// Subscribes to engine events. Each call returns a new receiver that
+    /// gets every event emitted after the call.
+    pub fn events(&self) -> UnboundedReceiver<MediaEvent> {
+        let (tx, rx) = unbounded_channel();
+        self.inner.events.subs.lock().push(tx);
+        rx
+    }
+
+    /// UDP ports held (RTP and RTCP: four per session), including those of
+    /// released sessions whose sockets are not closed yet.
+    pub fn ports_in_use(&self) -> usize {
+        self.inner.pool.pairs_in_use() * 2
+    }
+
+    /// Sessions created and not released.
+    pub fn sessions(&self) -> usize {
+        self.inner.sessions.lock().len()
+    }
+
+    /// Number of worker threads.
+    pub fn workers(&self) -> usize {
+        self.inner.workers.len()
+    }
+}

@@ -1,0 +1,82 @@
+//! Media worker threads. Each worker is one OS thread running a
+//! current-thread tokio runtime ("NoSteal", as pingora does): a session is
+//! one task that owns its four sockets and all its state, so the packet path
+//! takes no lock and shares nothing but relaxed counters. Call control
+//! reaches a session over its command channel.
+
+mod session;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use crate::engine::EventHub;
+use crate::pool::LegSockets;
+use crate::{Codec, Leg, Prompt, SessionId, SessionStats};
+
+pub(crate) struct SessionInit {
+    pub id: SessionId,
+    pub legs: [LegSockets; 2],
+    pub cmds: UnboundedReceiver<SessionCmd>,
+    pub stats: Arc<SessionStats>,
+    pub events: Arc<EventHub>,
+    pub rtp_timeout: Duration,
+}
+
+#[derive(Debug)]
+pub(crate) enum SessionCmd {
+    SetRemote {
+        leg: Leg,
+        remote: std::net::SocketAddr,
+        codec: Codec,
+    },
+    Play {
+        leg: Leg,
+        prompt: Arc<Prompt>,
+        looped: bool,
+    },
+    StopPlay {
+        leg: Leg,
+    },
+    Bridge(bool),
+    Release,
+}
+
+pub(crate) enum WorkerMsg {
+    Start(Box<SessionInit>),
+}
+
+impl std::fmt::Debug for WorkerMsg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WorkerMsg::Start(i) => write!(f, "Start({:?})", i.id),
+        }
+    }
+}
+
+/// Starts worker `index`; it runs until every sender of `rx` is dropped,
+/// then cancels its sessions (closing their sockets, returning their ports).
+pub(crate) fn spawn_worker(
+    index: usize,
+    mut rx: UnboundedReceiver<WorkerMsg>,
+) -> std::io::Result<()> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new()
+        .name(format!("media-worker-{index}"))
+        .spawn(move || {
+            rt.block_on(async move {
+                while let Some(msg) = rx.recv().await {
+                    match msg {
+                        WorkerMsg::Start(init) => {
+                            tokio::spawn(session::run(*init));
+                        }
+                    }
+                }
+            });
+            // Dropping the runtime drops every session task and its sockets.
+        })?;
+    Ok(())
+}

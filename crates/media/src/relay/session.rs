@@ -1,0 +1,531 @@
+//! One session: two legs, each an RTP and an RTCP socket, owned by one task.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::net::UdpSocket;
+
+use super::{SessionCmd, SessionInit};
+use crate::engine::{EventHub, MediaEvent};
+use crate::pool::{LegSockets, PortLease};
+use crate::recv_stats::RecvStats;
+use crate::rewrite::{SourceKey, StreamRewriter};
+use crate::rtcp::{self, RtcpRewrite};
+use crate::rtp::{self, RtpHeader, RtpHeaderMut, RtpPacket};
+use crate::stats::{bump, set, SessionStats};
+use crate::{g711, Codec, Leg, Prompt, SessionId};
+
+/// Packets read from one socket before looking at the others.
+const DRAIN_BUDGET: usize = 64;
+/// Packet time of players.
+const PTIME: Duration = Duration::from_millis(20);
+/// A player this late skips ahead instead of bursting.
+const MAX_PLAYER_LAG: Duration = Duration::from_millis(200);
+
+struct Sockets {
+    rtp: UdpSocket,
+    rtcp: UdpSocket,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Rtp,
+    Rtcp,
+}
+
+struct Player {
+    prompt: Arc<Prompt>,
+    pos: usize,
+    looped: bool,
+    next: Instant,
+    key: u64,
+    seq: u16,
+    ts: u32,
+}
+
+struct LegState {
+    sdp_remote: Option<SocketAddr>,
+    remote: Option<SocketAddr>,
+    remote_rtcp: Option<SocketAddr>,
+    latched: bool,
+    latched_rtcp: bool,
+    rtcp_mux: bool,
+    codec: Codec,
+    last_rx: Instant,
+    timed_out: bool,
+    out: StreamRewriter,
+    player: Option<Player>,
+    recv: RecvStats,
+    in_ssrc: Option<u32>,
+}
+
+impl LegState {
+    fn new(now: Instant) -> Self {
+        LegState {
+            sdp_remote: None,
+            remote: None,
+            remote_rtcp: None,
+            latched: false,
+            latched_rtcp: false,
+            rtcp_mux: false,
+            codec: Codec::Pcmu,
+            last_rx: now,
+            timed_out: false,
+            out: StreamRewriter::new(rand::random(), rand::random(), rand::random(), 8000),
+            player: None,
+            recv: RecvStats::default(),
+            in_ssrc: None,
+        }
+    }
+}
+
+struct State {
+    id: SessionId,
+    legs: [LegState; 2],
+    bridged: bool,
+    stats: Arc<SessionStats>,
+    events: Arc<EventHub>,
+    timeout: Duration,
+    start: Instant,
+    play_gen: u64,
+}
+
+fn leg_of(i: usize) -> Leg {
+    if i == 0 {
+        Leg::A
+    } else {
+        Leg::B
+    }
+}
+
+/// Mutable access to leg `i` and the other leg.
+fn pair(legs: &mut [LegState; 2], i: usize) -> (&mut LegState, &mut LegState) {
+    let (x, y) = legs.split_at_mut(1);
+    if i == 0 {
+        (&mut x[0], &mut y[0])
+    } else {
+        (&mut y[0], &mut x[0])
+    }
+}
+
+fn send(sock: &UdpSocket, buf: &[u8], to: SocketAddr, stats: &crate::stats::LegStats, rtp: bool) {
+    match sock.try_send_to(buf, to) {
+        Ok(_) => {
+            if rtp {
+                bump(&stats.tx_packets, 1);
+                bump(&stats.tx_bytes, buf.len() as u64);
+            }
+        }
+        Err(e) => {
+            tracing::trace!(%to, error = %e, "RTP send failed");
+            bump(&stats.send_errors, 1);
+        }
+    }
+}
+
+pub(super) async fn run(init: SessionInit) {
+    let SessionInit {
+        id,
+        legs,
+        mut cmds,
+        stats,
+        events,
+        rtp_timeout,
+    } = init;
+    let [a, b] = legs;
+    let LegSockets {
+        rtp: a_rtp,
+        rtcp: a_rtcp,
+        lease: a_lease,
+    } = a;
+    let LegSockets {
+        rtp: b_rtp,
+        rtcp: b_rtcp,
+        lease: b_lease,
+    } = b;
+    // Declared before the sockets so they are dropped after them: ports go
+    // back to the pool only once the sockets are closed.
+    let _leases: [PortLease; 2] = [a_lease, b_lease];
+    let conv = |s| UdpSocket::from_std(s);
+    let socks = match (conv(a_rtp), conv(a_rtcp), conv(b_rtp), conv(b_rtcp)) {
+        (Ok(a0), Ok(a1), Ok(b0), Ok(b1)) => {
+            [Sockets { rtp: a0, rtcp: a1 }, Sockets { rtp: b0, rtcp: b1 }]
+        }
+        _ => {
+            tracing::error!(session = id.0, "cannot register RTP sockets");
+            return;
+        }
+    };
+    // tokio learns that a new socket is writable from its first epoll event;
+    // until then `try_send_to` reports WouldBlock. Wait for it once.
+    for s in &socks {
+        let _ = s.rtp.writable().await;
+        let _ = s.rtcp.writable().await;
+    }
+    let now = Instant::now();
+    let mut st = State {
+        id,
+        legs: [LegState::new(now), LegState::new(now)],
+        bridged: false,
+        stats,
+        events,
+        timeout: rtp_timeout,
+        start: now,
+        play_gen: 0,
+    };
+    let mut buf = vec![0u8; 2048];
+    let mut deadline = st.next_deadline(now);
+    let sleep = tokio::time::sleep_until(deadline.into());
+    tokio::pin!(sleep);
+    loop {
+        tokio::select! {
+            cmd = cmds.recv() => match cmd {
+                None | Some(SessionCmd::Release) => break,
+                Some(c) => st.on_cmd(c, Instant::now()),
+            },
+            r = socks[0].rtp.readable() => if r.is_ok() { st.drain(&socks, 0, Kind::Rtp, &mut buf) },
+            r = socks[0].rtcp.readable() => if r.is_ok() { st.drain(&socks, 0, Kind::Rtcp, &mut buf) },
+            r = socks[1].rtp.readable() => if r.is_ok() { st.drain(&socks, 1, Kind::Rtp, &mut buf) },
+            r = socks[1].rtcp.readable() => if r.is_ok() { st.drain(&socks, 1, Kind::Rtcp, &mut buf) },
+            _ = &mut sleep => {},
+        }
+        let now = Instant::now();
+        st.on_tick(&socks, now);
+        let d = st.next_deadline(now);
+        if d != deadline {
+            deadline = d;
+            sleep.as_mut().reset(d.into());
+        }
+    }
+    tracing::debug!(session = id.0, "media session released");
+    drop(socks);
+}
+
+impl State {
+    fn emit(&self, ev: MediaEvent) {
+        self.events.emit(ev);
+    }
+
+    fn next_deadline(&self, now: Instant) -> Instant {
+        let mut d = now + Duration::from_secs(3600);
+        for l in &self.legs {
+            if let Some(p) = &l.player {
+                d = d.min(p.next);
+            }
+            if l.sdp_remote.is_some() && !l.timed_out {
+                d = d.min(l.last_rx + self.timeout);
+            }
+        }
+        d
+    }
+
+    fn on_cmd(&mut self, cmd: SessionCmd, now: Instant) {
+        match cmd {
+            SessionCmd::SetRemote { leg, remote, codec } => {
+                let l = &mut self.legs[leg.index()];
+                l.sdp_remote = Some(remote);
+                l.remote = Some(remote);
+                l.remote_rtcp = Some(SocketAddr::new(remote.ip(), remote.port().wrapping_add(1)));
+                l.latched = false;
+                l.latched_rtcp = false;
+                l.codec = codec;
+                l.out.set_clock_rate(codec.clock_rate());
+                l.last_rx = now;
+                l.timed_out = false;
+            }
+            SessionCmd::Play {
+                leg,
+                prompt,
+                looped,
+            } => {
+                self.play_gen += 1;
+                self.legs[leg.index()].player = Some(Player {
+                    prompt,
+                    pos: 0,
+                    looped,
+                    next: now,
+                    key: self.play_gen,
+                    seq: 0,
+                    ts: 0,
+                });
+            }
+            SessionCmd::StopPlay { leg } => self.legs[leg.index()].player = None,
+            SessionCmd::Bridge(on) => {
+                self.bridged = on;
+                if on {
+                    self.legs[0].player = None;
+                    self.legs[1].player = None;
+                }
+            }
+            SessionCmd::Release => {}
+        }
+    }
+
+    fn on_tick(&mut self, socks: &[Sockets; 2], now: Instant) {
+        for i in 0..2 {
+            self.play(socks, i, now);
+            let l = &mut self.legs[i];
+            if l.sdp_remote.is_some()
+                && !l.timed_out
+                && now.duration_since(l.last_rx) >= self.timeout
+            {
+                l.timed_out = true;
+                self.emit(MediaEvent::RtpTimeout {
+                    session: self.id,
+                    leg: leg_of(i),
+                });
+            }
+        }
+    }
+
+    fn play(&mut self, socks: &[Sockets; 2], i: usize, now: Instant) {
+        let mut finished = false;
+        let stats = self.stats.leg(leg_of(i));
+        let l = &mut self.legs[i];
+        let Some(p) = l.player.as_mut() else { return };
+        if now.saturating_duration_since(p.next) > MAX_PLAYER_LAG {
+            p.next = now;
+        }
+        let frame = (l.codec.sample_rate() / 50) as usize;
+        let mut pkt = [0u8; 12 + 960];
+        while p.next <= now {
+            let samples = p.prompt.samples();
+            let mut payload = [0u8; 960];
+            let silence = match l.codec {
+                Codec::Pcma => g711::ALAW_SILENCE,
+                _ => g711::ULAW_SILENCE,
+            };
+            for out in payload[..frame].iter_mut() {
+                if p.pos >= samples.len() && p.looped && !samples.is_empty() {
+                    p.pos = 0;
+                }
+                *out = match samples.get(p.pos) {
+                    Some(&s) => match l.codec {
+                        Codec::Pcma => g711::alaw_encode(s),
+                        _ => g711::ulaw_encode(s),
+                    },
+                    None => silence,
+                };
+                p.pos += 1;
+            }
+            let rw = l
+                .out
+                .rewrite(SourceKey::Player(p.key), p.seq, p.ts, frame, p.next);
+            let h = RtpHeader {
+                marker: rw.marker,
+                payload_type: l.codec.payload_type(),
+                sequence: rw.sequence,
+                timestamp: rw.timestamp,
+                ssrc: rw.ssrc,
+            };
+            if let (Some(n), Some(to)) = (h.write(&payload[..frame], &mut pkt), l.remote) {
+                send(&socks[i].rtp, &pkt[..n], to, stats, true);
+                bump(&stats.played, 1);
+            }
+            p.seq = p.seq.wrapping_add(1);
+            p.ts = p.ts.wrapping_add(frame as u32);
+            p.next += PTIME;
+            if !p.looped && p.pos >= samples.len() {
+                finished = true;
+                break;
+            }
+        }
+        if finished {
+            l.player = None;
+            self.emit(MediaEvent::PlayFinished {
+                session: self.id,
+                leg: leg_of(i),
+            });
+        }
+    }
+
+    fn drain(&mut self, socks: &[Sockets; 2], i: usize, kind: Kind, buf: &mut [u8]) {
+        let sock = match kind {
+            Kind::Rtp => &socks[i].rtp,
+            Kind::Rtcp => &socks[i].rtcp,
+        };
+        for _ in 0..DRAIN_BUDGET {
+            match sock.try_recv_from(buf) {
+                Ok((n, from)) => {
+                    let now = Instant::now();
+                    let pkt = &mut buf[..n];
+                    if kind == Kind::Rtcp || rtp::is_rtcp(pkt) {
+                        self.on_rtcp(socks, i, kind == Kind::Rtp, pkt, from, now);
+                    } else {
+                        self.on_rtp(socks, i, pkt, from, now);
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
+                Err(e) => {
+                    tracing::trace!(error = %e, "RTP receive error");
+                }
+            }
+        }
+    }
+
+    fn on_rtp(
+        &mut self,
+        socks: &[Sockets; 2],
+        i: usize,
+        pkt: &mut [u8],
+        from: SocketAddr,
+        now: Instant,
+    ) {
+        let stats = self.stats.leg(leg_of(i));
+        let (ssrc, seq, ts, pt, hl, pend, marker) = match RtpPacket::parse(pkt) {
+            Ok(p) => (
+                p.ssrc(),
+                p.sequence(),
+                p.timestamp(),
+                p.payload_type(),
+                p.header_len(),
+                p.header_len() + p.payload().len(),
+                p.marker(),
+            ),
+            Err(_) => {
+                bump(&stats.malformed, 1);
+                return;
+            }
+        };
+        let id = self.id;
+        let (l, t) = pair(&mut self.legs, i);
+        bump(&stats.rx_packets, 1);
+        bump(&stats.rx_bytes, pkt.len() as u64);
+        l.last_rx = now;
+        l.timed_out = false;
+        if !l.latched {
+            l.latched = true;
+            if l.remote != Some(from) {
+                l.remote = Some(from);
+                if !l.latched_rtcp && !l.rtcp_mux {
+                    l.remote_rtcp = Some(SocketAddr::new(from.ip(), from.port().wrapping_add(1)));
+                }
+                self.events.emit(MediaEvent::Latched {
+                    session: id,
+                    leg: leg_of(i),
+                    remote: from,
+                });
+            }
+        }
+        let rate = l.codec.clock_rate() as u64;
+        let arrival = (now.duration_since(self.start).as_micros() as u64 * rate / 1_000_000) as u32;
+        l.recv.on_packet(ssrc, seq, ts, arrival);
+        l.in_ssrc = Some(ssrc);
+        set(&stats.lost, l.recv.lost());
+        set(&stats.out_of_order, l.recv.out_of_order());
+        set(&stats.duplicates, l.recv.duplicates());
+        set(
+            &stats.jitter_us,
+            l.recv.jitter() as u64 * 1_000_000 / rate.max(1),
+        );
+
+        if !self.bridged || t.player.is_some() {
+            return;
+        }
+        let Some(to) = t.remote else { return };
+        let rw = t
+            .out
+            .rewrite(SourceKey::Relay(ssrc), seq, ts, pend - hl, now);
+        // µ-law <-> A-law legs: transcode in place (same size).
+        let mut new_pt = pt;
+        if pt == l.codec.payload_type() && l.codec != t.codec {
+            let table: Option<fn(u8) -> u8> = match (l.codec, t.codec) {
+                (Codec::Pcmu, Codec::Pcma) => Some(g711::ulaw_to_alaw),
+                (Codec::Pcma, Codec::Pcmu) => Some(g711::alaw_to_ulaw),
+                _ => None,
+            };
+            if let Some(f) = table {
+                for b in &mut pkt[hl..pend] {
+                    *b = f(*b);
+                }
+                new_pt = t.codec.payload_type();
+            }
+        }
+        let mut h = RtpHeaderMut::new(pkt).expect("parsed packet has a header");
+        h.set_ssrc(rw.ssrc);
+        h.set_sequence(rw.sequence);
+        h.set_timestamp(rw.timestamp);
+        h.set_marker(marker || rw.marker);
+        h.set_payload_type(new_pt);
+        let tstats = self.stats.leg(leg_of(1 - i));
+        send(&socks[1 - i].rtp, pkt, to, tstats, true);
+        bump(self.stats.relayed_from(leg_of(i)), 1);
+    }
+
+    fn on_rtcp(
+        &mut self,
+        socks: &[Sockets; 2],
+        i: usize,
+        muxed: bool,
+        pkt: &mut [u8],
+        from: SocketAddr,
+        now: Instant,
+    ) {
+        let stats = self.stats.leg(leg_of(i));
+        if rtcp::parse(pkt).is_err() {
+            bump(&stats.malformed, 1);
+            return;
+        }
+        bump(&stats.rx_rtcp, 1);
+        let (l, t) = pair(&mut self.legs, i);
+        l.last_rx = now;
+        l.timed_out = false;
+        if muxed {
+            l.rtcp_mux = true;
+        } else if !l.latched_rtcp {
+            l.latched_rtcp = true;
+            l.remote_rtcp = Some(from);
+        }
+        if !self.bridged {
+            return;
+        }
+        let mut map = Mapper {
+            to_receiver_ssrc: t.out.ssrc(),
+            reporter_rx_ssrc: l.out.ssrc(),
+            origin_ssrc: t.in_ssrc,
+            out: &t.out,
+        };
+        if rtcp::rewrite(pkt, &mut map).is_err() {
+            return;
+        }
+        let (sock, to) = if t.rtcp_mux {
+            (&socks[1 - i].rtp, t.remote)
+        } else {
+            (&socks[1 - i].rtcp, t.remote_rtcp)
+        };
+        if let Some(to) = to {
+            send(sock, pkt, to, self.stats.leg(leg_of(1 - i)), false);
+        }
+    }
+}
+
+/// RTCP from leg L relayed to leg T: L's SSRCs become the SSRC T sees from
+/// us; reports about the stream L receives from us are made to refer to the
+/// SSRC T sent.
+struct Mapper<'a> {
+    to_receiver_ssrc: u32,
+    reporter_rx_ssrc: u32,
+    origin_ssrc: Option<u32>,
+    out: &'a StreamRewriter,
+}
+
+impl RtcpRewrite for Mapper<'_> {
+    fn sender(&mut self, _ssrc: u32) -> u32 {
+        self.to_receiver_ssrc
+    }
+    fn source(&mut self, ssrc: u32) -> u32 {
+        match self.origin_ssrc {
+            Some(o) if ssrc == self.reporter_rx_ssrc => o,
+            _ => ssrc,
+        }
+    }
+    fn sender_info(&mut self, ssrc: u32, rtp_ts: &mut u32, packets: &mut u32, octets: &mut u32) {
+        if self.out.source() == Some(SourceKey::Relay(ssrc)) {
+            *rtp_ts = rtp_ts.wrapping_add(self.out.ts_offset());
+        }
+        let (p, o) = self.out.counts();
+        *packets = p;
+        *octets = o;
+    }
+}

@@ -1,0 +1,132 @@
+//! Per-session counters: written only by the owning worker (relaxed atomics,
+//! no read-modify-write on the packet path), read by anyone via
+//! [`SessionStats::snapshot`].
+
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use crate::Leg;
+
+/// Counters of one leg.
+#[derive(Debug, Default)]
+pub struct LegStats {
+    pub(crate) rx_packets: AtomicU64,
+    pub(crate) rx_bytes: AtomicU64,
+    pub(crate) rx_rtcp: AtomicU64,
+    pub(crate) tx_packets: AtomicU64,
+    pub(crate) tx_bytes: AtomicU64,
+    pub(crate) played: AtomicU64,
+    pub(crate) lost: AtomicU64,
+    pub(crate) out_of_order: AtomicU64,
+    pub(crate) duplicates: AtomicU64,
+    pub(crate) jitter_us: AtomicU64,
+    pub(crate) malformed: AtomicU64,
+    pub(crate) send_errors: AtomicU64,
+}
+
+/// Counters of one session, shared between its worker and call control.
+#[derive(Debug, Default)]
+pub struct SessionStats {
+    pub(crate) a: LegStats,
+    pub(crate) b: LegStats,
+    pub(crate) relayed_a_to_b: AtomicU64,
+    pub(crate) relayed_b_to_a: AtomicU64,
+}
+
+/// Adds to a counter that only one thread writes (a plain load + store:
+/// no locked instruction on the packet path).
+#[inline]
+pub(crate) fn bump(c: &AtomicU64, n: u64) {
+    c.store(c.load(Relaxed).wrapping_add(n), Relaxed);
+}
+
+#[inline]
+pub(crate) fn set(c: &AtomicU64, v: u64) {
+    c.store(v, Relaxed);
+}
+
+/// Plain copy of one leg's counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct LegSnapshot {
+    /// RTP packets received from the leg's remote.
+    pub rx_packets: u64,
+    /// RTP bytes received (whole datagrams).
+    pub rx_bytes: u64,
+    /// RTCP packets received.
+    pub rx_rtcp: u64,
+    /// RTP packets sent to the leg (relayed or played).
+    pub tx_packets: u64,
+    /// RTP bytes sent to the leg.
+    pub tx_bytes: u64,
+    /// Packets sent by a player to the leg.
+    pub played: u64,
+    /// Packets lost on the way in (RFC 3550 A.3).
+    pub lost: u64,
+    /// Packets received out of order.
+    pub out_of_order: u64,
+    /// Duplicate packets received.
+    pub duplicates: u64,
+    /// Interarrival jitter in microseconds.
+    pub jitter_us: u64,
+    /// Datagrams that were neither valid RTP nor valid RTCP.
+    pub malformed: u64,
+    /// Datagrams the kernel refused to send.
+    pub send_errors: u64,
+}
+
+/// Plain copy of a session's counters, serialisable into a CDR.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct StatsSnapshot {
+    /// Caller leg.
+    pub a: LegSnapshot,
+    /// Agent leg.
+    pub b: LegSnapshot,
+    /// Packets relayed from A to B.
+    pub relayed_a_to_b: u64,
+    /// Packets relayed from B to A.
+    pub relayed_b_to_a: u64,
+}
+
+impl LegStats {
+    fn snapshot(&self) -> LegSnapshot {
+        LegSnapshot {
+            rx_packets: self.rx_packets.load(Relaxed),
+            rx_bytes: self.rx_bytes.load(Relaxed),
+            rx_rtcp: self.rx_rtcp.load(Relaxed),
+            tx_packets: self.tx_packets.load(Relaxed),
+            tx_bytes: self.tx_bytes.load(Relaxed),
+            played: self.played.load(Relaxed),
+            lost: self.lost.load(Relaxed),
+            out_of_order: self.out_of_order.load(Relaxed),
+            duplicates: self.duplicates.load(Relaxed),
+            jitter_us: self.jitter_us.load(Relaxed),
+            malformed: self.malformed.load(Relaxed),
+            send_errors: self.send_errors.load(Relaxed),
+        }
+    }
+}
+
+impl SessionStats {
+    /// Copies every counter.
+    pub fn snapshot(&self) -> StatsSnapshot {
+        StatsSnapshot {
+            a: self.a.snapshot(),
+            b: self.b.snapshot(),
+            relayed_a_to_b: self.relayed_a_to_b.load(Relaxed),
+            relayed_b_to_a: self.relayed_b_to_a.load(Relaxed),
+        }
+    }
+
+    pub(crate) fn leg(&self, leg: Leg) -> &LegStats {
+        match leg {
+            Leg::A => &self.a,
+            Leg::B => &self.b,
+        }
+    }
+
+    pub(crate) fn relayed_from(&self, from: Leg) -> &AtomicU64 {
+        match from {
+            Leg::A => &self.relayed_a_to_b,
+            Leg::B => &self.relayed_b_to_a,
+        }
+    }
+}
