@@ -1,0 +1,174 @@
+//! Agent state as the router sees it.
+//!
+//! ```text
+//!              login                      offer             answer
+//!  LoggedOut ────────▶ Available ─────────────▶ Ringing ────────▶ OnCall
+//!      ▲                 ▲   │ pause              │ fail/timeout     │ call ended
+//!      │ logout          │   ▼                    ▼ (busy delay)     ▼
+//!      └──── (any) ─── Paused ◀── auto-pause ── Available ◀──── WrapUp
+//! ```
+//!
+//! With a capacity above one the displayed state is the "busiest" of the
+//! agent's slots (Ringing > OnCall > WrapUp > Available) and the agent keeps
+//! receiving offers while a slot is free.
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+
+use crate::call::CallOrd;
+use crate::config::AgentConfig;
+use crate::strategy::FreeKey;
+use crate::CallKey;
+
+/// What an agent is doing, as shown on wallboards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, PartialOrd, Ord)]
+#[serde(rename_all = "kebab-case")]
+pub enum AgentState {
+    /// Not registered / logged out.
+    LoggedOut,
+    /// Can take a call (possibly after a short reject/no-answer delay).
+    Available,
+    /// Reserved: its phone is ringing for a call.
+    Ringing,
+    /// Talking.
+    OnCall,
+    /// After-call work.
+    WrapUp,
+    /// Paused (with a reason code).
+    Paused,
+}
+
+/// One queue (bucket) an agent can serve.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Membership {
+    pub bucket: u32,
+    pub tier: u32,
+    pub proficiency: u32,
+}
+
+#[derive(Debug)]
+pub(crate) struct Agent {
+    pub id: String,
+    pub cfg: AgentConfig,
+    pub order: u32,
+    /// Sorted by skill index.
+    pub skills: Vec<(u16, u8)>,
+    pub removed: bool,
+    pub logged_in: bool,
+    pub login_at: u64,
+    pub paused: bool,
+    pub pause_reason: Option<String>,
+    /// Calls ringing this agent.
+    pub ringing: Vec<CallKey>,
+    pub on_call: u32,
+    pub wrapping: u32,
+    /// Not offered before this time (reject / no-answer delay).
+    pub ready_at: u64,
+    /// Bumped on logout: invalidates wrap-up and ready timers.
+    pub gen: u64,
+    pub state: AgentState,
+    pub since: u64,
+    pub idle_since: u64,
+    pub last_call_end: u64,
+    pub calls_answered: u64,
+    pub talk_ns: u64,
+    pub no_answers: u32,
+    pub buckets: Vec<Membership>,
+    /// Distinct queues of `buckets`.
+    pub queues: Vec<u32>,
+    /// Where this agent sits in free sets now.
+    pub free_entries: Vec<(u32, FreeKey)>,
+    /// Callers waiting for this agent specifically (sticky / preferred).
+    pub parked: BTreeSet<CallOrd>,
+    /// What is counted in queue/bucket staffing counters.
+    pub counted_staffed: bool,
+    pub counted_ready: bool,
+    /// Since login: time staffed (logged in, unpaused) and busy (ringing, talking, wrap-up).
+    pub staffed_ns: u64,
+    pub busy_ns: u64,
+}
+
+impl Agent {
+    pub fn new(id: String, cfg: AgentConfig, order: u32) -> Self {
+        Agent {
+            id,
+            cfg,
+            order,
+            skills: Vec::new(),
+            removed: false,
+            logged_in: false,
+            login_at: 0,
+            paused: false,
+            pause_reason: None,
+            ringing: Vec::new(),
+            on_call: 0,
+            wrapping: 0,
+            ready_at: 0,
+            gen: 0,
+            state: AgentState::LoggedOut,
+            since: 0,
+            idle_since: 0,
+            last_call_end: 0,
+            calls_answered: 0,
+            talk_ns: 0,
+            no_answers: 0,
+            buckets: Vec::new(),
+            queues: Vec::new(),
+            free_entries: Vec::new(),
+            parked: BTreeSet::new(),
+            counted_staffed: false,
+            counted_ready: false,
+            staffed_ns: 0,
+            busy_ns: 0,
+        }
+    }
+
+    pub fn capacity(&self) -> u32 {
+        self.cfg.capacity.max(1)
+    }
+
+    pub fn used(&self) -> u32 {
+        self.ringing.len() as u32 + self.on_call + self.wrapping
+    }
+
+    pub fn staffed(&self) -> bool {
+        self.logged_in && !self.removed
+    }
+
+    pub fn ready(&self) -> bool {
+        self.staffed() && !self.paused
+    }
+
+    /// Can be offered a call now.
+    pub fn is_free(&self, now: u64) -> bool {
+        self.ready() && self.used() < self.capacity() && self.ready_at <= now
+    }
+
+    pub fn derive_state(&self) -> AgentState {
+        if !self.staffed() {
+            AgentState::LoggedOut
+        } else if self.paused {
+            AgentState::Paused
+        } else if !self.ringing.is_empty() {
+            AgentState::Ringing
+        } else if self.on_call > 0 {
+            AgentState::OnCall
+        } else if self.wrapping > 0 {
+            AgentState::WrapUp
+        } else {
+            AgentState::Available
+        }
+    }
+
+    pub fn level(&self, skill: u16) -> u8 {
+        match self.skills.binary_search_by_key(&skill, |&(s, _)| s) {
+            Ok(i) => self.skills[i].1,
+            Err(_) => 0,
+        }
+    }
+
+    pub fn is_member(&self, bucket: u32) -> bool {
+        self.buckets.iter().any(|m| m.bucket == bucket)
+    }
+}

@@ -1,0 +1,77 @@
+//! Queues and their routing buckets.
+//!
+//! A bucket is a queue at one relaxation step: one requirement, one penalty
+//! limit, the callers currently at that step (ordered) and the free agents
+//! able to serve them (ordered by the queue's strategy). A call sits in
+//! exactly one bucket; an agent belongs to every bucket whose requirement
+//! it satisfies.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::call::CallOrd;
+use crate::config::QueueConfig;
+use crate::stats::Rolling;
+use crate::strategy::{FreeKey, QueueMemory, SelectAgent};
+use crate::util::Rng;
+
+#[derive(Debug)]
+pub(crate) struct Bucket {
+    pub queue: u32,
+    pub require: Vec<(u16, u8)>,
+    pub max_penalty: Option<u32>,
+    pub waiting: BTreeSet<CallOrd>,
+    pub free: BTreeSet<FreeKey>,
+    /// Members logged in and unpaused.
+    pub ready: u32,
+}
+
+#[derive(Debug)]
+pub(crate) struct Queue {
+    pub name: String,
+    pub cfg: QueueConfig,
+    pub removed: bool,
+    pub selector: &'static dyn SelectAgent,
+    pub memory: QueueMemory,
+    pub rng: Rng,
+    /// Bucket of each step (index 0 = base requirement).
+    pub buckets: Vec<u32>,
+    /// Wait (ns) at which each step starts; `[0, relax[0].after, ...]`.
+    pub step_after: Vec<u64>,
+    /// Callers in the queue (waiting, parked or ringing).
+    pub in_queue: usize,
+    /// Callers in the queue by `255 - priority`.
+    pub by_prio: BTreeMap<u8, usize>,
+    /// Members logged in / logged in and unpaused.
+    pub staffed: u32,
+    pub ready: u32,
+    pub stats: Rolling,
+}
+
+impl Queue {
+    pub fn step_for(&self, waited: u64) -> usize {
+        self.step_after
+            .iter()
+            .rposition(|&a| a <= waited)
+            .unwrap_or(0)
+    }
+
+    pub fn add_prio(&mut self, prio: u8) {
+        self.in_queue += 1;
+        *self.by_prio.entry(prio).or_default() += 1;
+    }
+
+    pub fn remove_prio(&mut self, prio: u8) {
+        self.in_queue = self.in_queue.saturating_sub(1);
+        if let Some(n) = self.by_prio.get_mut(&prio) {
+            *n -= 1;
+            if *n == 0 {
+                self.by_prio.remove(&prio);
+            }
+        }
+    }
+
+    /// Callers at this priority or above (a newcomer's position minus one).
+    pub fn ahead_of_new(&self, prio: u8) -> usize {
+        self.by_prio.range(..=prio).map(|(_, n)| n).sum()
+    }
+}

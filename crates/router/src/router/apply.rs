@@ -1,0 +1,293 @@
+//! Applying a configuration (at start and on reload): interning skills,
+//! rebuilding buckets and memberships, and putting every caller back in its
+//! place.
+
+use std::collections::HashSet;
+
+use crate::agent::{Agent, Membership};
+use crate::call::{CallOrd, CallState};
+use crate::config::RouterConfig;
+use crate::event::ExitReason;
+use crate::queue::{Bucket, Queue};
+use crate::stats::Rolling;
+use crate::strategy::QueueMemory;
+use crate::util::{dur_ns, Rng};
+
+use super::{Router, STATS_SLOT_NS};
+
+impl Router {
+    fn intern(&mut self, name: &str) -> u16 {
+        if let Some(&i) = self.skill_ix.get(name) {
+            return i;
+        }
+        let i = self.skill_names.len() as u16;
+        self.skill_ix.insert(name.to_string(), i);
+        self.skill_names.push(name.to_string());
+        i
+    }
+
+    pub(crate) fn apply_config(&mut self, cfg: RouterConfig) {
+        let now = self.now;
+        // 1. Callers in sets leave them (the sets are rebuilt).
+        let mut replace: Vec<CallOrd> = Vec::new();
+        for c in self.calls.values_mut() {
+            if matches!(
+                c.state,
+                CallState::Waiting { .. } | CallState::Parked { .. }
+            ) {
+                c.state = CallState::Detached;
+                replace.push(c.ord);
+            }
+        }
+        for ag in &mut self.agents {
+            ag.parked.clear();
+            ag.free_entries.clear();
+            ag.counted_staffed = false;
+            ag.counted_ready = false;
+            ag.buckets.clear();
+            ag.queues.clear();
+        }
+
+        // 2. Skills.
+        self.skill_ix.clear();
+        self.skill_names.clear();
+
+        // 3. Agents: same id keeps its runtime state.
+        let mut seen = HashSet::new();
+        let mut newly_removed = Vec::new();
+        for (order, ac) in cfg.agents.into_iter().enumerate() {
+            if ac.id.is_empty() || !seen.insert(ac.id.clone()) {
+                continue;
+            }
+            let a = match self.agent_ix.get(&ac.id) {
+                Some(&a) => a,
+                None => {
+                    let a = self.agents.len() as u32;
+                    self.agent_ix.insert(ac.id.clone(), a);
+                    self.agents
+                        .push(Agent::new(ac.id.clone(), ac.clone(), order as u32));
+                    a
+                }
+            };
+            let mut skills: Vec<(u16, u8)> = ac
+                .skills
+                .iter()
+                .map(|(s, &l)| (self.intern(s), l))
+                .collect();
+            skills.sort_unstable();
+            let ag = &mut self.agents[a as usize];
+            ag.skills = skills;
+            ag.cfg = ac;
+            ag.order = order as u32;
+            ag.removed = false;
+        }
+        for (a, ag) in self.agents.iter_mut().enumerate() {
+            if !seen.contains(&ag.id) && !ag.removed {
+                ag.removed = true;
+                newly_removed.push(a as u32);
+            }
+        }
+
+        // 4. Queues: same name keeps its callers, statistics and memory.
+        let mut qseen = HashSet::new();
+        for qc in cfg.queues {
+            if qc.name.is_empty() || !qseen.insert(qc.name.clone()) {
+                continue;
+            }
+            let retention = qc
+                .stats_windows
+                .iter()
+                .max()
+                .copied()
+                .map(dur_ns)
+                .unwrap_or(0);
+            let q = match self.queue_ix.get(&qc.name) {
+                Some(&q) => q,
+                None => {
+                    let q = self.queues.len() as u32;
+                    self.queue_ix.insert(qc.name.clone(), q);
+                    self.queues.push(Queue {
+                        name: qc.name.clone(),
+                        cfg: qc.clone(),
+                        removed: false,
+                        selector: qc.strategy.selector(),
+                        memory: QueueMemory::default(),
+                        rng: Rng::from_name(&qc.name),
+                        buckets: Vec::new(),
+                        step_after: Vec::new(),
+                        in_queue: 0,
+                        by_prio: Default::default(),
+                        staffed: 0,
+                        ready: 0,
+                        stats: Rolling::new(STATS_SLOT_NS, retention),
+                    });
+                    q
+                }
+            };
+            let qu = &mut self.queues[q as usize];
+            qu.selector = qc.strategy.selector();
+            qu.stats.set_retention(retention);
+            qu.cfg = qc;
+            qu.removed = false;
+        }
+        for qu in &mut self.queues {
+            if !qseen.contains(&qu.name) {
+                qu.removed = true;
+            }
+            qu.buckets.clear();
+            qu.step_after.clear();
+            qu.staffed = 0;
+            qu.ready = 0;
+        }
+
+        // 5. Buckets: one per queue and relaxation step.
+        self.buckets.clear();
+        self.heads.clear();
+        for q in 0..self.queues.len() {
+            if self.queues[q].removed {
+                continue;
+            }
+            let mut steps = vec![(
+                0u64,
+                self.queues[q].cfg.require.clone(),
+                self.queues[q].cfg.max_penalty,
+            )];
+            for s in &self.queues[q].cfg.relax {
+                let after = dur_ns(s.after).max(steps.last().map_or(0, |l| l.0));
+                steps.push((after, s.require.clone(), s.max_penalty));
+            }
+            for (after, require, max_penalty) in steps {
+                let mut req: Vec<(u16, u8)> =
+                    require.iter().map(|(s, &l)| (self.intern(s), l)).collect();
+                req.sort_unstable();
+                let b = self.buckets.len() as u32;
+                self.buckets.push(Bucket {
+                    queue: q as u32,
+                    require: req,
+                    max_penalty,
+                    waiting: Default::default(),
+                    free: Default::default(),
+                    ready: 0,
+                });
+                self.heads.push(None);
+                let qu = &mut self.queues[q];
+                qu.buckets.push(b);
+                qu.step_after.push(after);
+            }
+        }
+
+        // 6. Memberships, through a skill -> agents index.
+        let mut by_skill: Vec<Vec<u32>> = vec![Vec::new(); self.skill_names.len()];
+        for (a, ag) in self.agents.iter().enumerate() {
+            if ag.removed {
+                continue;
+            }
+            for &(s, l) in &ag.skills {
+                if l > 0 {
+                    by_skill[s as usize].push(a as u32);
+                }
+            }
+        }
+        let all: Vec<u32> = (0..self.agents.len() as u32)
+            .filter(|&a| !self.agents[a as usize].removed)
+            .collect();
+        for b in 0..self.buckets.len() {
+            let bucket = &self.buckets[b];
+            let qname = &self.queues[bucket.queue as usize].name;
+            let candidates = bucket
+                .require
+                .iter()
+                .filter(|&&(_, l)| l > 0)
+                .map(|&(s, _)| &by_skill[s as usize])
+                .min_by_key(|v| v.len())
+                .unwrap_or(&all);
+            for &a in candidates {
+                let ag = &self.agents[a as usize];
+                let tier = if ag.cfg.queues.is_empty() {
+                    0
+                } else {
+                    match ag.cfg.queues.get(qname) {
+                        Some(&p) => p,
+                        None => continue,
+                    }
+                };
+                if bucket.max_penalty.is_some_and(|m| tier > m) {
+                    continue;
+                }
+                let mut proficiency = 0u32;
+                let mut ok = true;
+                for &(s, l) in &bucket.require {
+                    let have = ag.level(s);
+                    if have < l {
+                        ok = false;
+                        break;
+                    }
+                    proficiency += u32::from(have);
+                }
+                if ok {
+                    let queue = bucket.queue;
+                    let ag = &mut self.agents[a as usize];
+                    ag.buckets.push(Membership {
+                        bucket: b as u32,
+                        tier,
+                        proficiency,
+                    });
+                    if !ag.queues.contains(&queue) {
+                        ag.queues.push(queue);
+                    }
+                }
+            }
+        }
+
+        // 7. Counters and free sets.
+        for a in 0..self.agents.len() as u32 {
+            self.refresh(a);
+        }
+
+        // 8. Removed agents are logged out (offers cancelled, callers back).
+        for a in newly_removed {
+            if self.agents[a as usize].logged_in {
+                self.logout_idx(a);
+            }
+        }
+
+        // 9. Every caller: new step for its wait, new timers, back in place
+        // (in caller order, so the best callers choose first).
+        for c in self.calls.values_mut() {
+            if c.in_queue() {
+                c.gen += 1;
+            }
+        }
+        let mut timed: Vec<u64> = self
+            .calls
+            .iter()
+            .filter(|(_, c)| c.in_queue())
+            .map(|(&k, _)| k)
+            .collect();
+        timed.sort_unstable();
+        for call in timed {
+            let c = &self.calls[&call];
+            let qu = &self.queues[c.queue as usize];
+            if qu.removed {
+                continue;
+            }
+            let step = qu.step_for(now.saturating_sub(c.queue_enter));
+            self.calls.get_mut(&call).expect("exists").step = step;
+            self.schedule_call_timers(call);
+        }
+        replace.sort_unstable();
+        for ord in replace {
+            let Some(c) = self.calls.get(&ord.call) else {
+                continue;
+            };
+            if c.state != CallState::Detached {
+                continue;
+            }
+            if self.queues[c.queue as usize].removed {
+                self.exit_call(ord.call, ExitReason::QueueRemoved);
+            } else {
+                self.route_call(ord.call);
+            }
+        }
+    }
+}

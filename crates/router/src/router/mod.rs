@@ -1,0 +1,495 @@
+//! The [`Router`]: all agent and queue state, one owner, events in and
+//! decisions out.
+
+use std::collections::{HashMap, VecDeque};
+use std::time::{Duration, Instant};
+
+use crate::agent::{Agent, AgentState};
+use crate::call::{Call, CallOrd, CallState};
+use crate::config::RouterConfig;
+use crate::error::RouterError;
+use crate::event::{EndedBy, QueueLogEvent, RingFailure, RouterEvent};
+use crate::queue::{Bucket, Queue};
+use crate::stats::Rolling;
+use crate::timers::Timers;
+use crate::util::{dur_ns, ms, Clock};
+use crate::CallKey;
+
+mod apply;
+mod routing;
+mod timeouts;
+
+/// Rolling-statistics slot length.
+pub(crate) const STATS_SLOT_NS: u64 = 60 * 1_000_000_000;
+/// Occupancy windows (router-wide).
+pub(crate) const OCCUPANCY_WINDOWS: [Duration; 2] =
+    [Duration::from_secs(15 * 60), Duration::from_secs(24 * 3600)];
+/// A caller can overflow at most this many times.
+const MAX_HOPS: u8 = 8;
+
+/// Options for [`Router::enqueue_with`].
+#[derive(Debug, Clone, Default)]
+pub struct EnqueueOptions {
+    /// Offer this agent first and hold the caller for it up to the queue's
+    /// `sticky_wait` (or `preferred_wait`), then fall back to any agent.
+    pub preferred_agent: Option<String>,
+    /// Overrides the queue's `sticky_wait` for `preferred_agent`.
+    pub preferred_wait: Option<Duration>,
+}
+
+/// Where a call is, for the engine and the admin API.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "state", rename_all = "kebab-case")]
+pub enum CallStatus {
+    /// Waiting in a queue.
+    Waiting {
+        queue: String,
+        position: usize,
+        waited_ms: u64,
+    },
+    /// Being offered to these agents.
+    Ringing { queue: String, agents: Vec<String> },
+    /// Talking to an agent.
+    Connected { queue: String, agent: String },
+}
+
+/// The ACD. See the crate documentation for the run loop.
+#[derive(Debug)]
+pub struct Router {
+    pub(crate) clock: Clock,
+    pub(crate) now: u64,
+    pub(crate) agents: Vec<Agent>,
+    pub(crate) agent_ix: HashMap<String, u32>,
+    pub(crate) queues: Vec<Queue>,
+    pub(crate) queue_ix: HashMap<String, u32>,
+    pub(crate) buckets: Vec<Bucket>,
+    /// Best waiting caller of each bucket (cache of `waiting.first()`).
+    pub(crate) heads: Vec<Option<CallOrd>>,
+    pub(crate) skill_ix: HashMap<String, u16>,
+    pub(crate) skill_names: Vec<String>,
+    pub(crate) calls: HashMap<CallKey, Call>,
+    pub(crate) timers: Timers,
+    pub(crate) events: VecDeque<RouterEvent>,
+    pub(crate) seq: u64,
+    pub(crate) offer_seq: u64,
+    /// caller -> (agent, when the agent last answered it).
+    pub(crate) sticky: HashMap<String, (u32, u64)>,
+    pub(crate) sticky_sweep_at: usize,
+    pub(crate) occupancy: Rolling,
+    /// Queues whose staffing dropped; checked against `leave_empty`.
+    pub(crate) emptied: Vec<u32>,
+}
+
+impl Router {
+    /// A router with this configuration; every agent starts logged out.
+    pub fn new(cfg: RouterConfig, now: Instant) -> Router {
+        let mut r = Router {
+            clock: Clock { epoch: now },
+            now: 0,
+            agents: Vec::new(),
+            agent_ix: HashMap::new(),
+            queues: Vec::new(),
+            queue_ix: HashMap::new(),
+            buckets: Vec::new(),
+            heads: Vec::new(),
+            skill_ix: HashMap::new(),
+            skill_names: Vec::new(),
+            calls: HashMap::new(),
+            timers: Timers::default(),
+            events: VecDeque::new(),
+            seq: 0,
+            offer_seq: 0,
+            sticky: HashMap::new(),
+            sticky_sweep_at: 1024,
+            occupancy: Rolling::new(STATS_SLOT_NS, dur_ns(OCCUPANCY_WINDOWS[1])),
+            emptied: Vec::new(),
+        };
+        r.apply_config(cfg);
+        r
+    }
+
+    /// Re-applies queues, skills and agents. Waiting callers keep their
+    /// priority, entry time and order; agents keep their state, calls and
+    /// counters. Callers of removed queues exit (`QueueRemoved`), offers to
+    /// removed agents are cancelled.
+    pub fn reload(&mut self, cfg: RouterConfig, now: Instant) {
+        self.tick(now);
+        let (agents, queues) = (cfg.agents.len(), cfg.queues.len());
+        self.apply_config(cfg);
+        self.log(QueueLogEvent::ConfigReload { agents, queues });
+        self.finish();
+    }
+
+    /// The agent's phone registered: it becomes available.
+    pub fn agent_login(&mut self, agent: &str, now: Instant) -> Result<(), RouterError> {
+        self.tick(now);
+        let a = self.agent_idx(agent)?;
+        if self.agents[a as usize].logged_in {
+            return Ok(());
+        }
+        {
+            let ag = &mut self.agents[a as usize];
+            ag.logged_in = true;
+            ag.login_at = self.now;
+            ag.paused = false;
+            ag.pause_reason = None;
+            ag.ready_at = 0;
+            ag.calls_answered = 0;
+            ag.talk_ns = 0;
+            ag.no_answers = 0;
+            ag.staffed_ns = 0;
+            ag.busy_ns = 0;
+        }
+        self.log(QueueLogEvent::Login {
+            agent: agent.to_string(),
+        });
+        self.route_agent(a);
+        self.finish();
+        Ok(())
+    }
+
+    /// The agent's registration expired or was removed: it is logged out.
+    /// Offers ringing it are cancelled and their callers go back to waiting
+    /// (keeping their place); talking calls continue until `call_ended`.
+    pub fn agent_logout(&mut self, agent: &str, now: Instant) -> Result<(), RouterError> {
+        self.tick(now);
+        let a = self.agent_idx(agent)?;
+        if !self.agents[a as usize].logged_in {
+            return Ok(());
+        }
+        self.logout_idx(a);
+        self.finish();
+        Ok(())
+    }
+
+    /// Pause with an optional reason code. Ringing offers continue.
+    pub fn agent_pause(
+        &mut self,
+        agent: &str,
+        reason: Option<String>,
+        now: Instant,
+    ) -> Result<(), RouterError> {
+        self.tick(now);
+        let a = self.agent_idx(agent)?;
+        if !self.agents[a as usize].logged_in {
+            return Err(RouterError::NotLoggedIn(agent.to_string()));
+        }
+        self.pause_idx(a, reason);
+        self.finish();
+        Ok(())
+    }
+
+    /// Unpause: the agent is offered the best waiting caller at once.
+    pub fn agent_unpause(&mut self, agent: &str, now: Instant) -> Result<(), RouterError> {
+        self.tick(now);
+        let a = self.agent_idx(agent)?;
+        let ag = &mut self.agents[a as usize];
+        if !ag.logged_in {
+            return Err(RouterError::NotLoggedIn(agent.to_string()));
+        }
+        if ag.paused {
+            ag.paused = false;
+            ag.pause_reason = None;
+            ag.no_answers = 0;
+            self.log(QueueLogEvent::Unpause {
+                agent: agent.to_string(),
+            });
+        }
+        self.route_agent(a);
+        self.finish();
+        Ok(())
+    }
+
+    /// A caller joins a queue. Routing happens now: drain `poll_event`.
+    /// Errors: `UnknownQueue`, `QueueFull` (at `max_len`, no overflow
+    /// queue), `NoAgents` (`join_empty`), `DuplicateCall`.
+    pub fn enqueue(
+        &mut self,
+        call: CallKey,
+        queue: &str,
+        priority: u8,
+        caller: &str,
+        now: Instant,
+    ) -> Result<(), RouterError> {
+        self.enqueue_with(
+            call,
+            queue,
+            priority,
+            caller,
+            EnqueueOptions::default(),
+            now,
+        )
+    }
+
+    /// [`Router::enqueue`] with a preferred agent.
+    pub fn enqueue_with(
+        &mut self,
+        call: CallKey,
+        queue: &str,
+        priority: u8,
+        caller: &str,
+        opts: EnqueueOptions,
+        now: Instant,
+    ) -> Result<(), RouterError> {
+        self.tick(now);
+        if self.calls.contains_key(&call) {
+            return Err(RouterError::DuplicateCall(call));
+        }
+        let q = match self.queue_ix.get(queue) {
+            Some(&q) if !self.queues[q as usize].removed => q,
+            _ => return Err(RouterError::UnknownQueue(queue.to_string())),
+        };
+        self.seq += 1;
+        let c = Call {
+            ord: CallOrd {
+                prio: 255 - priority,
+                enter: self.now,
+                seq: self.seq,
+                call,
+            },
+            priority,
+            queue: q,
+            caller: caller.to_string(),
+            queue_enter: self.now,
+            step: 0,
+            gen: 0,
+            state: CallState::Detached,
+            orig_position: 0,
+            expired: false,
+            hops: 0,
+            preferred: None,
+            park_until: 0,
+        };
+        self.calls.insert(call, c);
+        if let Some(p) = opts
+            .preferred_agent
+            .as_deref()
+            .and_then(|p| self.agent_ix.get(p))
+            .copied()
+        {
+            let wait = opts
+                .preferred_wait
+                .unwrap_or(self.queues[q as usize].cfg.sticky_wait);
+            let c = self.calls.get_mut(&call).expect("just inserted");
+            c.preferred = Some(p);
+            c.park_until = self.now.saturating_add(dur_ns(wait));
+        }
+        let r = self.admit(call, q, true);
+        if r.is_err() {
+            self.calls.remove(&call);
+        }
+        self.finish();
+        r
+    }
+
+    /// The caller hung up (or was cancelled) while waiting or ringing.
+    /// Reserved agents are released with `CancelRing`. On a connected call
+    /// this is `call_ended_by(.., EndedBy::Caller, ..)`.
+    pub fn abandon(&mut self, call: CallKey, now: Instant) {
+        self.tick(now);
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        if let CallState::Connected { agent, .. } = c.state {
+            self.end_call(call, agent, EndedBy::Caller);
+            self.finish();
+            return;
+        }
+        let q = c.queue;
+        let waited = self.now.saturating_sub(c.queue_enter);
+        let position = self.position(call);
+        let orig_position = c.orig_position;
+        let freed = self.detach(call, true);
+        {
+            let qu = &mut self.queues[q as usize];
+            let short = waited < dur_ns(qu.cfg.short_abandon);
+            let st = qu.stats.at(self.now);
+            st.abandoned += 1;
+            if short {
+                st.short_abandoned += 1;
+            }
+        }
+        let queue = self.queues[q as usize].name.clone();
+        self.log(QueueLogEvent::Abandon {
+            call,
+            queue,
+            position,
+            orig_position,
+            wait_ms: ms(waited),
+        });
+        self.drop_call(call);
+        for a in freed {
+            self.route_agent(a);
+        }
+        self.finish();
+    }
+
+    /// The agent answered. Other agents rung for this call get `CancelRing`.
+    /// A late answer (after `RingTimeout`/`CancelRing`) gets `CancelRing`
+    /// back for that agent.
+    pub fn ring_answered(&mut self, call: CallKey, agent: &str, now: Instant) {
+        self.tick(now);
+        let Some(&a) = self.agent_ix.get(agent) else {
+            return;
+        };
+        self.answer(call, a);
+        self.finish();
+    }
+
+    /// The offer failed. The caller goes back to waiting (keeping its place)
+    /// once no other agent rings for it. The agent is not offered anything
+    /// for its reject / no-answer / unreachable delay, and is paused after
+    /// `auto_pause_after` consecutive no-answers.
+    pub fn ring_failed(&mut self, call: CallKey, agent: &str, why: RingFailure, now: Instant) {
+        self.tick(now);
+        let Some(&a) = self.agent_ix.get(agent) else {
+            return;
+        };
+        self.fail_leg(call, a, why);
+        self.finish();
+    }
+
+    /// The talk ended (side unknown, logged as `complete`). The agent wraps
+    /// up for the queue's (or its own) wrap-up time, then becomes available.
+    pub fn call_ended(&mut self, call: CallKey, agent: &str, now: Instant) {
+        self.call_ended_by(call, agent, EndedBy::Unknown, now);
+    }
+
+    /// [`Router::call_ended`] saying who hung up (completeagent /
+    /// completecaller / transfer in the queue log).
+    pub fn call_ended_by(&mut self, call: CallKey, agent: &str, by: EndedBy, now: Instant) {
+        self.tick(now);
+        let Some(&a) = self.agent_ix.get(agent) else {
+            return;
+        };
+        self.end_call(call, a, by);
+        self.finish();
+    }
+
+    /// Runs everything due at `now`: ring timeouts, wrap-up ends, busy
+    /// delays, relaxation steps, sticky holds, max-wait exits, announcements.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.tick(now);
+        while let Some(t) = self.timers.pop_due(self.now) {
+            self.fire(t);
+        }
+        self.finish();
+    }
+
+    /// The earliest deadline, for the engine's sleep.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.peek().map(|(at, _)| self.clock.instant(at))
+    }
+
+    /// The next decision or log line, in order.
+    pub fn poll_event(&mut self) -> Option<RouterEvent> {
+        self.events.pop_front()
+    }
+
+    /// Current state of an agent.
+    pub fn agent_state(&self, agent: &str) -> Option<AgentState> {
+        self.agent_ix
+            .get(agent)
+            .map(|&a| self.agents[a as usize].state)
+    }
+
+    /// Where a call is.
+    pub fn call_status(&self, call: CallKey, now: Instant) -> Option<CallStatus> {
+        let c = self.calls.get(&call)?;
+        let queue = self.queues[c.queue as usize].name.clone();
+        Some(match &c.state {
+            CallState::Ringing { legs, .. } => CallStatus::Ringing {
+                queue,
+                agents: legs
+                    .iter()
+                    .map(|l| self.agents[l.agent as usize].id.clone())
+                    .collect(),
+            },
+            CallState::Connected { agent, .. } => CallStatus::Connected {
+                queue,
+                agent: self.agents[*agent as usize].id.clone(),
+            },
+            _ => CallStatus::Waiting {
+                queue,
+                position: self.position(call),
+                waited_ms: ms(self.clock.ns(now).saturating_sub(c.queue_enter)),
+            },
+        })
+    }
+
+    /// Estimated wait for a caller of this priority joining `queue` now.
+    pub fn estimate_wait(&self, queue: &str, priority: u8, now: Instant) -> Option<Duration> {
+        let q = *self.queue_ix.get(queue)?;
+        let qu = &self.queues[q as usize];
+        let position = qu.ahead_of_new(255 - priority) + 1;
+        Some(self.ewt(q, qu.buckets.first().copied(), position, self.clock.ns(now)))
+    }
+
+    /// Callers in a queue (waiting, held for an agent or ringing).
+    pub fn queue_len(&self, queue: &str) -> Option<usize> {
+        self.queue_ix
+            .get(queue)
+            .map(|&q| self.queues[q as usize].in_queue)
+    }
+
+    // ---- internals shared by the submodules ----
+
+    pub(crate) fn tick(&mut self, now: Instant) {
+        self.now = self.now.max(self.clock.ns(now));
+    }
+
+    /// End of every public mutating call: leave-empty rules, stale timers.
+    pub(crate) fn finish(&mut self) {
+        self.process_emptied();
+        while let Some((_, t)) = self.timers.peek() {
+            if self.timer_live(&t) {
+                break;
+            }
+            self.timers.pop();
+        }
+    }
+
+    pub(crate) fn agent_idx(&self, agent: &str) -> Result<u32, RouterError> {
+        match self.agent_ix.get(agent) {
+            Some(&a) if !self.agents[a as usize].removed => Ok(a),
+            _ => Err(RouterError::UnknownAgent(agent.to_string())),
+        }
+    }
+
+    pub(crate) fn log(&mut self, ev: QueueLogEvent) {
+        self.events.push_back(RouterEvent::Log(ev));
+    }
+
+    /// Callers ahead of this one in its queue, plus one.
+    pub(crate) fn position(&self, call: CallKey) -> usize {
+        let Some(c) = self.calls.get(&call) else {
+            return 0;
+        };
+        let qu = &self.queues[c.queue as usize];
+        let mut n = 1;
+        for &b in &qu.buckets {
+            n += self.buckets[b as usize].waiting.range(..c.ord).count();
+        }
+        n
+    }
+
+    /// Estimated wait: position x average handle time / agents able to serve.
+    pub(crate) fn ewt(&self, q: u32, bucket: Option<u32>, position: usize, now: u64) -> Duration {
+        let qu = &self.queues[q as usize];
+        let window = qu
+            .cfg
+            .stats_windows
+            .first()
+            .copied()
+            .unwrap_or(Duration::from_secs(900));
+        let c = qu.stats.sum(now, dur_ns(window));
+        let aht = (c.talk_ns + c.wrap_ns)
+            .checked_div(c.completed)
+            .unwrap_or_else(|| dur_ns(qu.cfg.default_handle_time));
+        let agents = bucket
+            .map(|b| self.buckets[b as usize].ready)
+            .unwrap_or(qu.ready)
+            .max(1);
+        Duration::from_nanos(aht.saturating_mul(position as u64) / u64::from(agents))
+    }
+}

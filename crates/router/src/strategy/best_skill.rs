@@ -1,0 +1,19 @@
+//! `best-skill`: highest proficiency in the required skills first.
+
+use super::{AgentView, SelectAgent};
+use crate::util::Rng;
+
+/// The agent with the highest sum of levels in the skills the bucket
+/// requires; ties by idle time (longest first).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BestSkill;
+
+impl SelectAgent for BestSkill {
+    fn name(&self) -> &'static str {
+        "best-skill"
+    }
+
+    fn key(&self, a: &AgentView<'_>, _rng: &mut Rng) -> (u64, u64) {
+        (u64::from(u32::MAX - a.proficiency), a.idle_since)
+    }
+}

@@ -1,0 +1,18 @@
+//! `least-talk-time`: the agent that talked the least.
+
+use super::{AgentView, SelectAgent};
+use crate::util::Rng;
+
+/// Least talk time since login; ties by idle time.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LeastTalkTime;
+
+impl SelectAgent for LeastTalkTime {
+    fn name(&self) -> &'static str {
+        "least-talk-time"
+    }
+
+    fn key(&self, a: &AgentView<'_>, _rng: &mut Rng) -> (u64, u64) {
+        (a.talk_ns, a.idle_since)
+    }
+}

@@ -1,0 +1,18 @@
+//! `linear`: top-down in configuration order.
+
+use super::{AgentView, SelectAgent};
+use crate::util::Rng;
+
+/// Always the first free agent in configuration order (within the best tier).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Linear;
+
+impl SelectAgent for Linear {
+    fn name(&self) -> &'static str {
+        "linear"
+    }
+
+    fn key(&self, a: &AgentView<'_>, _rng: &mut Rng) -> (u64, u64) {
+        (u64::from(a.order), 0)
+    }
+}

@@ -1,0 +1,216 @@
+//! How a queue chooses among free agents. One strategy per file, each a
+//! [`SelectAgent`] implementation.
+//!
+//! Every routing bucket (a queue at one relaxation step) keeps its free
+//! agents in an ordered set of [`FreeKey`]s: `(tier, primary, secondary,
+//! agent)`. The tier is the member's penalty; `primary` and `secondary`
+//! come from [`SelectAgent::key`], computed when the agent becomes free.
+//! Choosing is then `first()` (or a range query for round-robin): O(log n)
+//! whatever the number of agents.
+//!
+//! Adding a strategy: write a file with a unit struct implementing
+//! [`SelectAgent`], add a [`Strategy`] variant and a line in [`Strategy::selector`].
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::str::FromStr;
+
+use crate::util::Rng;
+
+mod best_skill;
+mod fewest_calls;
+mod least_recent;
+mod least_talk_time;
+mod linear;
+mod longest_idle;
+mod random;
+mod ring_all;
+mod round_robin;
+mod weighted_random;
+
+pub use best_skill::BestSkill;
+pub use fewest_calls::FewestCalls;
+pub use least_recent::LeastRecent;
+pub use least_talk_time::LeastTalkTime;
+pub use linear::Linear;
+pub use longest_idle::LongestIdle;
+pub use random::Random;
+pub use ring_all::RingAll;
+pub use round_robin::RoundRobin;
+pub use weighted_random::WeightedRandom;
+
+/// The strategy names admins write in the config.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Strategy {
+    /// The agent available for the longest time (since its last call's
+    /// wrap-up ended, its login or its unpause).
+    #[default]
+    LongestIdle,
+    /// Ring every free member of the best tier at once; first answer wins.
+    RingAll,
+    /// The agent whose last call ended longest ago.
+    LeastRecent,
+    /// The agent with the fewest answered calls since login.
+    FewestCalls,
+    /// The agent with the least talk time since login.
+    LeastTalkTime,
+    /// Round robin with memory: the next agent after the last one offered.
+    RoundRobin,
+    /// Always in configuration order (top-down).
+    Linear,
+    /// Uniformly random.
+    Random,
+    /// Random, proportional to the agent's `weight`.
+    WeightedRandom,
+    /// Highest proficiency in the required skills first; ties by idle time.
+    BestSkill,
+}
+
+impl Strategy {
+    /// Every strategy, in documentation order.
+    pub const ALL: [Strategy; 10] = [
+        Strategy::LongestIdle,
+        Strategy::RingAll,
+        Strategy::LeastRecent,
+        Strategy::FewestCalls,
+        Strategy::LeastTalkTime,
+        Strategy::RoundRobin,
+        Strategy::Linear,
+        Strategy::Random,
+        Strategy::WeightedRandom,
+        Strategy::BestSkill,
+    ];
+
+    /// The config name, e.g. `"longest-idle"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::LongestIdle => "longest-idle",
+            Strategy::RingAll => "ring-all",
+            Strategy::LeastRecent => "least-recent",
+            Strategy::FewestCalls => "fewest-calls",
+            Strategy::LeastTalkTime => "least-talk-time",
+            Strategy::RoundRobin => "round-robin",
+            Strategy::Linear => "linear",
+            Strategy::Random => "random",
+            Strategy::WeightedRandom => "weighted-random",
+            Strategy::BestSkill => "best-skill",
+        }
+    }
+
+    /// The implementation.
+    pub fn selector(self) -> &'static dyn SelectAgent {
+        match self {
+            Strategy::LongestIdle => &LongestIdle,
+            Strategy::RingAll => &RingAll,
+            Strategy::LeastRecent => &LeastRecent,
+            Strategy::FewestCalls => &FewestCalls,
+            Strategy::LeastTalkTime => &LeastTalkTime,
+            Strategy::RoundRobin => &RoundRobin,
+            Strategy::Linear => &Linear,
+            Strategy::Random => &Random,
+            Strategy::WeightedRandom => &WeightedRandom,
+            Strategy::BestSkill => &BestSkill,
+        }
+    }
+}
+
+impl fmt::Display for Strategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An unknown strategy name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown strategy \"{0}\"; expected one of longest-idle, ring-all, least-recent, fewest-calls, least-talk-time, round-robin, linear, random, weighted-random, best-skill")]
+pub struct UnknownStrategy(pub String);
+
+impl FromStr for Strategy {
+    type Err = UnknownStrategy;
+
+    /// Accepts the kebab-case names, plus `_` for `-` and Asterisk's
+    /// spellings (`ringall`, `leastrecent`, `fewestcalls`, `rrmemory`,
+    /// `wrandom`).
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let norm = s.trim().to_ascii_lowercase().replace('_', "-");
+        if let Some(st) = Strategy::ALL.into_iter().find(|st| st.as_str() == norm) {
+            return Ok(st);
+        }
+        match norm.as_str() {
+            "ringall" => Ok(Strategy::RingAll),
+            "leastrecent" => Ok(Strategy::LeastRecent),
+            "fewestcalls" => Ok(Strategy::FewestCalls),
+            "rrmemory" | "rrordered" | "roundrobin" => Ok(Strategy::RoundRobin),
+            "wrandom" => Ok(Strategy::WeightedRandom),
+            "longestidle" => Ok(Strategy::LongestIdle),
+            "top-down" | "topdown" => Ok(Strategy::Linear),
+            _ => Err(UnknownStrategy(s.to_string())),
+        }
+    }
+}
+
+/// What a strategy may look at when ordering a free agent. Times are
+/// nanoseconds on the router's clock (since [`crate::Router::new`]).
+#[derive(Debug, Clone, Copy)]
+pub struct AgentView<'a> {
+    /// Agent id.
+    pub id: &'a str,
+    /// Position in the configuration.
+    pub order: u32,
+    /// `weighted-random` weight (>= 1).
+    pub weight: u32,
+    /// When the agent last became available.
+    pub idle_since: u64,
+    /// When the agent's last call ended (0: never).
+    pub last_call_end: u64,
+    /// Calls answered since login.
+    pub calls_answered: u64,
+    /// Talk time since login.
+    pub talk_ns: u64,
+    /// Sum of the agent's levels in the skills this bucket requires.
+    pub proficiency: u32,
+}
+
+/// An entry in a bucket's free-agent set; smallest rings first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FreeKey {
+    /// Member penalty: a higher tier rings only when no lower tier is free.
+    pub tier: u32,
+    /// Strategy key.
+    pub primary: u64,
+    /// Strategy tie-break.
+    pub secondary: u64,
+    /// Agent index (final tie-break, makes the key unique).
+    pub agent: u32,
+}
+
+/// Per-queue memory a strategy may keep between offers.
+#[derive(Debug, Clone, Default)]
+pub struct QueueMemory {
+    /// `order` of the agent last offered by this queue.
+    pub last_offered: Option<u32>,
+}
+
+/// A way of choosing among free agents.
+pub trait SelectAgent: fmt::Debug + Send + Sync {
+    /// The config name.
+    fn name(&self) -> &'static str;
+
+    /// Sort keys for a free agent: smallest is offered first. Called when the
+    /// agent becomes free (and again whenever its counters change).
+    fn key(&self, agent: &AgentView<'_>, rng: &mut Rng) -> (u64, u64);
+
+    /// Chooses one agent from the free set (never empty). Default: the first.
+    fn pick(&self, free: &BTreeSet<FreeKey>, _memory: &QueueMemory) -> Option<FreeKey> {
+        free.first().copied()
+    }
+
+    /// Whether every free agent of the best tier is rung at once.
+    fn rings_all(&self) -> bool {
+        false
+    }
+
+    /// Called after an agent (by `order`) was offered a call of this queue.
+    fn offered(&self, _memory: &mut QueueMemory, _order: u32) {}
+}
