@@ -32,6 +32,7 @@ mod params;
 pub mod sdp;
 mod serialize;
 mod split;
+pub mod transaction;
 mod uri;
 mod via;
 

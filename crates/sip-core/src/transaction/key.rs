@@ -1,0 +1,251 @@
+//! Transaction identity (RFC 3261 §17.1.3, §17.2.3) and where responses go
+//! (§18.2.2, RFC 3581 §4).
+
+use std::net::{IpAddr, SocketAddr};
+
+use crate::message::Message;
+use crate::method::Method;
+use crate::via::Via;
+
+/// Which side of a transaction this node is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Role {
+    Client,
+    Server,
+}
+
+/// Identifies one transaction.
+///
+/// RFC 3261 requests are keyed by `branch` + `sent-by` + method, with ACK
+/// folded into INVITE so an ACK for a non-2xx response finds its INVITE
+/// (§17.2.3); CANCEL keeps its own method, so it is a separate transaction
+/// that shares the INVITE's branch. Client transactions are keyed by branch
+/// and the CSeq method (§17.1.3). Requests whose branch lacks the magic
+/// cookie (RFC 2543 peers) are keyed by Request-URI, From tag, Call-ID,
+/// CSeq number and top Via instead.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TxKey {
+    role: Role,
+    /// The branch, or the RFC 2543 composite.
+    id: String,
+    /// Lowercased `host:port` of the top Via (server side only).
+    sent_by: String,
+    /// Method as matched (`ACK` appears as `INVITE`).
+    method: String,
+    legacy: bool,
+}
+
+impl TxKey {
+    /// The key of a client transaction we started with `branch`.
+    pub fn client(branch: &str, method: &str) -> TxKey {
+        TxKey {
+            role: Role::Client,
+            id: branch.to_string(),
+            sent_by: String::new(),
+            method: fold_ack(method).to_string(),
+            legacy: false,
+        }
+    }
+
+    /// The key of the server transaction a request belongs to; `None` when
+    /// it is not a request or has no usable Via.
+    pub fn server(msg: &Message) -> Option<TxKey> {
+        let method = fold_ack(msg.method_str()?);
+        let via = msg.top_via().ok()?;
+        if via.is_rfc3261() {
+            let mut sent_by = via.host.to_ascii_lowercase();
+            if let Some(p) = via.port {
+                sent_by.push(':');
+                sent_by.push_str(&p.to_string());
+            }
+            return Some(TxKey {
+                role: Role::Server,
+                id: via.branch()?.to_string(),
+                sent_by,
+                method: method.to_string(),
+                legacy: false,
+            });
+        }
+        let id = format!(
+            "{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}",
+            msg.request_uri_str().unwrap_or_default(),
+            msg.from().tag().unwrap_or_default(),
+            msg.call_id(),
+            msg.cseq().seq,
+            msg.top_via_str()
+        );
+        Some(TxKey {
+            role: Role::Server,
+            id,
+            sent_by: String::new(),
+            method: method.to_string(),
+            legacy: true,
+        })
+    }
+
+    /// The client transaction a response belongs to (§17.1.3).
+    pub fn for_response(msg: &Message) -> Option<TxKey> {
+        if msg.is_request() {
+            return None;
+        }
+        let via = msg.top_via().ok()?;
+        let branch = via.branch()?;
+        Some(TxKey::client(branch, msg.cseq().method_str))
+    }
+
+    /// This key with another method (e.g. the INVITE a CANCEL targets).
+    pub fn with_method(&self, method: &str) -> TxKey {
+        TxKey {
+            method: fold_ack(method).to_string(),
+            ..self.clone()
+        }
+    }
+
+    pub fn role(&self) -> Role {
+        self.role
+    }
+
+    pub fn is_server(&self) -> bool {
+        self.role == Role::Server
+    }
+
+    /// The branch (for RFC 2543 keys, the composite identifier).
+    pub fn branch(&self) -> &str {
+        &self.id
+    }
+
+    pub fn method(&self) -> &str {
+        &self.method
+    }
+
+    pub fn is_invite(&self) -> bool {
+        self.method == "INVITE"
+    }
+
+    /// True for an RFC 2543 (no magic cookie) key.
+    pub fn is_legacy(&self) -> bool {
+        self.legacy
+    }
+}
+
+fn fold_ack(method: &str) -> &str {
+    if method == "ACK" {
+        "INVITE"
+    } else {
+        method
+    }
+}
+
+pub(crate) fn method_token(method: Method, request: &[u8]) -> String {
+    match method.as_str() {
+        Some(m) => m.to_string(),
+        None => {
+            let end = request
+                .iter()
+                .position(|&b| b == b' ')
+                .unwrap_or(request.len());
+            String::from_utf8_lossy(&request[..end]).into_owned()
+        }
+    }
+}
+
+/// Where to send responses to a request received over an unreliable
+/// transport from `source` (RFC 3261 §18.2.2 with RFC 3581 §4):
+/// `maddr` if present; otherwise the `received` address (a request's
+/// `received` is normally the source address itself); the port is `rport`'s
+/// value, the source port when `rport` is present without one, else the
+/// sent-by port, else 5060 (5061 for TLS). Over reliable transports send on
+/// the connection the request came in on instead.
+pub fn response_dest(via: &Via, source: SocketAddr) -> SocketAddr {
+    let ip = via
+        .params
+        .value("maddr")
+        .and_then(|m| m.parse::<IpAddr>().ok())
+        .or_else(|| {
+            via.received()
+                .and_then(|r| r.trim_matches(['[', ']']).parse().ok())
+        })
+        .unwrap_or(source.ip());
+    let port = match via.rport() {
+        Some(Some(p)) if p != 0 => p,
+        Some(_) => source.port(),
+        None => via.port.unwrap_or(default_port(via.transport)),
+    };
+    SocketAddr::new(ip, port)
+}
+
+fn default_port(transport: &str) -> u16 {
+    if transport.eq_ignore_ascii_case("TLS") || transport.eq_ignore_ascii_case("WSS") {
+        5061
+    } else {
+        5060
+    }
+}
+
+/// A fresh RFC 3261 branch: the magic cookie and 16 random alphanumerics.
+pub fn new_branch() -> String {
+    use rand::Rng;
+    let mut rng = rand::thread_rng();
+    let mut b = String::with_capacity(23);
+    b.push_str(crate::via::BRANCH_COOKIE);
+    for _ in 0..16 {
+        b.push(rng.sample(rand::distributions::Alphanumeric) as char);
+    }
+    b
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn via(s: &str) -> Via<'_> {
+        Via::parse(s).unwrap()
+    }
+
+    #[test]
+    fn response_dest_follows_18_2_2_and_rport() {
+        let src: SocketAddr = "198.51.100.7:40123".parse().unwrap();
+        // rport flag: answer to the source address and port (NAT).
+        assert_eq!(
+            response_dest(&via("SIP/2.0/UDP 10.0.0.2:5070;branch=z9hG4bK1;rport"), src),
+            src
+        );
+        // No rport: source IP (the received address), sent-by port.
+        assert_eq!(
+            response_dest(&via("SIP/2.0/UDP 10.0.0.2:5070;branch=z9hG4bK1"), src),
+            "198.51.100.7:5070".parse().unwrap()
+        );
+        // No port: 5060, or 5061 for TLS.
+        assert_eq!(
+            response_dest(&via("SIP/2.0/UDP pc.example.com;branch=z9hG4bK1"), src).port(),
+            5060
+        );
+        assert_eq!(
+            response_dest(&via("SIP/2.0/TLS pc.example.com;branch=z9hG4bK1"), src).port(),
+            5061
+        );
+        // Already stamped received/rport values win.
+        assert_eq!(
+            response_dest(
+                &via("SIP/2.0/UDP h;received=192.0.2.1;rport=9999;branch=z9hG4bK1"),
+                src
+            ),
+            "192.0.2.1:9999".parse().unwrap()
+        );
+        assert_eq!(
+            response_dest(
+                &via("SIP/2.0/UDP h:5080;maddr=239.1.1.1;branch=z9hG4bK1"),
+                src
+            ),
+            "239.1.1.1:5080".parse().unwrap()
+        );
+    }
+
+    #[test]
+    fn branches_are_unique_and_compliant() {
+        let a = new_branch();
+        assert!(a.starts_with("z9hG4bK"));
+        assert_eq!(a.len(), 23);
+        assert_ne!(a, new_branch());
+    }
+}
