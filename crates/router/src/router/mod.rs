@@ -78,6 +78,8 @@ pub struct Router {
     pub(crate) occupancy: Rolling,
     /// Queues whose staffing dropped; checked against `leave_empty`.
     pub(crate) emptied: Vec<u32>,
+    /// Agents freed during a timer batch, routed after it.
+    pub(crate) deferred: Option<Vec<u32>>,
 }
 
 impl Router {
@@ -103,6 +105,7 @@ impl Router {
             sticky_sweep_at: 1024,
             occupancy: Rolling::new(STATS_SLOT_NS, dur_ns(OCCUPANCY_WINDOWS[1])),
             emptied: Vec::new(),
+            deferred: None,
         };
         r.apply_config(cfg);
         r
@@ -370,8 +373,16 @@ impl Router {
     /// delays, relaxation steps, sticky holds, max-wait exits, announcements.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.tick(now);
-        while let Some(t) = self.timers.pop_due(self.now) {
-            self.fire(t);
+        // Deadlines of one instant form a batch: agents they free are routed
+        // after all of them applied.
+        while let Some((at, _)) = self.timers.peek().filter(|&(at, _)| at <= self.now) {
+            self.deferred = Some(Vec::new());
+            while let Some(t) = self.timers.pop_due(at) {
+                self.fire(t);
+            }
+            for a in self.deferred.take().unwrap_or_default() {
+                self.route_freed(a);
+            }
         }
         self.finish();
     }

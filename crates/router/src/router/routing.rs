@@ -4,7 +4,7 @@
 //! all callers.
 
 use crate::agent::AgentState;
-use crate::call::{CallState, Leg};
+use crate::call::{CallOrd, CallState, Leg};
 use crate::config::{Emptiness, Overflow};
 use crate::error::RouterError;
 use crate::event::{EndedBy, ExitReason, QueueLogEvent, RingFailure, RouterEvent};
@@ -208,8 +208,11 @@ impl Router {
                 self.offer(call, &chosen);
             } else {
                 let k = qu.selector.pick(&bucket.free, &qu.memory).unwrap_or(first);
-                qu.selector
-                    .offered(&mut qu.memory, self.agents[k.agent as usize].order);
+                qu.selector.offered(
+                    &mut qu.memory,
+                    Some(&k),
+                    self.agents[k.agent as usize].order,
+                );
                 self.offer(call, &[k.agent]);
             }
             return;
@@ -223,40 +226,79 @@ impl Router {
         self.calls.get_mut(&call).expect("exists").state = CallState::Waiting { bucket: b };
     }
 
-    /// A free agent takes the best caller it can serve: its parked callers
-    /// first, then the best (priority, then longest wait) head across all
-    /// its buckets, i.e. across all its queues.
+    /// The best caller agent `a` can serve: its parked callers first, then
+    /// the best (priority, then longest wait) head across all its buckets,
+    /// i.e. across all its queues. `None` bucket means parked.
+    fn best_for(&self, a: u32) -> Option<(CallOrd, Option<u32>)> {
+        let ag = &self.agents[a as usize];
+        if let Some(&ord) = ag.parked.first() {
+            return Some((ord, None));
+        }
+        let mut best: Option<(CallOrd, u32)> = None;
+        for m in &ag.buckets {
+            if let Some(h) = self.heads[m.bucket as usize] {
+                if best.is_none_or(|(o, _)| h < o) {
+                    best = Some((h, m.bucket));
+                }
+            }
+        }
+        best.map(|(o, b)| (o, Some(b)))
+    }
+
+    /// A free agent takes the best caller it can serve, while it has free
+    /// capacity. Inside a timer batch the agent only joins the free sets;
+    /// [`Router::route_freed`] routes it once every agent freed at the same
+    /// instant is there (so ring-all rings them all and strategies choose
+    /// among them).
     pub(crate) fn route_agent(&mut self, a: u32) {
-        loop {
-            let ag = &mut self.agents[a as usize];
-            if !ag.is_free(self.now) {
+        if let Some(pending) = &mut self.deferred {
+            pending.push(a);
+            self.refresh(a);
+            return;
+        }
+        while self.agents[a as usize].is_free(self.now) {
+            let Some((ord, bucket)) = self.best_for(a) else {
                 break;
-            }
-            if let Some(ord) = ag.parked.pop_first() {
-                if let Some(c) = self.calls.get_mut(&ord.call) {
-                    c.state = CallState::Detached;
+            };
+            match bucket {
+                None => {
+                    self.agents[a as usize].parked.remove(&ord);
                 }
-                self.offer(ord.call, &[a]);
-                continue;
-            }
-            let mut best: Option<(crate::call::CallOrd, u32)> = None;
-            for m in &ag.buckets {
-                if let Some(h) = self.heads[m.bucket as usize] {
-                    if best.is_none_or(|(o, _)| h < o) {
-                        best = Some((h, m.bucket));
-                    }
+                Some(b) => {
+                    let bk = &mut self.buckets[b as usize];
+                    bk.waiting.remove(&ord);
+                    self.heads[b as usize] = bk.waiting.first().copied();
+                    let qu = &mut self.queues[bk.queue as usize];
+                    qu.selector
+                        .offered(&mut qu.memory, None, self.agents[a as usize].order);
                 }
             }
-            let Some((ord, b)) = best else { break };
-            let bucket = &mut self.buckets[b as usize];
-            bucket.waiting.remove(&ord);
-            self.heads[b as usize] = bucket.waiting.first().copied();
-            let qu = &mut self.queues[bucket.queue as usize];
-            qu.selector.offered(&mut qu.memory, ag.order);
             if let Some(c) = self.calls.get_mut(&ord.call) {
                 c.state = CallState::Detached;
             }
             self.offer(ord.call, &[a]);
+        }
+        self.refresh(a);
+    }
+
+    /// Routes an agent freed in a timer batch: the best caller it can serve
+    /// is routed as if it had just arrived, so the queue's strategy picks
+    /// among all free agents.
+    pub(crate) fn route_freed(&mut self, a: u32) {
+        while self.agents[a as usize].is_free(self.now) {
+            let Some((ord, bucket)) = self.best_for(a) else {
+                break;
+            };
+            if bucket.is_none() {
+                self.agents[a as usize].parked.remove(&ord);
+                if let Some(c) = self.calls.get_mut(&ord.call) {
+                    c.state = CallState::Detached;
+                }
+                self.offer(ord.call, &[a]);
+            } else {
+                self.detach(ord.call, false);
+                self.route_call(ord.call);
+            }
         }
         self.refresh(a);
     }
@@ -378,7 +420,7 @@ impl Router {
                     talk_ns: ag.talk_ns,
                     proficiency: m.proficiency,
                 };
-                let (primary, secondary) = qu.selector.key(&view, &mut qu.rng);
+                let (primary, secondary) = qu.selector.key(&view, &qu.memory, &mut qu.rng);
                 let k = FreeKey {
                     tier: m.tier,
                     primary,
@@ -814,7 +856,7 @@ impl Router {
         self.unpark(parked);
     }
 
-    fn unpark(&mut self, parked: std::collections::BTreeSet<crate::call::CallOrd>) {
+    fn unpark(&mut self, parked: std::collections::BTreeSet<CallOrd>) {
         for ord in parked {
             if let Some(c) = self.calls.get_mut(&ord.call) {
                 c.state = CallState::Detached;
@@ -845,7 +887,7 @@ impl Router {
             if qu.removed || !self.is_empty(q, rule) {
                 continue;
             }
-            let mut leaving: Vec<crate::call::CallOrd> = qu
+            let mut leaving: Vec<CallOrd> = qu
                 .buckets
                 .iter()
                 .flat_map(|&b| self.buckets[b as usize].waiting.iter().copied())

@@ -1,6 +1,6 @@
 //! `best-skill`: highest proficiency in the required skills first.
 
-use super::{AgentView, SelectAgent};
+use super::{AgentView, QueueMemory, SelectAgent};
 use crate::util::Rng;
 
 /// The agent with the highest sum of levels in the skills the bucket
@@ -13,7 +13,7 @@ impl SelectAgent for BestSkill {
         "best-skill"
     }
 
-    fn key(&self, a: &AgentView<'_>, _rng: &mut Rng) -> (u64, u64) {
+    fn key(&self, a: &AgentView<'_>, _memory: &QueueMemory, _rng: &mut Rng) -> (u64, u64) {
         (u64::from(u32::MAX - a.proficiency), a.idle_since)
     }
 }

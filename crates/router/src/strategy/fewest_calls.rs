@@ -1,6 +1,6 @@
 //! `fewest-calls`: the agent that answered the fewest calls.
 
-use super::{AgentView, SelectAgent};
+use super::{AgentView, QueueMemory, SelectAgent};
 use crate::util::Rng;
 
 /// Fewest answered calls since login (across all its queues, so an agent in
@@ -13,7 +13,7 @@ impl SelectAgent for FewestCalls {
         "fewest-calls"
     }
 
-    fn key(&self, a: &AgentView<'_>, _rng: &mut Rng) -> (u64, u64) {
+    fn key(&self, a: &AgentView<'_>, _memory: &QueueMemory, _rng: &mut Rng) -> (u64, u64) {
         (a.calls_answered, a.idle_since)
     }
 }

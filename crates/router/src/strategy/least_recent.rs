@@ -1,6 +1,6 @@
 //! `least-recent`: the agent whose last call ended longest ago.
 
-use super::{AgentView, SelectAgent};
+use super::{AgentView, QueueMemory, SelectAgent};
 use crate::util::Rng;
 
 /// Least recently hung up first; agents who never took a call come first.
@@ -13,7 +13,7 @@ impl SelectAgent for LeastRecent {
         "least-recent"
     }
 
-    fn key(&self, a: &AgentView<'_>, _rng: &mut Rng) -> (u64, u64) {
+    fn key(&self, a: &AgentView<'_>, _memory: &QueueMemory, _rng: &mut Rng) -> (u64, u64) {
         (a.last_call_end, a.idle_since)
     }
 }

@@ -1,6 +1,6 @@
 //! `least-talk-time`: the agent that talked the least.
 
-use super::{AgentView, SelectAgent};
+use super::{AgentView, QueueMemory, SelectAgent};
 use crate::util::Rng;
 
 /// Least talk time since login; ties by idle time.
@@ -12,7 +12,7 @@ impl SelectAgent for LeastTalkTime {
         "least-talk-time"
     }
 
-    fn key(&self, a: &AgentView<'_>, _rng: &mut Rng) -> (u64, u64) {
+    fn key(&self, a: &AgentView<'_>, _memory: &QueueMemory, _rng: &mut Rng) -> (u64, u64) {
         (a.talk_ns, a.idle_since)
     }
 }

@@ -1,6 +1,6 @@
 //! `linear`: top-down in configuration order.
 
-use super::{AgentView, SelectAgent};
+use super::{AgentView, QueueMemory, SelectAgent};
 use crate::util::Rng;
 
 /// Always the first free agent in configuration order (within the best tier).
@@ -12,7 +12,7 @@ impl SelectAgent for Linear {
         "linear"
     }
 
-    fn key(&self, a: &AgentView<'_>, _rng: &mut Rng) -> (u64, u64) {
+    fn key(&self, a: &AgentView<'_>, _memory: &QueueMemory, _rng: &mut Rng) -> (u64, u64) {
         (u64::from(a.order), 0)
     }
 }

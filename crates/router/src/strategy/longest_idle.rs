@@ -1,6 +1,6 @@
 //! `longest-idle`: the agent that has been available the longest.
 
-use super::{AgentView, SelectAgent};
+use super::{AgentView, QueueMemory, SelectAgent};
 use crate::util::Rng;
 
 /// Longest idle first (since its last call's wrap-up, login or unpause).
@@ -12,7 +12,7 @@ impl SelectAgent for LongestIdle {
         "longest-idle"
     }
 
-    fn key(&self, a: &AgentView<'_>, _rng: &mut Rng) -> (u64, u64) {
+    fn key(&self, a: &AgentView<'_>, _memory: &QueueMemory, _rng: &mut Rng) -> (u64, u64) {
         (a.idle_since, u64::from(a.order))
     }
 }

@@ -190,6 +190,9 @@ pub struct FreeKey {
 pub struct QueueMemory {
     /// `order` of the agent last offered by this queue.
     pub last_offered: Option<u32>,
+    /// Virtual clock of the random strategies' exponential race: the key of
+    /// the last agent picked from a free set.
+    pub virtual_time: f64,
 }
 
 /// A way of choosing among free agents.
@@ -199,7 +202,7 @@ pub trait SelectAgent: fmt::Debug + Send + Sync {
 
     /// Sort keys for a free agent: smallest is offered first. Called when the
     /// agent becomes free (and again whenever its counters change).
-    fn key(&self, agent: &AgentView<'_>, rng: &mut Rng) -> (u64, u64);
+    fn key(&self, agent: &AgentView<'_>, memory: &QueueMemory, rng: &mut Rng) -> (u64, u64);
 
     /// Chooses one agent from the free set (never empty). Default: the first.
     fn pick(&self, free: &BTreeSet<FreeKey>, _memory: &QueueMemory) -> Option<FreeKey> {
@@ -211,6 +214,8 @@ pub trait SelectAgent: fmt::Debug + Send + Sync {
         false
     }
 
-    /// Called after an agent (by `order`) was offered a call of this queue.
-    fn offered(&self, _memory: &mut QueueMemory, _order: u32) {}
+    /// Called after an agent was offered a call of this queue: `picked` is
+    /// its free-set key when the strategy chose it (`None` when the agent
+    /// became free and took the best waiting caller).
+    fn offered(&self, _memory: &mut QueueMemory, _picked: Option<&FreeKey>, _order: u32) {}
 }

@@ -1,11 +1,15 @@
 //! `random`: uniformly random.
 
-use super::{AgentView, SelectAgent};
+use super::{AgentView, FreeKey, QueueMemory, SelectAgent};
 use crate::util::Rng;
 
-/// A uniformly random free agent (within the best tier). The agent draws a
-/// random key each time it becomes free, so choosing is still `first()`.
-/// Deterministic for a given seed (the queue name).
+/// A uniformly random free agent (within the best tier), in O(log n).
+///
+/// An exponential race on a virtual clock: an agent entering the free set
+/// draws `now_v + Exp(1)`; the smallest key wins and moves the clock to it.
+/// By memorylessness every decision is a fresh race among the free agents,
+/// so each is chosen with the same probability. Deterministic for a given
+/// seed (the queue name).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Random;
 
@@ -14,7 +18,28 @@ impl SelectAgent for Random {
         "random"
     }
 
-    fn key(&self, _a: &AgentView<'_>, rng: &mut Rng) -> (u64, u64) {
-        (rng.next_u64(), 0)
+    fn key(&self, _a: &AgentView<'_>, memory: &QueueMemory, rng: &mut Rng) -> (u64, u64) {
+        race_key(memory, 1, rng)
+    }
+
+    fn offered(&self, memory: &mut QueueMemory, picked: Option<&FreeKey>, _order: u32) {
+        advance_race(memory, picked);
+    }
+}
+
+/// `virtual_time + Exp(weight)` as an order-preserving `u64`.
+pub(super) fn race_key(memory: &QueueMemory, weight: u32, rng: &mut Rng) -> (u64, u64) {
+    let u = rng.next_f64_open();
+    let k = memory.virtual_time + (-u.ln() / f64::from(weight.max(1)));
+    // Non-negative finite f64s order like their bit patterns.
+    (k.to_bits(), 0)
+}
+
+pub(super) fn advance_race(memory: &mut QueueMemory, picked: Option<&FreeKey>) {
+    if let Some(k) = picked {
+        let t = f64::from_bits(k.primary);
+        if t.is_finite() && t > memory.virtual_time {
+            memory.virtual_time = t;
+        }
     }
 }

@@ -1,6 +1,6 @@
 //! `ring-all`: ring every free agent of the best tier; first answer wins.
 
-use super::{AgentView, SelectAgent};
+use super::{AgentView, QueueMemory, SelectAgent};
 use crate::util::Rng;
 
 /// Rings all free agents of the lowest penalty tier (up to the queue's
@@ -13,7 +13,7 @@ impl SelectAgent for RingAll {
         "ring-all"
     }
 
-    fn key(&self, a: &AgentView<'_>, _rng: &mut Rng) -> (u64, u64) {
+    fn key(&self, a: &AgentView<'_>, _memory: &QueueMemory, _rng: &mut Rng) -> (u64, u64) {
         (a.idle_since, u64::from(a.order))
     }
 

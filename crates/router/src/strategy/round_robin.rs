@@ -16,7 +16,7 @@ impl SelectAgent for RoundRobin {
         "round-robin"
     }
 
-    fn key(&self, a: &AgentView<'_>, _rng: &mut Rng) -> (u64, u64) {
+    fn key(&self, a: &AgentView<'_>, _memory: &QueueMemory, _rng: &mut Rng) -> (u64, u64) {
         (u64::from(a.order), 0)
     }
 
@@ -43,7 +43,7 @@ impl SelectAgent for RoundRobin {
             .or(Some(first))
     }
 
-    fn offered(&self, memory: &mut QueueMemory, order: u32) {
+    fn offered(&self, memory: &mut QueueMemory, _picked: Option<&FreeKey>, order: u32) {
         memory.last_offered = Some(order);
     }
 }

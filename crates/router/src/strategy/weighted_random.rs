@@ -1,12 +1,13 @@
 //! `weighted-random`: random, proportional to weight.
 
-use super::{AgentView, SelectAgent};
+use super::random::{advance_race, race_key};
+use super::{AgentView, FreeKey, QueueMemory, SelectAgent};
 use crate::util::Rng;
 
-/// Random with probability proportional to the agent's `weight`, by an
-/// exponential race (Efraimidis–Spirakis): each free agent draws
-/// `-ln(U) / weight` and the smallest wins. Keys are drawn when the agent
-/// becomes free, so choosing stays O(log n).
+/// Random with probability proportional to the agent's `weight` (within the
+/// best tier), in O(log n): the exponential race of [`super::Random`] with
+/// rate `weight` (Efraimidis–Spirakis), on the queue's virtual clock so
+/// that every decision is an exact, fresh weighted draw.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct WeightedRandom;
 
@@ -15,10 +16,11 @@ impl SelectAgent for WeightedRandom {
         "weighted-random"
     }
 
-    fn key(&self, a: &AgentView<'_>, rng: &mut Rng) -> (u64, u64) {
-        let u = rng.next_f64_open();
-        let k = -u.ln() / f64::from(a.weight.max(1));
-        // Non-negative finite f64s order like their bit patterns.
-        (k.to_bits(), 0)
+    fn key(&self, a: &AgentView<'_>, memory: &QueueMemory, rng: &mut Rng) -> (u64, u64) {
+        race_key(memory, a.weight, rng)
+    }
+
+    fn offered(&self, memory: &mut QueueMemory, picked: Option<&FreeKey>, _order: u32) {
+        advance_race(memory, picked);
     }
 }
