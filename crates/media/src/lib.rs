@@ -38,6 +38,8 @@ mod codec;
 mod engine;
 mod error;
 pub mod g711;
+pub mod jitter;
+pub mod netem;
 mod pool;
 mod prompt;
 pub mod recv_stats;
