@@ -22,6 +22,7 @@
 pub mod auth;
 mod builder;
 mod cseq;
+pub mod dialog;
 mod error;
 mod header;
 mod message;
