@@ -997,4 +997,31 @@ mod tests {
             assert!(s.verify(h, "INVITE", 0, |_| Some(String::new())).is_err());
         }
     }
+
+    mod prop {
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            #[test]
+            fn arbitrary_headers_never_panic(h in "\\PC{0,200}") {
+                let mut s = DigestServer::new("r", b"k").with_nc_capacity(2);
+                let _ = s.verify(&h, "INVITE", 0, |_| Some(String::new()));
+                let _ = s.verify(&format!("Digest {h}"), "INVITE", u64::MAX, |_| None);
+            }
+
+            #[test]
+            fn digest_shaped_headers_never_panic(
+                parts in proptest::collection::vec(
+                    ("(username|realm|nonce|uri|response|qop|nc|cnonce|algorithm|opaque)",
+                     "[ -~]{0,20}", any::<bool>()), 0..12)
+            ) {
+                let body: Vec<String> = parts.iter().map(|(n, v, q)| {
+                    if *q { format!("{n}=\"{v}\"") } else { format!("{n}={v}") }
+                }).collect();
+                let mut s = DigestServer::new("r", b"k");
+                let _ = s.verify(&format!("Digest {}", body.join(", ")), "REGISTER", 10, |_| Some("p".into()));
+            }
+        }
+    }
 }

@@ -800,3 +800,102 @@ fn a_thousand_calls_all_terminate() {
     assert!(l.is_empty());
     assert_eq!(l.poll_timeout(), None);
 }
+
+// ---- random operation sequences --------------------------------------------
+
+mod prop {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        /// An incoming request: method index, branch index, reliable.
+        In(usize, usize, bool),
+        /// The TU answers the n-th server key it has seen.
+        Respond(usize, u16),
+        /// We send a request: method index, branch index, reliable.
+        Send(usize, usize, bool),
+        /// A response to the n-th request we sent.
+        Response(usize, u16, usize),
+        Advance(u64),
+        TransportError(usize),
+    }
+
+    const METHODS: [&str; 5] = ["INVITE", "ACK", "CANCEL", "OPTIONS", "BYE"];
+    const STATUSES: [u16; 8] = [100, 180, 183, 200, 202, 404, 486, 503];
+
+    fn op() -> impl Strategy<Value = Op> {
+        prop_oneof![
+            (0..5usize, 0..4usize, any::<bool>()).prop_map(|(m, b, r)| Op::In(m, b, r)),
+            (0..8usize, 0..8usize).prop_map(|(k, s)| Op::Respond(k, STATUSES[s])),
+            (0..5usize, 0..4usize, any::<bool>()).prop_map(|(m, b, r)| Op::Send(m, b, r)),
+            (0..8usize, 0..8usize, 0..3usize).prop_map(|(k, s, t)| Op::Response(k, STATUSES[s], t)),
+            (0..40_000u64).prop_map(Op::Advance),
+            (0..8usize).prop_map(Op::TransportError),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+        #[test]
+        fn never_panics_and_everything_terminates(ops in proptest::collection::vec(op(), 1..60)) {
+            let t0 = Instant::now();
+            let mut now = t0;
+            let mut l = TransactionLayer::new(Timers::default()).with_timer_c(Duration::from_secs(60));
+            let mut server: Vec<(TxKey, Message)> = Vec::new();
+            let mut client: Vec<(TxKey, Bytes)> = Vec::new();
+            for op in ops {
+                match op {
+                    Op::In(m, b, r) => {
+                        let msg = request(METHODS[m], &format!("z9hG4bK{b}"), "");
+                        match l.on_request(&msg, peer(), r, now) {
+                            ServerAction::New(k) => server.push((k, msg)),
+                            ServerAction::Cancel { cancel, .. } => server.push((cancel, msg)),
+                            _ => {}
+                        }
+                    }
+                    Op::Respond(k, s) => {
+                        if let Some((key, msg)) = server.get(k % server.len().max(1)) {
+                            l.respond(key, reply(msg, s, "t"), now);
+                        }
+                    }
+                    Op::Send(m, b, r) => {
+                        let branch = format!("z9hG4bKc{b}");
+                        let req = outgoing(METHODS[m], &branch);
+                        let method = Method::from_token(METHODS[m]);
+                        let key = l.send_request(req.clone(), method, &branch, agent(), r, now);
+                        client.push((key, req));
+                    }
+                    Op::Response(k, s, tag) => {
+                        if let Some((_, req)) = client.get(k % client.len().max(1)) {
+                            let resp = answer(req, s, &format!("tag{tag}"));
+                            let _ = l.on_response(&resp, now);
+                        }
+                    }
+                    Op::Advance(ms) => {
+                        now += Duration::from_millis(ms);
+                        l.handle_timeout(now);
+                    }
+                    Op::TransportError(k) => {
+                        if let Some((key, _)) = client.get(k % client.len().max(1)) {
+                            l.on_transport_error(key);
+                        }
+                    }
+                }
+                while l.poll_transmit().is_some() {}
+                while l.poll_event().is_some() {}
+                // After handle_timeout(now) nothing is overdue.
+                l.handle_timeout(now);
+                prop_assert!(!matches!(l.poll_timeout(), Some(t) if t <= now));
+            }
+            // The TU finishes every INVITE it was given; then time runs out.
+            for (key, msg) in &server {
+                l.respond(key, reply(msg, 500, "t"), now);
+            }
+            now += Duration::from_secs(400);
+            l.handle_timeout(now);
+            prop_assert_eq!(l.len(), 0);
+            prop_assert_eq!(l.poll_timeout(), None);
+        }
+    }
+}
