@@ -16,6 +16,7 @@ use crate::util::{dur_ns, ms, Clock};
 use crate::CallKey;
 
 mod apply;
+mod invariants;
 mod routing;
 mod timeouts;
 
@@ -373,17 +374,6 @@ impl Router {
     /// delays, relaxation steps, sticky holds, max-wait exits, announcements.
     pub fn handle_timeout(&mut self, now: Instant) {
         self.tick(now);
-        // Deadlines of one instant form a batch: agents they free are routed
-        // after all of them applied.
-        while let Some((at, _)) = self.timers.peek().filter(|&(at, _)| at <= self.now) {
-            self.deferred = Some(Vec::new());
-            while let Some(t) = self.timers.pop_due(at) {
-                self.fire(t);
-            }
-            for a in self.deferred.take().unwrap_or_default() {
-                self.route_freed(a);
-            }
-        }
         self.finish();
     }
 
@@ -445,8 +435,21 @@ impl Router {
 
     // ---- internals shared by the submodules ----
 
+    /// Advances the router's clock and runs whatever fell due on the way,
+    /// so every input is applied after the deadlines that preceded it.
     pub(crate) fn tick(&mut self, now: Instant) {
         self.now = self.now.max(self.clock.ns(now));
+        // Deadlines of one instant form a batch: agents they free are routed
+        // after all of them applied.
+        while let Some((at, _)) = self.timers.peek().filter(|&(at, _)| at <= self.now) {
+            self.deferred = Some(Vec::new());
+            while let Some(t) = self.timers.pop_due(at) {
+                self.fire(t);
+            }
+            for a in self.deferred.take().unwrap_or_default() {
+                self.route_freed(a);
+            }
+        }
     }
 
     /// End of every public mutating call: leave-empty rules, stale timers.

@@ -1,0 +1,156 @@
+//! Internal consistency checks, for tests (property tests call them after
+//! every step). O(everything): never called by the router itself.
+
+use std::collections::HashMap;
+
+use crate::call::CallState;
+
+use super::Router;
+
+impl Router {
+    /// Checks every internal invariant; `Err` names the first one broken.
+    /// For tests only.
+    #[doc(hidden)]
+    pub fn check_invariants(&self) -> Result<(), String> {
+        let now = self.now;
+        // Calls vs the sets holding them.
+        let mut in_queue: HashMap<u32, usize> = HashMap::new();
+        let mut ringing: HashMap<u32, usize> = HashMap::new();
+        for (&k, c) in &self.calls {
+            if c.ord.call != k {
+                return Err(format!("call {k}: ord names {}", c.ord.call));
+            }
+            if c.in_queue() {
+                *in_queue.entry(c.queue).or_default() += 1;
+            }
+            match &c.state {
+                CallState::Detached => return Err(format!("call {k} left detached")),
+                CallState::Waiting { bucket } => {
+                    let b = &self.buckets[*bucket as usize];
+                    if !b.waiting.contains(&c.ord) {
+                        return Err(format!("call {k} not in its bucket"));
+                    }
+                    if self.queues[c.queue as usize].buckets.get(c.step) != Some(bucket) {
+                        return Err(format!(
+                            "call {k} in bucket {bucket}, expected step {} of its queue",
+                            c.step
+                        ));
+                    }
+                }
+                CallState::Parked { agent } => {
+                    if !self.agents[*agent as usize].parked.contains(&c.ord) {
+                        return Err(format!("call {k} not parked at its agent"));
+                    }
+                }
+                CallState::Ringing { legs, .. } => {
+                    if legs.is_empty() {
+                        return Err(format!("call {k} ringing nobody"));
+                    }
+                    for l in legs {
+                        *ringing.entry(l.agent).or_default() += 1;
+                        if !self.agents[l.agent as usize].ringing.contains(&k) {
+                            return Err(format!(
+                                "call {k} rings {} which does not know it",
+                                l.agent
+                            ));
+                        }
+                    }
+                }
+                CallState::Connected { .. } => {}
+            }
+        }
+        for (q, qu) in self.queues.iter().enumerate() {
+            let n = in_queue.get(&(q as u32)).copied().unwrap_or(0);
+            if qu.in_queue != n || qu.by_prio.values().sum::<usize>() != n {
+                return Err(format!(
+                    "queue {}: in_queue {} by_prio {:?}, counted {n}",
+                    qu.name, qu.in_queue, qu.by_prio
+                ));
+            }
+        }
+        let waiting_total: usize = self.buckets.iter().map(|b| b.waiting.len()).sum();
+        let waiting_calls = self
+            .calls
+            .values()
+            .filter(|c| matches!(c.state, CallState::Waiting { .. }))
+            .count();
+        if waiting_total != waiting_calls {
+            return Err(format!(
+                "{waiting_total} callers in buckets, {waiting_calls} waiting"
+            ));
+        }
+        for (b, bk) in self.buckets.iter().enumerate() {
+            if self.heads[b] != bk.waiting.first().copied() {
+                return Err(format!("bucket {b}: stale head"));
+            }
+            for k in &bk.free {
+                let ag = &self.agents[k.agent as usize];
+                if !ag.is_free(now) || !ag.free_entries.contains(&(b as u32, *k)) {
+                    return Err(format!(
+                        "bucket {b}: agent {} in free set but not free",
+                        ag.id
+                    ));
+                }
+            }
+            let ready = self
+                .agents
+                .iter()
+                .filter(|a| a.ready() && a.buckets.iter().any(|m| m.bucket == b as u32))
+                .count();
+            if ready != bk.ready as usize {
+                return Err(format!("bucket {b}: ready {} counted {ready}", bk.ready));
+            }
+        }
+        for (a, ag) in self.agents.iter().enumerate() {
+            let r = ringing.get(&(a as u32)).copied().unwrap_or(0);
+            if r != ag.ringing.len() {
+                return Err(format!(
+                    "agent {}: {} ringing, calls say {r}",
+                    ag.id,
+                    ag.ringing.len()
+                ));
+            }
+            if ag.used() > ag.capacity() {
+                return Err(format!(
+                    "agent {}: {} calls, capacity {}",
+                    ag.id,
+                    ag.used(),
+                    ag.capacity()
+                ));
+            }
+            if ag.state != ag.derive_state() {
+                return Err(format!(
+                    "agent {}: state {:?} should be {:?}",
+                    ag.id,
+                    ag.state,
+                    ag.derive_state()
+                ));
+            }
+            if ag.is_free(now) {
+                if ag.free_entries.len() != ag.buckets.len() {
+                    return Err(format!(
+                        "agent {} free but in {} of {} free sets",
+                        ag.id,
+                        ag.free_entries.len(),
+                        ag.buckets.len()
+                    ));
+                }
+                // Nobody waits while an agent able to serve them is free.
+                if !ag.parked.is_empty() {
+                    return Err(format!("agent {} free with parked callers", ag.id));
+                }
+                for m in &ag.buckets {
+                    if let Some(h) = self.heads[m.bucket as usize] {
+                        return Err(format!(
+                            "agent {} free while call {} waits in its bucket",
+                            ag.id, h.call
+                        ));
+                    }
+                }
+            } else if !ag.free_entries.is_empty() {
+                return Err(format!("agent {} busy but in free sets", ag.id));
+            }
+        }
+        Ok(())
+    }
+}
