@@ -39,6 +39,7 @@ mod engine;
 mod error;
 pub mod g711;
 pub mod jitter;
+pub mod mixer;
 pub mod netem;
 mod pool;
 mod prompt;

@@ -132,50 +132,66 @@ struct Shared {
     start: Instant,
 }
 
-async fn sender(
+struct Stream {
     sock: Arc<UdpSocket>,
     to: SocketAddr,
     pair: u32,
     dir: u8,
-    offset: Duration,
-    args: (Duration, Duration),
-    sh: Arc<Shared>,
-) -> u64 {
-    let (ptime, run_for) = args;
-    tokio::time::sleep(offset).await;
-    let mut iv = tokio::time::interval(ptime);
-    iv.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
-    let ssrc = rand::random::<u32>();
-    let (mut seq, mut ts) = (rand::random::<u16>(), rand::random::<u32>());
+    ssrc: u32,
+    seq: u16,
+    ts: u32,
+    n: u64,
+}
+
+/// One task sends for every stream: stream `i` sends in millisecond slot
+/// `i % ptime_ms` of each packet time, so the load is spread evenly and
+/// there is one timer, not one per stream.
+async fn sender(mut streams: Vec<Stream>, ptime: Duration, run_for: Duration, sh: Arc<Shared>) {
+    let slots = ptime.as_millis().max(1) as usize;
     let stop = sh.start + run_for;
-    let mut n: u64 = 0;
     let mut payload = [0xFFu8; 160];
+    let mut pkt = [0u8; 172];
+    let mut tick: u64 = 0;
     loop {
-        iv.tick().await;
-        let now = Instant::now();
-        if now >= stop {
-            return n;
+        let at = sh.start + Duration::from_millis(tick);
+        if at >= stop {
+            return;
         }
-        payload[0..4].copy_from_slice(&MAGIC.to_be_bytes());
-        payload[4..8].copy_from_slice(&pair.to_be_bytes());
-        payload[8] = dir;
-        payload[9..17].copy_from_slice(&n.to_be_bytes());
-        let sent_ns = now.duration_since(sh.start).as_nanos() as u64;
-        payload[17..25].copy_from_slice(&sent_ns.to_be_bytes());
-        let pkt = RtpHeader {
-            marker: n == 0,
-            payload_type: 0,
-            sequence: seq,
-            timestamp: ts,
-            ssrc,
+        tokio::time::sleep_until(at.into()).await;
+        let slot = (tick % slots as u64) as usize;
+        for s in streams.iter_mut().skip(slot).step_by(slots) {
+            let now = Instant::now();
+            payload[0..4].copy_from_slice(&MAGIC.to_be_bytes());
+            payload[4..8].copy_from_slice(&s.pair.to_be_bytes());
+            payload[8] = s.dir;
+            payload[9..17].copy_from_slice(&s.n.to_be_bytes());
+            let sent_ns = now.duration_since(sh.start).as_nanos() as u64;
+            payload[17..25].copy_from_slice(&sent_ns.to_be_bytes());
+            let h = RtpHeader {
+                marker: s.n == 0,
+                payload_type: 0,
+                sequence: s.seq,
+                timestamp: s.ts,
+                ssrc: s.ssrc,
+            };
+            let Some(len) = h.write(&payload, &mut pkt) else {
+                continue;
+            };
+            let ok = match s.sock.try_send_to(&pkt[..len], s.to) {
+                Ok(_) => true,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    s.sock.send_to(&pkt[..len], s.to).await.is_ok()
+                }
+                Err(_) => false,
+            };
+            if ok {
+                s.n += 1;
+                sh.sent.fetch_add(1, Ordering::Relaxed);
+            }
+            s.seq = s.seq.wrapping_add(1);
+            s.ts = s.ts.wrapping_add(160);
         }
-        .to_vec(&payload);
-        if sock.send_to(&pkt, to).await.is_ok() {
-            n += 1;
-            sh.sent.fetch_add(1, Ordering::Relaxed);
-        }
-        seq = seq.wrapping_add(1);
-        ts = ts.wrapping_add(160);
+        tick += 1;
     }
 }
 
@@ -269,35 +285,25 @@ fn main() {
         tokio::time::sleep_until((sh.start).into()).await;
         let cpu0 = threads_cpu_ns("media-worker");
         let until = sh.start + run_for + Duration::from_millis(500);
-        let mut tasks = vec![];
+        let mut streams = vec![];
         let mut recvs = vec![];
-        let n = pairs.len().max(1);
         for (i, ((a, b), (c, g))) in pairs.iter().zip(&socks).enumerate() {
-            let off = ptime * i as u32 / n as u32;
-            tasks.push(tokio::spawn(sender(
-                c.clone(),
-                *a,
-                i as u32,
-                0,
-                off,
-                (ptime, run_for),
-                sh.clone(),
-            )));
-            tasks.push(tokio::spawn(sender(
-                g.clone(),
-                *b,
-                i as u32,
-                1,
-                off,
-                (ptime, run_for),
-                sh.clone(),
-            )));
+            for (dir, sock, to) in [(0u8, c, *a), (1u8, g, *b)] {
+                streams.push(Stream {
+                    sock: sock.clone(),
+                    to,
+                    pair: i as u32,
+                    dir,
+                    ssrc: rand::random(),
+                    seq: rand::random(),
+                    ts: rand::random(),
+                    n: 0,
+                });
+            }
             recvs.push(tokio::spawn(receiver(g.clone(), until, sh.clone())));
             recvs.push(tokio::spawn(receiver(c.clone(), until, sh.clone())));
         }
-        for t in tasks {
-            let _ = t.await;
-        }
+        let _ = tokio::spawn(sender(streams, ptime, run_for, sh.clone())).await;
         let elapsed = sh.start.elapsed();
         let cpu = threads_cpu_ns("media-worker") - cpu0;
         let mut res = vec![];

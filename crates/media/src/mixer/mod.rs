@@ -1,0 +1,338 @@
+//! N−1 conference mixer with supervisor relationships. Sans-IO and
+//! allocation-free per frame.
+//!
+//! Every party's frame is summed once in `i32` (the *public* sum); each
+//! listener gets `sat16(sum − own)`, saturated once, so loud talkers never
+//! clip the sum before a listener's own voice is taken out. Relationships:
+//!
+//! | role | heard by | hears |
+//! |---|---|---|
+//! | [`Role::Participant`] (caller, agent, barged-in supervisor) | everyone | everyone else |
+//! | [`Role::Listen`] (silent monitoring) | nobody | everyone |
+//! | [`Role::Whisper`] (coaching) | only the party it whispers to | everyone |
+//!
+//! Per-party gain is applied when the frame is written, so the N−1
+//! subtraction removes exactly what was added.
+
+mod kernels;
+
+use kernels::Kernels;
+
+/// A party's identifier (chosen by the caller).
+pub type PartyId = u32;
+
+/// How a party takes part.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Heard by everyone, hears everyone else (barge is this role).
+    Participant,
+    /// Hears everyone, heard by nobody.
+    Listen,
+    /// Hears everyone, heard only by `to` (and not by the caller).
+    Whisper {
+        /// The party that hears the whisper (the agent).
+        to: PartyId,
+    },
+}
+
+#[derive(Debug)]
+struct Party {
+    id: PartyId,
+    role: Role,
+    /// Q12 gain (4096 = unity).
+    gain: i32,
+    input: Vec<i16>,
+    has_input: bool,
+    output: Vec<i16>,
+}
+
+/// The mixer for one conference.
+#[derive(Debug)]
+pub struct Mixer {
+    frame: usize,
+    parties: Vec<Party>,
+    sum: Vec<i32>,
+    scratch: Vec<i32>,
+    k: Kernels,
+}
+
+impl Mixer {
+    /// A mixer of `frame` samples per frame (160 for 20 ms at 8 kHz, 960
+    /// at 48 kHz), using the fastest kernels this CPU supports.
+    pub fn new(frame: usize) -> Self {
+        Mixer {
+            frame,
+            parties: Vec::new(),
+            sum: vec![0; frame],
+            scratch: vec![0; frame],
+            k: kernels::detect(),
+        }
+    }
+
+    /// The same, forcing the portable kernels (for comparison).
+    pub fn new_portable(frame: usize) -> Self {
+        Mixer {
+            k: kernels::PORTABLE,
+            ..Self::new(frame)
+        }
+    }
+
+    /// Name of the kernel set in use ("avx2" or "portable").
+    pub fn kernels(&self) -> &'static str {
+        self.k.name
+    }
+
+    /// Samples per frame.
+    pub fn frame_len(&self) -> usize {
+        self.frame
+    }
+
+    /// Adds a party (or changes its role if present).
+    pub fn add_party(&mut self, id: PartyId, role: Role) {
+        if let Some(p) = self.parties.iter_mut().find(|p| p.id == id) {
+            p.role = role;
+            return;
+        }
+        self.parties.push(Party {
+            id,
+            role,
+            gain: 4096,
+            input: vec![0; self.frame],
+            has_input: false,
+            output: vec![0; self.frame],
+        });
+    }
+
+    /// Removes a party.
+    pub fn remove_party(&mut self, id: PartyId) {
+        self.parties.retain(|p| p.id != id);
+    }
+
+    /// Changes a party's role (e.g. whisper → barge).
+    pub fn set_role(&mut self, id: PartyId, role: Role) {
+        if let Some(p) = self.parties.iter_mut().find(|p| p.id == id) {
+            p.role = role;
+        }
+    }
+
+    /// Sets a party's input gain in dB (applied as its frames are written).
+    pub fn set_gain_db(&mut self, id: PartyId, db: f32) {
+        if let Some(p) = self.parties.iter_mut().find(|p| p.id == id) {
+            p.gain = (4096.0 * 10f32.powf(db / 20.0)).round().clamp(0.0, 65536.0) as i32;
+        }
+    }
+
+    /// Number of parties.
+    pub fn len(&self) -> usize {
+        self.parties.len()
+    }
+
+    /// True without parties.
+    pub fn is_empty(&self) -> bool {
+        self.parties.is_empty()
+    }
+
+    /// Writes a party's frame for this tick (shorter input is zero-padded).
+    /// A party without input this tick is silent.
+    pub fn set_input(&mut self, id: PartyId, samples: &[i16]) {
+        let Some(p) = self.parties.iter_mut().find(|p| p.id == id) else {
+            return;
+        };
+        let n = samples.len().min(self.frame);
+        if p.gain == 4096 {
+            p.input[..n].copy_from_slice(&samples[..n]);
+        } else {
+            let g = p.gain;
+            for (d, &s) in p.input[..n].iter_mut().zip(samples) {
+                *d = ((s as i32 * g) >> 12).clamp(-32768, 32767) as i16;
+            }
+        }
+        p.input[n..].iter_mut().for_each(|x| *x = 0);
+        p.has_input = true;
+    }
+
+    /// The party's mixed output of the last [`Mixer::mix`].
+    pub fn output(&self, id: PartyId) -> Option<&[i16]> {
+        self.parties
+            .iter()
+            .find(|p| p.id == id)
+            .map(|p| &p.output[..])
+    }
+
+    /// Mixes one frame: every party's output is what it should hear.
+    /// Inputs are consumed (a party that gets no new input is silent next
+    /// frame).
+    pub fn mix(&mut self) {
+        let k = self.k;
+        // Public sum.
+        let mut any = false;
+        for p in &self.parties {
+            if p.role == Role::Participant && p.has_input {
+                if any {
+                    (k.acc)(&mut self.sum, &p.input);
+                } else {
+                    (k.first)(&mut self.sum, &p.input);
+                    any = true;
+                }
+            }
+        }
+        if !any {
+            self.sum.iter_mut().for_each(|s| *s = 0);
+        }
+        let has_whisper = self
+            .parties
+            .iter()
+            .any(|p| matches!(p.role, Role::Whisper { .. }) && p.has_input);
+        for i in 0..self.parties.len() {
+            let id = self.parties[i].id;
+            let own_public = self.parties[i].role == Role::Participant && self.parties[i].has_input;
+            let whispered = has_whisper
+                && self
+                    .parties
+                    .iter()
+                    .any(|w| w.has_input && w.role == Role::Whisper { to: id });
+            if !whispered {
+                let p = &mut self.parties[i];
+                if own_public {
+                    (k.minus)(&mut p.output, &self.sum, &p.input);
+                } else {
+                    (k.sat)(&mut p.output, &self.sum);
+                }
+                continue;
+            }
+            // Rare path: the public sum plus whispers to this party.
+            self.scratch.copy_from_slice(&self.sum);
+            for w in &self.parties {
+                if w.has_input && w.role == (Role::Whisper { to: id }) {
+                    (k.acc)(&mut self.scratch, &w.input);
+                }
+            }
+            let p = &mut self.parties[i];
+            if own_public {
+                (k.minus)(&mut p.output, &self.scratch, &p.input);
+            } else {
+                (k.sat)(&mut p.output, &self.scratch);
+            }
+        }
+        for p in &mut self.parties {
+            p.has_input = false;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn mixer(parties: &[(PartyId, Role)]) -> Mixer {
+        let mut m = Mixer::new(4);
+        for &(id, r) in parties {
+            m.add_party(id, r);
+        }
+        m
+    }
+
+    #[test]
+    fn n_minus_one() {
+        let mut m = mixer(&[
+            (1, Role::Participant),
+            (2, Role::Participant),
+            (3, Role::Participant),
+        ]);
+        m.set_input(1, &[100; 4]);
+        m.set_input(2, &[20; 4]);
+        m.set_input(3, &[3; 4]);
+        m.mix();
+        assert_eq!(m.output(1).unwrap(), &[23; 4]);
+        assert_eq!(m.output(2).unwrap(), &[103; 4]);
+        assert_eq!(m.output(3).unwrap(), &[120; 4]);
+        // Next frame without input: silence.
+        m.mix();
+        assert_eq!(m.output(1).unwrap(), &[0; 4]);
+    }
+
+    #[test]
+    fn saturates_once_after_subtracting_own() {
+        // Two loud talkers whose sum overflows i16: each must still hear
+        // the other exactly, and a third party hears the clipped sum.
+        let mut m = mixer(&[
+            (1, Role::Participant),
+            (2, Role::Participant),
+            (3, Role::Participant),
+        ]);
+        m.set_input(1, &[30000; 4]);
+        m.set_input(2, &[25000; 4]);
+        m.set_input(3, &[-5; 4]);
+        m.mix();
+        assert_eq!(m.output(1).unwrap(), &[24995; 4]);
+        assert_eq!(m.output(2).unwrap(), &[29995; 4]);
+        assert_eq!(m.output(3).unwrap(), &[32767; 4]);
+        m.set_input(1, &[-30000; 4]);
+        m.set_input(2, &[-25000; 4]);
+        m.mix();
+        assert_eq!(m.output(3).unwrap(), &[-32768; 4]);
+    }
+
+    #[test]
+    fn listen_whisper_barge() {
+        // caller 1, agent 2, supervisor 3.
+        let mut m = mixer(&[
+            (1, Role::Participant),
+            (2, Role::Participant),
+            (3, Role::Listen),
+        ]);
+        let feed = |m: &mut Mixer| {
+            m.set_input(1, &[1; 4]);
+            m.set_input(2, &[10; 4]);
+            m.set_input(3, &[100; 4]);
+            m.mix();
+            (
+                m.output(1).unwrap()[0],
+                m.output(2).unwrap()[0],
+                m.output(3).unwrap()[0],
+            )
+        };
+        // Listen: supervisor hears both, nobody hears the supervisor.
+        assert_eq!(feed(&mut m), (10, 1, 11));
+        // Whisper to the agent: only the agent hears the supervisor.
+        m.set_role(3, Role::Whisper { to: 2 });
+        assert_eq!(feed(&mut m), (10, 101, 11));
+        // Barge: everyone hears everyone.
+        m.set_role(3, Role::Participant);
+        assert_eq!(feed(&mut m), (110, 101, 11));
+        m.remove_party(3);
+        assert_eq!(m.len(), 2);
+    }
+
+    #[test]
+    fn gain_and_padding() {
+        let mut m = mixer(&[(1, Role::Participant), (2, Role::Participant)]);
+        m.set_gain_db(1, -6.0206);
+        m.set_input(1, &[1000, 1000]);
+        m.set_input(2, &[0; 4]);
+        m.mix();
+        assert_eq!(m.output(2).unwrap(), &[500, 500, 0, 0]);
+    }
+
+    #[test]
+    fn portable_and_detected_agree_on_large_frames() {
+        let mut a = Mixer::new(960);
+        let mut b = Mixer::new_portable(960);
+        for id in 0..10 {
+            a.add_party(id, Role::Participant);
+            b.add_party(id, Role::Participant);
+        }
+        for id in 0..10u32 {
+            let x: Vec<i16> = (0..960i32)
+                .map(|n| ((n * 37 * (id as i32 + 1)) % 60000 - 30000) as i16)
+                .collect();
+            a.set_input(id, &x);
+            b.set_input(id, &x);
+        }
+        a.mix();
+        b.mix();
+        for id in 0..10 {
+            assert_eq!(a.output(id), b.output(id));
+        }
+    }
+}
