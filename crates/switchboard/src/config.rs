@@ -1,0 +1,753 @@
+//! The one TOML file an admin runs Switchboard from. Every key is documented
+//! in `config/README.md`. `load` returns every problem at once, each with the
+//! file and line it refers to.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::cidr::Cidr;
+use crate::duration::serde_str;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Udp,
+    Tcp,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Listen {
+    pub transport: Transport,
+    pub addr: SocketAddr,
+}
+
+impl std::str::FromStr for Listen {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Listen, String> {
+        let (t, addr) = s
+            .split_once(':')
+            .ok_or_else(|| format!("listen {s:?}: expected \"udp:IP:PORT\" or \"tcp:IP:PORT\""))?;
+        let transport = match t.to_ascii_lowercase().as_str() {
+            "udp" => Transport::Udp,
+            "tcp" => Transport::Tcp,
+            other => {
+                return Err(format!(
+                    "listen {s:?}: unsupported transport {other:?} (udp, tcp)"
+                ))
+            }
+        };
+        let addr = addr
+            .parse()
+            .map_err(|_| format!("listen {s:?}: {addr:?} is not IP:PORT (IPv6 as [::1]:5060)"))?;
+        Ok(Listen { transport, addr })
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SipSection {
+    pub listen: Vec<Spanned<String>>,
+    /// Host written into Contact and Via; defaults to the first listen address.
+    pub public_host: Option<String>,
+    pub user_agent: String,
+    #[serde(with = "serde_str")]
+    pub t1: Duration,
+    #[serde(with = "serde_str")]
+    pub t2: Duration,
+    #[serde(with = "serde_str")]
+    pub t4: Duration,
+    /// Registration expiry bounds (seconds).
+    pub min_expires: u32,
+    pub max_expires: u32,
+    /// Reach agents at the address their REGISTER came from instead of the
+    /// Contact they registered (phones behind NAT).
+    pub nat: bool,
+    /// Re-send the queued caller's 183 this often so upstream proxies keep the
+    /// INVITE transaction alive (RFC 3261 §13.3.1.1).
+    #[serde(with = "serde_str")]
+    pub provisional_refresh: Duration,
+}
+
+impl Default for SipSection {
+    fn default() -> Self {
+        SipSection {
+            listen: vec![Spanned::new(0..0, "udp:127.0.0.1:5060".into())],
+            public_host: None,
+            user_agent: format!("Switchboard/{}", env!("CARGO_PKG_VERSION")),
+            t1: Duration::from_millis(500),
+            t2: Duration::from_secs(4),
+            t4: Duration::from_secs(5),
+            min_expires: 60,
+            max_expires: 3600,
+            nat: false,
+            provisional_refresh: Duration::from_secs(60),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MediaSection {
+    pub ip: IpAddr,
+    pub rtp_ports: Spanned<[u16; 2]>,
+    pub workers: usize,
+    #[serde(with = "serde_str")]
+    pub rtp_timeout: Duration,
+    pub codecs: Vec<String>,
+}
+
+impl Default for MediaSection {
+    fn default() -> Self {
+        MediaSection {
+            ip: IpAddr::from([127, 0, 0, 1]),
+            rtp_ports: Spanned::new(0..0, [20000, 20999]),
+            workers: 0,
+            rtp_timeout: Duration::from_secs(60),
+            codecs: vec!["PCMU".into(), "PCMA".into()],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminSection {
+    pub listen: Spanned<String>,
+}
+
+impl Default for AdminSection {
+    fn default() -> Self {
+        AdminSection {
+            listen: Spanned::new(0..0, "127.0.0.1:8080".into()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthSection {
+    pub realm: String,
+    /// File holding the nonce HMAC secret, shared by every node; a random
+    /// secret is made at start when absent.
+    pub secret_file: Option<PathBuf>,
+    #[serde(with = "serde_str")]
+    pub nonce_ttl: Duration,
+    /// Failed attempts from one source for one user before 403.
+    pub max_failures: u32,
+    /// Digest algorithms offered, one challenge each, in this order
+    /// (RFC 8760 §2.4: clients take the first they support).
+    pub algorithms: Vec<Spanned<String>>,
+}
+
+impl Default for AuthSection {
+    fn default() -> Self {
+        AuthSection {
+            realm: "switchboard".into(),
+            secret_file: None,
+            nonce_ttl: Duration::from_secs(300),
+            max_failures: 3,
+            algorithms: vec![
+                Spanned::new(0..0, "MD5".into()),
+                Spanned::new(0..0, "SHA-256".into()),
+            ],
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CdrSection {
+    pub path: PathBuf,
+}
+
+impl Default for CdrSection {
+    fn default() -> Self {
+        CdrSection {
+            path: "cdr.jsonl".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrunkConfig {
+    pub name: String,
+    pub allow: Vec<Spanned<String>>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AgentConfig {
+    pub id: String,
+    pub password: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub skills: BTreeMap<String, u8>,
+    #[serde(default)]
+    pub capacity: Option<u32>,
+    #[serde(default, with = "serde_str::option")]
+    pub wrap_up: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AnswerMode {
+    /// Queue with 183 + early media; the caller is answered when an agent is.
+    Early,
+    /// Answer the caller at once (200), then queue.
+    Immediate,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueConfig {
+    pub name: String,
+    #[serde(default = "empty_require")]
+    pub require: Spanned<BTreeMap<String, u8>>,
+    #[serde(default = "default_strategy")]
+    pub strategy: Spanned<String>,
+    #[serde(default = "default_ring_timeout", with = "serde_str")]
+    pub ring_timeout: Duration,
+    #[serde(default = "default_wrap_up", with = "serde_str")]
+    pub wrap_up: Duration,
+    #[serde(default, with = "serde_str::option")]
+    pub max_wait: Option<Duration>,
+    #[serde(default)]
+    pub max_len: Option<usize>,
+    #[serde(default)]
+    pub music: Option<Spanned<PathBuf>>,
+    #[serde(default = "default_answer")]
+    pub answer: AnswerMode,
+}
+
+fn empty_require() -> Spanned<BTreeMap<String, u8>> {
+    Spanned::new(0..0, BTreeMap::new())
+}
+fn default_strategy() -> Spanned<String> {
+    Spanned::new(0..0, "longest-idle".into())
+}
+fn default_ring_timeout() -> Duration {
+    Duration::from_secs(15)
+}
+fn default_wrap_up() -> Duration {
+    Duration::from_secs(5)
+}
+fn default_answer() -> AnswerMode {
+    AnswerMode::Early
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// Request-URI user that selects this route; `"*"` matches any.
+    pub to: String,
+    pub queue: Spanned<String>,
+    #[serde(default)]
+    pub priority: u8,
+}
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RawConfig {
+    #[serde(default)]
+    pub sip: SipSection,
+    #[serde(default)]
+    pub media: MediaSection,
+    #[serde(default)]
+    pub admin: AdminSection,
+    #[serde(default)]
+    pub auth: AuthSection,
+    #[serde(default)]
+    pub cdr: CdrSection,
+    #[serde(default, rename = "trunk")]
+    pub trunks: Vec<Spanned<TrunkConfig>>,
+    #[serde(default, rename = "agent")]
+    pub agents: Vec<Spanned<AgentConfig>>,
+    #[serde(default, rename = "queue")]
+    pub queues: Vec<Spanned<QueueConfig>>,
+    #[serde(default, rename = "route")]
+    pub routes: Vec<Spanned<RouteConfig>>,
+}
+
+/// A validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub path: PathBuf,
+    pub raw: RawConfig,
+    pub listen: Vec<Listen>,
+    pub admin_listen: SocketAddr,
+    pub trunks: Vec<(String, Vec<Cidr>)>,
+    pub strategies: BTreeMap<String, router::Strategy>,
+    /// Music files resolved against the config file's folder.
+    pub music: BTreeMap<String, PathBuf>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub line: usize,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}: {}", self.file.display(), self.line, self.message)
+    }
+}
+
+/// All the errors of one file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for e in &self.0 {
+            writeln!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        ConfigErrors(vec![ConfigError {
+            file: path.into(),
+            line: 0,
+            message: format!("cannot read: {e}"),
+        }])
+    })?;
+    parse(path, &text)
+}
+
+pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigErrors> {
+    let mut errs = Errors {
+        file: path.to_path_buf(),
+        text,
+        list: Vec::new(),
+    };
+    let raw: RawConfig = match toml::from_str(text) {
+        Ok(r) => r,
+        Err(e) => {
+            let line = e.span().map(|s| errs.line(s.start)).unwrap_or(0);
+            errs.list.push(ConfigError {
+                file: path.into(),
+                line,
+                message: e.message().trim().to_string(),
+            });
+            return Err(ConfigErrors(errs.list));
+        }
+    };
+    let base = path.parent().unwrap_or(Path::new("."));
+    let cfg = validate(raw, base, &mut errs);
+    if errs.list.is_empty() {
+        Ok(Config {
+            path: path.to_path_buf(),
+            ..cfg
+        })
+    } else {
+        Err(ConfigErrors(errs.list))
+    }
+}
+
+struct Errors<'t> {
+    file: PathBuf,
+    text: &'t str,
+    list: Vec<ConfigError>,
+}
+
+impl Errors<'_> {
+    fn line(&self, offset: usize) -> usize {
+        self.text.as_bytes()[..offset.min(self.text.len())]
+            .iter()
+            .filter(|&&b| b == b'\n')
+            .count()
+            + 1
+    }
+    fn at(&mut self, span: std::ops::Range<usize>, message: String) {
+        let line = if span == (0..0) {
+            0
+        } else {
+            self.line(span.start)
+        };
+        self.list.push(ConfigError {
+            file: self.file.clone(),
+            line,
+            message,
+        });
+    }
+}
+
+fn validate(raw: RawConfig, base: &Path, errs: &mut Errors<'_>) -> Config {
+    let mut listen = Vec::new();
+    for l in &raw.sip.listen {
+        match l.get_ref().parse::<Listen>() {
+            Ok(v) => listen.push(v),
+            Err(e) => errs.at(l.span(), e),
+        }
+    }
+    if raw.sip.listen.is_empty() {
+        errs.at(0..0, "[sip] listen: at least one address is needed".into());
+    }
+    let admin_listen = match raw.admin.listen.get_ref().parse() {
+        Ok(a) => a,
+        Err(_) => {
+            errs.at(
+                raw.admin.listen.span(),
+                format!(
+                    "[admin] listen {:?} is not IP:PORT",
+                    raw.admin.listen.get_ref()
+                ),
+            );
+            SocketAddr::from(([127, 0, 0, 1], 8080))
+        }
+    };
+    let [lo, hi] = *raw.media.rtp_ports.get_ref();
+    if lo >= hi || hi - lo < 3 || lo < 1024 {
+        errs.at(
+            raw.media.rtp_ports.span(),
+            format!("[media] rtp_ports [{lo}, {hi}]: need 1024 <= low < high with room for at least two RTP/RTCP pairs"),
+        );
+    }
+    for c in &raw.media.codecs {
+        if !matches!(c.to_ascii_uppercase().as_str(), "PCMU" | "PCMA") {
+            errs.at(
+                0..0,
+                format!("[media] codecs: {c:?} is not supported here (PCMU, PCMA)"),
+            );
+        }
+    }
+    for a in &raw.auth.algorithms {
+        if parse_algorithm(a.get_ref()).is_none() {
+            errs.at(
+                a.span(),
+                format!("[auth] algorithms: {:?} is not MD5 or SHA-256", a.get_ref()),
+            );
+        }
+    }
+    if raw.auth.algorithms.is_empty() {
+        errs.at(0..0, "[auth] algorithms: at least one is needed".into());
+    }
+    if raw.sip.min_expires > raw.sip.max_expires {
+        errs.at(0..0, "[sip] min_expires is above max_expires".into());
+    }
+
+    let mut trunks = Vec::new();
+    for t in &raw.trunks {
+        let mut cidrs = Vec::new();
+        for a in &t.get_ref().allow {
+            match a.get_ref().parse::<Cidr>() {
+                Ok(c) => cidrs.push(c),
+                Err(e) => errs.at(a.span(), format!("trunk {:?}: {e}", t.get_ref().name)),
+            }
+        }
+        trunks.push((t.get_ref().name.clone(), cidrs));
+    }
+
+    let mut agent_ids = std::collections::BTreeSet::new();
+    for a in &raw.agents {
+        let ag = a.get_ref();
+        if ag.id.is_empty()
+            || !ag
+                .id
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-_.+".contains(&b))
+        {
+            errs.at(
+                a.span(),
+                format!("agent id {:?} must be letters, digits or -_.+", ag.id),
+            );
+        }
+        if !agent_ids.insert(ag.id.clone()) {
+            errs.at(a.span(), format!("agent {:?} is defined twice", ag.id));
+        }
+        if ag.password.is_empty() {
+            errs.at(a.span(), format!("agent {:?} has an empty password", ag.id));
+        }
+        for (skill, level) in &ag.skills {
+            if *level == 0 || *level > 10 {
+                errs.at(
+                    a.span(),
+                    format!(
+                        "agent {:?}: skill {skill:?} level {level} must be 1..=10",
+                        ag.id
+                    ),
+                );
+            }
+        }
+    }
+
+    let mut strategies = BTreeMap::new();
+    let mut music = BTreeMap::new();
+    let mut queue_names = std::collections::BTreeSet::new();
+    for q in &raw.queues {
+        let qc = q.get_ref();
+        if !queue_names.insert(qc.name.clone()) {
+            errs.at(q.span(), format!("queue {:?} is defined twice", qc.name));
+        }
+        match qc.strategy.get_ref().parse::<router::Strategy>() {
+            Ok(s) => {
+                strategies.insert(qc.name.clone(), s);
+            }
+            Err(_) => errs.at(
+                qc.strategy.span(),
+                format!(
+                    "queue {:?}: unknown strategy {:?}",
+                    qc.name,
+                    qc.strategy.get_ref()
+                ),
+            ),
+        }
+        for (skill, level) in qc.require.get_ref() {
+            let served = raw
+                .agents
+                .iter()
+                .any(|a| a.get_ref().skills.get(skill).is_some_and(|l| l >= level));
+            if !served {
+                errs.at(
+                    qc.require.span(),
+                    format!(
+                        "queue {:?} requires skill {skill:?} >= {level}, which no agent has",
+                        qc.name
+                    ),
+                );
+            }
+        }
+        if qc.ring_timeout.is_zero() {
+            errs.at(
+                q.span(),
+                format!("queue {:?}: ring_timeout must be above zero", qc.name),
+            );
+        }
+        if let Some(m) = &qc.music {
+            let p = base.join(m.get_ref());
+            if !p.is_file() {
+                errs.at(
+                    m.span(),
+                    format!(
+                        "queue {:?}: music file {} does not exist",
+                        qc.name,
+                        p.display()
+                    ),
+                );
+            } else {
+                music.insert(qc.name.clone(), p);
+            }
+        }
+    }
+    for r in &raw.routes {
+        let rc = r.get_ref();
+        if !queue_names.contains(rc.queue.get_ref()) {
+            errs.at(
+                rc.queue.span(),
+                format!(
+                    "route {:?} names queue {:?}, which is not defined",
+                    rc.to,
+                    rc.queue.get_ref()
+                ),
+            );
+        }
+    }
+    Config {
+        path: PathBuf::new(),
+        raw,
+        listen,
+        admin_listen,
+        trunks,
+        strategies,
+        music,
+    }
+}
+
+pub fn parse_algorithm(s: &str) -> Option<sip_core::DigestAlgorithm> {
+    match s.to_ascii_uppercase().as_str() {
+        "MD5" => Some(sip_core::DigestAlgorithm::Md5),
+        "SHA-256" => Some(sip_core::DigestAlgorithm::Sha256),
+        _ => None,
+    }
+}
+
+impl Config {
+    /// Digest algorithms to challenge with, in preference order.
+    pub fn digest_algorithms(&self) -> Vec<sip_core::DigestAlgorithm> {
+        self.raw
+            .auth
+            .algorithms
+            .iter()
+            .filter_map(|a| parse_algorithm(a.get_ref()))
+            .collect()
+    }
+
+    /// The router's view of agents and queues.
+    pub fn router_config(&self) -> router::RouterConfig {
+        router::RouterConfig {
+            agents: self
+                .raw
+                .agents
+                .iter()
+                .map(|a| {
+                    let a = a.get_ref();
+                    router::AgentConfig {
+                        id: a.id.clone(),
+                        skills: a.skills.clone(),
+                        capacity: a.capacity.unwrap_or(1),
+                        wrap_up: a.wrap_up,
+                        ..Default::default()
+                    }
+                })
+                .collect(),
+            queues: self
+                .raw
+                .queues
+                .iter()
+                .map(|q| {
+                    let q = q.get_ref();
+                    router::QueueConfig {
+                        name: q.name.clone(),
+                        require: q.require.get_ref().clone(),
+                        strategy: self
+                            .strategies
+                            .get(&q.name)
+                            .copied()
+                            .unwrap_or(router::Strategy::LongestIdle),
+                        ring_timeout: q.ring_timeout,
+                        wrap_up: q.wrap_up,
+                        max_wait: q.max_wait,
+                        max_len: q.max_len,
+                        ..Default::default()
+                    }
+                })
+                .collect(),
+        }
+    }
+
+    pub fn agent(&self, id: &str) -> Option<&AgentConfig> {
+        self.raw
+            .agents
+            .iter()
+            .map(|a| a.get_ref())
+            .find(|a| a.id == id)
+    }
+
+    pub fn queue(&self, name: &str) -> Option<&QueueConfig> {
+        self.raw
+            .queues
+            .iter()
+            .map(|q| q.get_ref())
+            .find(|q| q.name == name)
+    }
+
+    /// The route for a Request-URI user: exact match first, then `*`.
+    pub fn route(&self, user: &str) -> Option<&RouteConfig> {
+        let routes = || self.raw.routes.iter().map(|r| r.get_ref());
+        routes()
+            .find(|r| r.to == user)
+            .or_else(|| routes().find(|r| r.to == "*"))
+    }
+
+    /// The trunk whose ACL admits this source.
+    pub fn trunk_for(&self, ip: IpAddr) -> Option<&str> {
+        self.trunks
+            .iter()
+            .find(|(_, cidrs)| cidrs.iter().any(|c| c.contains(ip)))
+            .map(|(n, _)| n.as_str())
+    }
+
+    /// Host for our Via/Contact.
+    pub fn public_host(&self) -> String {
+        match &self.raw.sip.public_host {
+            Some(h) => h.clone(),
+            None => {
+                let a = self
+                    .listen
+                    .first()
+                    .map(|l| l.addr)
+                    .unwrap_or(SocketAddr::from(([127, 0, 0, 1], 5060)));
+                match a.ip() {
+                    IpAddr::V6(v6) => format!("[{v6}]:{}", a.port()),
+                    v4 => format!("{v4}:{}", a.port()),
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[sip]
+listen = ["udp:127.0.0.1:5060"]
+
+[[trunk]]
+name = "carrier"
+allow = ["127.0.0.0/8"]
+
+[[agent]]
+id = "1001"
+password = "secret"
+skills = { english = 5 }
+
+[[queue]]
+name = "support"
+require = { english = 1 }
+
+[[route]]
+to = "5000"
+queue = "support"
+"#;
+
+    #[test]
+    fn loads_a_good_config() {
+        let c = parse(Path::new("t.toml"), GOOD).unwrap();
+        assert_eq!(c.listen[0].addr.port(), 5060);
+        assert_eq!(c.route("5000").unwrap().queue.get_ref(), "support");
+        assert!(c.route("6000").is_none());
+        assert_eq!(c.trunk_for("127.0.0.2".parse().unwrap()), Some("carrier"));
+        assert_eq!(c.trunk_for("10.0.0.2".parse().unwrap()), None);
+    }
+
+    #[test]
+    fn reports_every_error_with_its_line() {
+        let bad = GOOD
+            .replace("english = 1 }", "spanish = 2 }")
+            .replace("queue = \"support\"", "queue = \"sales\"")
+            .replace("127.0.0.0/8", "127.0.0.0/88");
+        let errs = parse(Path::new("t.toml"), &bad).unwrap_err().0;
+        let text: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+        assert!(
+            text.iter()
+                .any(|e| e.starts_with("t.toml:7:") && e.contains("prefix length")),
+            "{text:?}"
+        );
+        assert!(
+            text.iter()
+                .any(|e| e.starts_with("t.toml:16:") && e.contains("\"spanish\"")),
+            "{text:?}"
+        );
+        assert!(
+            text.iter()
+                .any(|e| e.starts_with("t.toml:20:") && e.contains("\"sales\"")),
+            "{text:?}"
+        );
+    }
+
+    #[test]
+    fn syntax_and_unknown_keys_have_lines() {
+        let errs = parse(
+            Path::new("t.toml"),
+            "[sip]\nlisten = [\"udp:127.0.0.1:5060\"]\nlistne = 1\n",
+        )
+        .unwrap_err();
+        assert_eq!(errs.0[0].line, 3, "{errs}");
+        let errs = parse(Path::new("t.toml"), "[sip\n").unwrap_err();
+        assert_eq!(errs.0[0].line, 1, "{errs}");
+    }
+}

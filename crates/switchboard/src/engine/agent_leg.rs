@@ -1,0 +1,484 @@
+//! The agent's leg (we are the UAC): INVITE with our SDP offer, CANCEL on
+//! ring timeout, ACK for 2xx, BYE, and what each agent response means for
+//! the router.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use router::{CallKey, RingFailure};
+use sip_core::sdp::{self, Sdp};
+use sip_core::transaction::{new_branch, Transmit, TxKey};
+use sip_core::{Message, Method, RequestBuilder, ResponseBuilder};
+
+use super::caller::{contact_target, media_codec, CallState};
+use super::finish::Party;
+use super::{new_tag, Engine, Timer};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LegState {
+    Calling,
+    Ringing,
+    Confirmed,
+    Cancelling,
+    /// 2xx arrived for a leg we no longer want: ACK + BYE sent.
+    Ending,
+}
+
+pub struct AgentLeg {
+    pub call: CallKey,
+    pub agent: String,
+    pub state: LegState,
+    pub call_id: String,
+    pub local_tag: String,
+    pub remote_tag: Option<String>,
+    /// Request-URI and destination of the INVITE.
+    pub uri: String,
+    pub dest: SocketAddr,
+    pub invite: Bytes,
+    pub invite_tx: TxKey,
+    pub invite_branch: String,
+    pub from: String,
+    pub to: String,
+    /// From the agent's 2xx.
+    pub remote_target: Option<String>,
+    pub target_addr: SocketAddr,
+    pub route_set: Vec<String>,
+    pub cseq: u32,
+    pub ack: Option<Bytes>,
+}
+
+impl Engine {
+    /// The router offers `call` to `agent`: send the agent an INVITE.
+    pub(super) fn ring_agent(&mut self, now: Instant, call: CallKey, agent: &str, _queue: &str) {
+        let Some(binding) = self.registrar.binding(agent).cloned() else {
+            self.router
+                .ring_failed(call, agent, RingFailure::Unreachable, now);
+            return;
+        };
+        let Some(c) = self.calls.get_mut(&call) else {
+            self.router
+                .ring_failed(call, agent, RingFailure::Unreachable, now);
+            return;
+        };
+        let call_id = format!("{}-{}", new_tag(), new_tag());
+        let local_tag = new_tag();
+        let branch = new_branch();
+        let host = &self.host;
+        let display = c.invite.from().display.unwrap_or("");
+        let from = format!("{display} <sip:{}@{host}>", sip_user(&c.caller))
+            .trim_start()
+            .to_string();
+        let to = format!("<{}>", binding.contact);
+        let offer = sdp::offer_audio(
+            self.cfg.raw.media.ip,
+            c.session.b.port(),
+            std::slice::from_ref(&c.codec),
+            c.telephone_event,
+            call,
+            1,
+        );
+        let invite = RequestBuilder::new("INVITE", &binding.contact)
+            .header("Via", format!("SIP/2.0/UDP {host};branch={branch};rport"))
+            .header("Max-Forwards", 70)
+            .header("From", format!("{from};tag={local_tag}"))
+            .header("To", &to)
+            .header("Call-ID", &call_id)
+            .header("CSeq", "1 INVITE")
+            .header("Contact", format!("<sip:switchboard@{host}>"))
+            .header("Allow", super::ALLOW)
+            .header("Subject", format!("queue {}", c.queue))
+            .header("X-Switchboard-Queue", &c.queue)
+            .header("User-Agent", &self.cfg.raw.sip.user_agent)
+            .build(Some(("application/sdp", offer.as_bytes())));
+        let invite = Bytes::from(invite);
+        let key = self.tx.send_request(
+            invite.clone(),
+            Method::Invite,
+            &branch,
+            binding.target,
+            false,
+            now,
+        );
+        c.ringing.push(call_id.clone());
+        c.agents_tried.push(agent.to_string());
+        tracing::info!(call_id = %c.call_id, agent = %agent, leg = %call_id, "ringing agent");
+        self.legs.insert(
+            call_id.clone(),
+            AgentLeg {
+                call,
+                agent: agent.to_string(),
+                state: LegState::Calling,
+                call_id,
+                local_tag,
+                remote_tag: None,
+                uri: binding.contact.clone(),
+                dest: binding.target,
+                invite,
+                invite_tx: key,
+                invite_branch: branch,
+                from,
+                to,
+                remote_target: None,
+                target_addr: binding.target,
+                route_set: Vec::new(),
+                cseq: 1,
+                ack: None,
+            },
+        );
+    }
+
+    /// Stop ringing `agent` for `call` (ring timeout, or another agent won).
+    pub(super) fn cancel_agent(&mut self, now: Instant, call: CallKey, agent: &str) {
+        let leg_id = self.calls.get(&call).and_then(|c| {
+            c.ringing
+                .iter()
+                .find(|id| self.legs.get(*id).is_some_and(|l| l.agent == agent))
+                .cloned()
+        });
+        if let Some(id) = leg_id {
+            if let Some(c) = self.calls.get_mut(&call) {
+                c.ringing.retain(|r| r != &id);
+            }
+            self.cancel_leg(now, &id);
+        }
+    }
+
+    /// CANCEL an unanswered leg (RFC 3261 §9.1): same Request-URI, Call-ID,
+    /// From, To, CSeq number and top Via as the INVITE.
+    pub(super) fn cancel_leg(&mut self, now: Instant, leg_id: &str) {
+        let Some(leg) = self.legs.get_mut(leg_id) else {
+            return;
+        };
+        if !matches!(leg.state, LegState::Calling | LegState::Ringing) {
+            return;
+        }
+        leg.state = LegState::Cancelling;
+        let cancel = RequestBuilder::new("CANCEL", &leg.uri)
+            .header(
+                "Via",
+                format!(
+                    "SIP/2.0/UDP {};branch={};rport",
+                    self.host, leg.invite_branch
+                ),
+            )
+            .header("Max-Forwards", 70)
+            .header("From", format!("{};tag={}", leg.from, leg.local_tag))
+            .header("To", &leg.to)
+            .header("Call-ID", &leg.call_id)
+            .header("CSeq", format!("{} CANCEL", leg.cseq))
+            .build(None);
+        let (branch, dest) = (leg.invite_branch.clone(), leg.dest);
+        self.tx.send_request(
+            Bytes::from(cancel),
+            Method::Cancel,
+            &branch,
+            dest,
+            false,
+            now,
+        );
+        // If the agent never answers the CANCEL, Timer B ends the INVITE
+        // transaction; forget the leg after that at the latest.
+        let forget = now + self.cfg.raw.sip.t1 * 64 + Duration::from_secs(1);
+        self.arm(
+            forget,
+            Timer::ForgetLeg {
+                call_id: leg_id.to_string(),
+            },
+        );
+    }
+
+    /// A response (first of its kind) on an agent leg.
+    pub(super) fn agent_response(&mut self, now: Instant, msg: Message) {
+        let leg_id = msg.call_id().to_string();
+        let Some(leg) = self.legs.get_mut(&leg_id) else {
+            self.counters.stray_responses += 1;
+            return;
+        };
+        let status = msg.status().unwrap_or(0);
+        let method = msg.cseq().method;
+        if method != Method::Invite {
+            if method == Method::Bye && leg.state == LegState::Ending {
+                self.legs.remove(&leg_id);
+            }
+            return; // responses to our CANCEL/BYE need nothing more
+        }
+        match status {
+            100 => {}
+            101..=199 => {
+                if leg.state == LegState::Calling {
+                    leg.state = LegState::Ringing;
+                }
+                leg.remote_tag = msg.to().tag().map(str::to_string);
+            }
+            200..=299 => self.agent_answered(now, &leg_id, msg),
+            _ => {
+                let (call, agent, state) = (leg.call, leg.agent.clone(), leg.state);
+                self.legs.remove(&leg_id);
+                if let Some(c) = self.calls.get_mut(&call) {
+                    c.ringing.retain(|r| r != &leg_id);
+                }
+                if state == LegState::Cancelling {
+                    return; // the 487 we asked for
+                }
+                let why = match status {
+                    486 | 600 | 603 | 480 => RingFailure::Rejected,
+                    408 | 500..=599 => RingFailure::Unreachable,
+                    _ => RingFailure::Rejected,
+                };
+                tracing::info!(agent = %agent, status, "agent leg failed");
+                self.router.ring_failed(call, &agent, why, now);
+            }
+        }
+    }
+
+    fn agent_answered(&mut self, now: Instant, leg_id: &str, msg: Message) {
+        let Some(leg) = self.legs.get_mut(leg_id) else {
+            return;
+        };
+        leg.remote_tag = msg.to().tag().map(str::to_string);
+        let (target, addr) = contact_target(&msg, leg.dest);
+        leg.remote_target = Some(target);
+        leg.target_addr = addr;
+        leg.route_set = msg
+            .list(sip_core::HeaderName::RecordRoute)
+            .map(str::to_string)
+            .collect();
+        leg.route_set.reverse();
+        let ack = self.in_dialog_request(leg_id, "ACK", leg_cseq(self, leg_id), None);
+        if let (Some(ack), Some(leg)) = (ack, self.legs.get_mut(leg_id)) {
+            let data = Bytes::from(ack.1);
+            leg.ack = Some(data.clone());
+            self.out.push_back(Transmit {
+                dest: ack.0,
+                data,
+                reliable: false,
+            });
+        }
+        let Some(leg) = self.legs.get(leg_id) else {
+            return;
+        };
+        let (call, agent, was) = (leg.call, leg.agent.clone(), leg.state);
+        let wanted = was != LegState::Cancelling
+            && self.calls.get(&call).is_some_and(|c| {
+                c.state == CallState::Queued && c.ringing.iter().any(|r| r == leg_id)
+            });
+        let remote = Sdp::parse(&msg.body())
+            .ok()
+            .as_ref()
+            .and_then(sdp::remote_audio);
+        let (Some((remote, format)), true) = (remote, wanted) else {
+            // Late 2xx after CANCEL, call gone, or no usable SDP: end this leg.
+            if wanted {
+                if let Some(c) = self.calls.get_mut(&call) {
+                    c.ringing.retain(|r| r != leg_id);
+                }
+                self.router
+                    .ring_failed(call, &agent, RingFailure::Rejected, now);
+            }
+            self.bye_leg(now, leg_id);
+            return;
+        };
+        if let Some(leg) = self.legs.get_mut(leg_id) {
+            leg.state = LegState::Confirmed;
+        }
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        c.ringing.retain(|r| r != leg_id);
+        let others: Vec<String> = std::mem::take(&mut c.ringing);
+        c.state = CallState::Bridged;
+        c.bridged_leg = Some(leg_id.to_string());
+        c.agent = Some(agent.clone());
+        c.bridged = Some(now);
+        let session = c.session.id;
+        let codec = media_codec(&format).unwrap_or(media::Codec::Pcmu);
+        self.media.set_remote(session, media::Leg::B, remote, codec);
+        self.media.bridge(session);
+        tracing::info!(agent = %agent, "agent answered: bridged");
+        self.counters.calls_answered += 1;
+        self.router.ring_answered(call, &agent, now);
+        for other in others {
+            self.cancel_leg(now, &other);
+        }
+        self.answer_caller(now, call);
+    }
+
+    /// Builds a request inside the agent leg's dialog; returns destination and bytes.
+    fn in_dialog_request(
+        &self,
+        leg_id: &str,
+        method: &str,
+        cseq: u32,
+        branch: Option<&str>,
+    ) -> Option<(SocketAddr, Vec<u8>)> {
+        let leg = self.legs.get(leg_id)?;
+        let target = leg.remote_target.as_deref().unwrap_or(&leg.uri);
+        let branch = branch.map(str::to_string).unwrap_or_else(new_branch);
+        let mut r = RequestBuilder::new(method, target)
+            .header(
+                "Via",
+                format!("SIP/2.0/UDP {};branch={branch};rport", self.host),
+            )
+            .header("Max-Forwards", 70)
+            .header("From", format!("{};tag={}", leg.from, leg.local_tag));
+        r = match &leg.remote_tag {
+            Some(t) => r.header("To", format!("{};tag={t}", leg.to)),
+            None => r.header("To", &leg.to),
+        };
+        r = r
+            .header("Call-ID", &leg.call_id)
+            .header("CSeq", format!("{cseq} {method}"));
+        for route in &leg.route_set {
+            r = r.header("Route", route);
+        }
+        Some((route_dest(&leg.route_set, leg.target_addr), r.build(None)))
+    }
+
+    /// Sends BYE on an agent leg (it was answered) and marks it ending.
+    pub(super) fn bye_leg(&mut self, now: Instant, leg_id: &str) {
+        let Some(leg) = self.legs.get_mut(leg_id) else {
+            return;
+        };
+        leg.cseq += 1;
+        leg.state = LegState::Ending;
+        let cseq = leg.cseq;
+        let branch = new_branch();
+        if let Some((dest, bye)) = self.in_dialog_request(leg_id, "BYE", cseq, Some(&branch)) {
+            self.tx
+                .send_request(Bytes::from(bye), Method::Bye, &branch, dest, false, now);
+        }
+        let forget = now + self.cfg.raw.sip.t1 * 64 + Duration::from_secs(1);
+        self.arm(
+            forget,
+            Timer::ForgetLeg {
+                call_id: leg_id.to_string(),
+            },
+        );
+    }
+
+    /// A retransmitted 2xx for an INVITE whose transaction ended: ACK again.
+    pub(super) fn reack(&mut self, _now: Instant, msg: &Message) {
+        if let Some(leg) = self.legs.get(msg.call_id()) {
+            if let Some(ack) = leg.ack.clone() {
+                let dest = route_dest(&leg.route_set, leg.target_addr);
+                self.out.push_back(Transmit {
+                    dest,
+                    data: ack,
+                    reliable: false,
+                });
+                return;
+            }
+        }
+        self.counters.stray_responses += 1;
+    }
+
+    /// Timer B/F fired on one of our client transactions.
+    pub(super) fn agent_tx_timeout(&mut self, now: Instant, key: &TxKey) {
+        let leg_id = self
+            .legs
+            .iter()
+            .find(|(_, l)| &l.invite_tx == key)
+            .map(|(id, _)| id.clone());
+        let Some(leg_id) = leg_id else { return };
+        let Some(leg) = self.legs.remove(&leg_id) else {
+            return;
+        };
+        if let Some(c) = self.calls.get_mut(&leg.call) {
+            c.ringing.retain(|r| r != &leg_id);
+        }
+        if matches!(leg.state, LegState::Calling | LegState::Ringing) {
+            tracing::info!(agent = %leg.agent, "agent did not respond: unreachable");
+            self.router
+                .ring_failed(leg.call, &leg.agent, RingFailure::Unreachable, now);
+        }
+    }
+
+    /// BYE (or another request) from an agent.
+    pub(super) fn agent_in_dialog(&mut self, now: Instant, key: TxKey, msg: Message) {
+        let leg_id = msg.call_id().to_string();
+        let Some(leg) = self.legs.get(&leg_id) else {
+            return;
+        };
+        if msg.to().tag() != Some(leg.local_tag.as_str()) {
+            let resp = ResponseBuilder::new(&msg, 481).build();
+            return self.respond(&key, resp, now);
+        }
+        let call = leg.call;
+        match msg.method() {
+            Some(Method::Bye) => {
+                let resp = ResponseBuilder::new(&msg, 200).build();
+                self.respond(&key, resp, now);
+                let bridged = self
+                    .calls
+                    .get(&call)
+                    .is_some_and(|c| c.bridged_leg.as_deref() == Some(&leg_id));
+                self.legs.remove(&leg_id);
+                if bridged {
+                    self.hang_up(now, call, Party::Agent, "completed");
+                }
+            }
+            Some(Method::Invite) | Some(Method::Update) => {
+                let offer = self.calls.get(&call).map(|c| {
+                    sdp::offer_audio(
+                        self.cfg.raw.media.ip,
+                        c.session.b.port(),
+                        std::slice::from_ref(&c.codec),
+                        c.telephone_event,
+                        call,
+                        2,
+                    )
+                });
+                let mut r = ResponseBuilder::new(&msg, 200)
+                    .header("Contact", format!("<sip:switchboard@{}>", self.host));
+                if let Some(o) = offer.as_ref() {
+                    r = r.body("application/sdp", o.as_bytes());
+                }
+                let resp = r.build();
+                self.respond(&key, resp, now);
+            }
+            _ => {
+                let resp = ResponseBuilder::new(&msg, 200).build();
+                self.respond(&key, resp, now);
+            }
+        }
+    }
+}
+
+fn leg_cseq(engine: &Engine, leg_id: &str) -> u32 {
+    engine.legs.get(leg_id).map(|l| l.cseq).unwrap_or(1)
+}
+
+/// Loose routing (RFC 3261 §12.2.1.1): the first Route's address if it is an
+/// IP literal with `lr`, else the remote target.
+pub(super) fn route_dest(route_set: &[String], target: SocketAddr) -> SocketAddr {
+    route_set
+        .first()
+        .and_then(|r| sip_core::NameAddr::parse(r, "Route").ok())
+        .and_then(|n| n.uri())
+        .filter(|u| u.params.has("lr"))
+        .and_then(|u| {
+            u.host
+                .parse()
+                .ok()
+                .map(|ip| SocketAddr::new(ip, u.port.unwrap_or(5060)))
+        })
+        .unwrap_or(target)
+}
+
+/// A caller id as a SIP user part (escaped where needed).
+fn sip_user(user: &str) -> String {
+    let mut out = String::with_capacity(user.len());
+    for b in user.bytes() {
+        if b.is_ascii_alphanumeric() || b"-_.!~*'()&=+$,;?/".contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    if out.is_empty() {
+        out.push_str("anonymous");
+    }
+    out
+}

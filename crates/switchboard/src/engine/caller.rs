@@ -1,0 +1,411 @@
+//! The caller's leg: admission of a carrier INVITE, early media while
+//! queued, the 2xx when an agent answers, and the caller's BYE/CANCEL/ACK.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+
+use router::CallKey;
+use sip_core::sdp::{self, PayloadFormat, Sdp};
+use sip_core::transaction::TxKey;
+use sip_core::{HeaderName, Message, Method, ResponseBuilder, Scheme};
+
+use super::finish::Party;
+use super::{new_tag, Engine, Timer, ALLOW};
+use crate::config::AnswerMode;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum CallState {
+    /// Waiting in the queue (possibly with agents ringing).
+    Queued,
+    /// Talking to an agent.
+    Bridged,
+}
+
+/// One caller and everything the engine holds for it.
+pub struct Call {
+    pub key: CallKey,
+    pub state: CallState,
+    pub call_id: String,
+    pub caller: String,
+    pub called: String,
+    pub trunk: String,
+    pub queue: String,
+    pub answer_mode: AnswerMode,
+    /// The caller's INVITE and its server transaction (until a final response).
+    pub invite: Message,
+    pub invite_tx: Option<TxKey>,
+    pub source: SocketAddr,
+    pub local_tag: String,
+    /// Where in-dialog requests to the caller go.
+    pub remote_target: String,
+    pub target_addr: SocketAddr,
+    pub route_set: Vec<String>,
+    pub local_cseq: u32,
+    /// Our SDP answer to the caller (re-sent unchanged on refresh).
+    pub local_sdp: String,
+    pub codec: PayloadFormat,
+    pub telephone_event: Option<u8>,
+    pub session: media::Session,
+    /// The INVITE server transaction (kept to match its AckTimeout).
+    pub invite_key: TxKey,
+    /// Whether the ACK for our 2xx has come.
+    pub acked: bool,
+    /// Agent legs ringing for this call (their Call-IDs), and the one bridged.
+    pub ringing: Vec<String>,
+    pub bridged_leg: Option<String>,
+    pub agent: Option<String>,
+    pub agents_tried: Vec<String>,
+    pub arrived: Instant,
+    pub answered: Option<Instant>,
+    pub bridged: Option<Instant>,
+}
+
+impl Engine {
+    /// A new INVITE from a carrier (RFC 3261 §8.2 checks, then ours).
+    pub(super) fn new_call(&mut self, now: Instant, source: SocketAddr, key: TxKey, msg: Message) {
+        let tag = new_tag();
+        let reject = |engine: &mut Engine, status: u16, extra: Option<(&str, String)>| {
+            engine.counters.rejected(status);
+            let mut r = ResponseBuilder::new(&msg, status).to_tag(&tag);
+            if let Some((name, value)) = extra {
+                r = r.header(name, value);
+            }
+            let resp = r.build();
+            engine.respond(&key, resp, now);
+        };
+        if self.draining {
+            return reject(self, 503, Some(("Retry-After", "30".into())));
+        }
+        let Some(trunk) = self.cfg.trunk_for(source.ip()).map(str::to_string) else {
+            tracing::info!(%source, "INVITE from a source no trunk allows");
+            return reject(self, 403, None);
+        };
+        if msg.max_forwards() == Some(0) {
+            return reject(self, 483, None);
+        }
+        let Some(uri) = msg.request_uri() else {
+            return reject(self, 416, None);
+        };
+        if !matches!(uri.scheme, Scheme::Sip | Scheme::Sips | Scheme::Tel) {
+            return reject(self, 416, None);
+        }
+        let unsupported: Vec<&str> = msg
+            .list(HeaderName::Require)
+            .chain(msg.list(HeaderName::ProxyRequire))
+            .filter(|o| !o.eq_ignore_ascii_case("timer"))
+            .collect();
+        if !unsupported.is_empty() {
+            let list = unsupported.join(", ");
+            return reject(self, 420, Some(("Unsupported", list)));
+        }
+        let called = uri
+            .user_decoded()
+            .map(|u| u.into_owned())
+            .unwrap_or_default();
+        let Some(route) = self.cfg.route(&called).cloned() else {
+            tracing::info!(called = %called, "no route");
+            return reject(self, 404, None);
+        };
+        let queue = route.queue.get_ref().clone();
+        let body = msg.body();
+        if body.is_empty() {
+            // Offerless INVITE (offer in our 2xx, answer in ACK): not yet.
+            return reject(
+                self,
+                488,
+                Some((
+                    "Warning",
+                    "399 switchboard \"an SDP offer is required\"".into(),
+                )),
+            );
+        }
+        match msg.content_type() {
+            Some(ct)
+                if ct
+                    .split(';')
+                    .next()
+                    .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/sdp")) => {}
+            _ => return reject(self, 415, Some(("Accept", "application/sdp".into()))),
+        }
+        let offer = match Sdp::parse(&body) {
+            Ok(o) => o,
+            Err(e) => return reject(self, e.status(), None),
+        };
+        let session = match self.media.create_session() {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!("no media ports: {e}");
+                return reject(self, 503, Some(("Retry-After", "5".into())));
+            }
+        };
+        // Among the codecs we support, the caller's order of preference wins
+        // (RFC 3264 §6.1), so a carrier keeps its own codec end to end.
+        let offered: Vec<String> = offer
+            .media
+            .iter()
+            .find(|m| m.kind.eq_ignore_ascii_case("audio"))
+            .map(|m| m.payload_formats().into_iter().map(|f| f.name).collect())
+            .unwrap_or_default();
+        let mut codecs: Vec<&str> = self
+            .cfg
+            .raw
+            .media
+            .codecs
+            .iter()
+            .map(String::as_str)
+            .collect();
+        codecs.sort_by_key(|c| {
+            offered
+                .iter()
+                .position(|o| o.eq_ignore_ascii_case(c))
+                .unwrap_or(usize::MAX)
+        });
+        let call_key = self.next_key;
+        let (local_sdp, codec, telephone_event, remote) = match sdp::answer_audio(
+            &offer,
+            self.cfg.raw.media.ip,
+            session.a.port(),
+            &codecs,
+            call_key,
+        ) {
+            Ok(a) => a,
+            Err(e) => {
+                self.media.release(session.id);
+                return reject(self, e.status(), None);
+            }
+        };
+        let Some(media_codec) = media_codec(&codec) else {
+            self.media.release(session.id);
+            return reject(self, 488, None);
+        };
+        let queue_cfg = self.cfg.queue(&queue);
+        let answer_mode = queue_cfg.map(|q| q.answer).unwrap_or(AnswerMode::Early);
+        let caller = msg
+            .from()
+            .uri()
+            .and_then(|u| u.user_decoded().map(|u| u.into_owned()))
+            .unwrap_or_default();
+        if let Err(e) = self
+            .router
+            .enqueue(call_key, &queue, route.priority, &caller, now)
+        {
+            self.media.release(session.id);
+            tracing::info!(queue = %queue, "enqueue refused: {e:?}");
+            let status = match e {
+                router::RouterError::QueueFull => 486,
+                _ => 480,
+            };
+            return reject(self, status, None);
+        }
+        self.next_key += 1;
+        self.media
+            .set_remote(session.id, media::Leg::A, remote, media_codec);
+        let prompt = self
+            .music
+            .get(&queue)
+            .cloned()
+            .unwrap_or_else(|| Arc::clone(&self.default_music));
+        self.media.play(session.id, media::Leg::A, prompt, true);
+
+        let (remote_target, target_addr) = contact_target(&msg, source);
+        let route_set: Vec<String> = msg
+            .list(HeaderName::RecordRoute)
+            .map(str::to_string)
+            .collect();
+        let call = Call {
+            key: call_key,
+            state: CallState::Queued,
+            call_id: msg.call_id().to_string(),
+            caller,
+            called,
+            trunk,
+            queue,
+            answer_mode,
+            invite_tx: Some(key.clone()),
+            source,
+            local_tag: tag,
+            remote_target,
+            target_addr,
+            route_set,
+            local_cseq: 1,
+            local_sdp,
+            codec,
+            telephone_event,
+            session,
+            invite_key: key.clone(),
+            acked: false,
+            ringing: Vec::new(),
+            bridged_leg: None,
+            agent: None,
+            agents_tried: Vec::new(),
+            arrived: now,
+            answered: None,
+            bridged: None,
+            invite: msg,
+        };
+        tracing::info!(call_id = %call.call_id, queue = %call.queue, caller = %call.caller, "call queued");
+        self.counters.calls_offered += 1;
+        self.by_call_id.insert(call.call_id.clone(), call_key);
+        self.calls.insert(call_key, call);
+        self.send_provisional(now, call_key, 100);
+        match answer_mode {
+            AnswerMode::Early => {
+                self.send_provisional(now, call_key, 183);
+                let at = now + self.cfg.raw.sip.provisional_refresh;
+                self.arm(at, Timer::RefreshProvisional { call: call_key });
+            }
+            AnswerMode::Immediate => self.answer_caller(now, call_key),
+        }
+    }
+
+    fn send_provisional(&mut self, now: Instant, call: CallKey, status: u16) {
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        let Some(key) = c.invite_tx.clone() else {
+            return;
+        };
+        let mut r = ResponseBuilder::new(&c.invite, status);
+        if status > 100 {
+            r = r
+                .to_tag(&c.local_tag)
+                .header("Contact", format!("<sip:switchboard@{}>", self.host));
+        }
+        let resp = if status == 183 {
+            r.body("application/sdp", c.local_sdp.as_bytes()).build()
+        } else {
+            r.build()
+        };
+        self.respond(&key, resp, now);
+    }
+
+    pub(super) fn refresh_provisional(&mut self, now: Instant, call: CallKey) {
+        if self.calls.get(&call).is_some_and(|c| c.invite_tx.is_some()) {
+            self.send_provisional(now, call, 183);
+            let at = now + self.cfg.raw.sip.provisional_refresh;
+            self.arm(at, Timer::RefreshProvisional { call });
+        }
+    }
+
+    /// Sends the caller's 2xx (an agent answered, or immediate answer mode).
+    pub(super) fn answer_caller(&mut self, now: Instant, call: CallKey) {
+        let host = self.host.clone();
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let Some(key) = c.invite_tx.take() else {
+            return;
+        };
+        let resp = ResponseBuilder::new(&c.invite, 200)
+            .to_tag(&c.local_tag)
+            .header("Contact", format!("<sip:switchboard@{host}>"))
+            .header("Allow", ALLOW)
+            .body("application/sdp", c.local_sdp.as_bytes())
+            .build();
+        let resp = bytes::Bytes::from(resp);
+        c.answered = Some(now);
+        // The transaction layer re-sends the 2xx until the ACK (or reports AckTimeout).
+        self.tx.respond(&key, resp, now);
+    }
+
+    pub(super) fn on_ack(&mut self, _now: Instant, msg: &Message) {
+        if let Some(&call) = self.by_call_id.get(msg.call_id()) {
+            if let Some(c) = self.calls.get_mut(&call) {
+                c.acked = true;
+            }
+            return;
+        }
+        // ACK for an agent's 2xx retransmission arrives here only if misrouted.
+        self.counters.stray_responses += 1;
+    }
+
+    /// CANCEL from the caller (RFC 3261 §9.2): 200 to the CANCEL, 487 to
+    /// the INVITE if it is still pending, and the call ends as abandoned.
+    pub(super) fn on_cancel(&mut self, now: Instant, invite: TxKey, cancel: TxKey, msg: &Message) {
+        let ok = ResponseBuilder::new(msg, 200).to_tag(&new_tag()).build();
+        self.respond(&cancel, ok, now);
+        let Some(&call) = self.by_call_id.get(msg.call_id()) else {
+            return;
+        };
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        if c.invite_tx.as_ref() != Some(&invite) {
+            return; // already answered: the caller must BYE
+        }
+        c.invite_tx = None;
+        let resp = ResponseBuilder::new(&c.invite, 487)
+            .to_tag(&c.local_tag)
+            .build();
+        self.respond(&invite, resp, now);
+        self.end_call(now, call, Party::Caller, "abandoned", Some(487));
+    }
+
+    pub(super) fn caller_in_dialog(
+        &mut self,
+        now: Instant,
+        call: CallKey,
+        key: TxKey,
+        msg: Message,
+    ) {
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
+        if msg.to().tag() != Some(c.local_tag.as_str()) {
+            let resp = ResponseBuilder::new(&msg, 481).build();
+            return self.respond(&key, resp, now);
+        }
+        match msg.method() {
+            Some(Method::Bye) => {
+                let resp = ResponseBuilder::new(&msg, 200).build();
+                self.respond(&key, resp, now);
+                self.hang_up(now, call, Party::Caller, "completed");
+            }
+            Some(Method::Invite) | Some(Method::Update) => {
+                // Session refresh or hold: we keep anchoring media, answer
+                // with our unchanged SDP (RFC 3264 §8: same version allowed).
+                let resp = ResponseBuilder::new(&msg, 200)
+                    .header("Contact", format!("<sip:switchboard@{}>", self.host))
+                    .body("application/sdp", c.local_sdp.as_bytes())
+                    .build();
+                self.respond(&key, resp, now);
+            }
+            _ => {
+                let resp = ResponseBuilder::new(&msg, 200).build();
+                self.respond(&key, resp, now);
+            }
+        }
+    }
+}
+
+/// The codec media workers run for an SDP format.
+pub(super) fn media_codec(f: &PayloadFormat) -> Option<media::Codec> {
+    match f.name.to_ascii_uppercase().as_str() {
+        "PCMU" => Some(media::Codec::Pcmu),
+        "PCMA" => Some(media::Codec::Pcma),
+        _ => None,
+    }
+}
+
+/// Remote target of a dialog from the peer's Contact (RFC 3261 §12.1):
+/// sent to the Contact's IP literal, else to the packet's source. We never
+/// resolve names a peer hands us.
+pub(super) fn contact_target(msg: &Message, source: SocketAddr) -> (String, SocketAddr) {
+    match msg.contact() {
+        Some(c) => {
+            let addr = c
+                .uri()
+                .and_then(|u| {
+                    u.host
+                        .parse::<IpAddr>()
+                        .ok()
+                        .map(|ip| SocketAddr::new(ip, u.port.unwrap_or(5060)))
+                })
+                .unwrap_or(source);
+            (c.uri_text.to_string(), addr)
+        }
+        None => (msg.from().uri_text.to_string(), source),
+    }
+}

@@ -1,0 +1,447 @@
+//! Call control: a B2BUA that owns every call, registration and the router.
+//!
+//! The engine is a state machine in the sans-IO style of `sip-core`: the
+//! I/O shell (`crate::server`) feeds it datagrams, media events, admin
+//! commands and the current time, then drains [`Engine::poll_transmit`] and
+//! sleeps until [`Engine::poll_timeout`]. It never reads the clock itself,
+//! which is what lets its tests run whole calls on a simulated clock.
+//!
+//! One engine owns all signalling state, so there is no lock on the message
+//! path; DESIGN.md's per-call actors behind a `DashMap` would add a channel
+//! hop and a lock per message for no gain at the rates one core can parse.
+
+mod agent_leg;
+mod caller;
+mod finish;
+pub mod reject;
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use bytes::Bytes;
+use media::{MediaEngine, MediaEvent, Prompt};
+use router::{CallKey, Router, RouterEvent};
+use sip_core::transaction::{
+    ClientAction, ServerAction, Timers, TransactionLayer, Transmit, TxEvent, TxKey,
+};
+use sip_core::{DigestServer, Message, Method, ResponseBuilder};
+
+use crate::cdr::CdrWriter;
+use crate::config::Config;
+use crate::registrar::{Change, Registrar};
+use crate::stats::Counters;
+
+pub use agent_leg::AgentLeg;
+pub use caller::Call;
+
+/// Engine-owned timers; stale entries are skipped when they fire.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Timer {
+    /// Re-send the queued caller's 183 (RFC 3261 §13.3.1.1).
+    RefreshProvisional { call: CallKey },
+    /// Registration expiry sweep.
+    Registrations,
+    /// Forget an agent leg that never finished (no answer to our CANCEL).
+    ForgetLeg { call_id: String },
+}
+
+pub struct Engine {
+    cfg: Arc<Config>,
+    /// `host:port` we write into Via and Contact.
+    host: String,
+    tx: TransactionLayer,
+    router: Router,
+    media: MediaEngine,
+    registrar: Registrar,
+    calls: HashMap<CallKey, Call>,
+    /// Caller-leg Call-ID -> call.
+    by_call_id: HashMap<String, CallKey>,
+    /// Agent legs by their own Call-ID (kept until they end, even after their call).
+    legs: HashMap<String, AgentLeg>,
+    timers: BinaryHeap<Reverse<(Instant, Timer)>>,
+    out: VecDeque<Transmit>,
+    cdr: CdrWriter,
+    pub counters: Counters,
+    base: (Instant, SystemTime),
+    music: HashMap<String, Arc<Prompt>>,
+    default_music: Arc<Prompt>,
+    next_key: CallKey,
+    draining: bool,
+}
+
+impl Engine {
+    pub fn new(
+        cfg: Arc<Config>,
+        media: MediaEngine,
+        cdr: CdrWriter,
+        secret: &[u8],
+        now: Instant,
+        wall: SystemTime,
+    ) -> Self {
+        let timers = Timers {
+            t1: cfg.raw.sip.t1,
+            t2: cfg.raw.sip.t2,
+            t4: cfg.raw.sip.t4,
+        };
+        let digest = DigestServer::new(&cfg.raw.auth.realm, secret)
+            .with_nonce_ttl(cfg.raw.auth.nonce_ttl.as_secs());
+        let mut music = HashMap::new();
+        for (queue, path) in &cfg.music {
+            match Prompt::from_wav(path) {
+                Ok(p) => {
+                    music.insert(queue.clone(), Arc::new(p));
+                }
+                Err(e) => {
+                    tracing::warn!(queue = %queue, file = %path.display(), "music not loaded: {e}")
+                }
+            }
+        }
+        Engine {
+            host: cfg.public_host(),
+            tx: TransactionLayer::new(timers),
+            router: Router::new(cfg.router_config(), now),
+            registrar: Registrar::new(digest),
+            media,
+            calls: HashMap::new(),
+            by_call_id: HashMap::new(),
+            legs: HashMap::new(),
+            timers: BinaryHeap::new(),
+            out: VecDeque::new(),
+            cdr,
+            counters: Counters::default(),
+            base: (now, wall),
+            music,
+            default_music: Arc::new(Prompt::default_music()),
+            next_key: 1,
+            draining: false,
+            cfg,
+        }
+    }
+
+    pub fn config(&self) -> &Arc<Config> {
+        &self.cfg
+    }
+
+    pub fn router(&self) -> &Router {
+        &self.router
+    }
+
+    pub fn registrar(&self) -> &Registrar {
+        &self.registrar
+    }
+
+    pub fn calls(&self) -> impl Iterator<Item = &Call> {
+        self.calls.values()
+    }
+
+    pub fn active_calls(&self) -> usize {
+        self.calls.len()
+    }
+
+    pub fn is_draining(&self) -> bool {
+        self.draining
+    }
+
+    /// Stop taking new calls; live calls continue.
+    pub fn drain(&mut self) {
+        self.draining = true;
+    }
+
+    fn wall(&self, t: Instant) -> SystemTime {
+        self.base.1 + t.saturating_duration_since(self.base.0)
+    }
+
+    fn unix(&self, now: Instant) -> u64 {
+        self.wall(now)
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0)
+    }
+
+    fn arm(&mut self, at: Instant, t: Timer) {
+        self.timers.push(Reverse((at, t)));
+    }
+
+    fn send(&mut self, dest: SocketAddr, data: Vec<u8>) {
+        self.out.push_back(Transmit {
+            dest,
+            data: Bytes::from(data),
+            reliable: false,
+        });
+    }
+
+    /// Respond within a server transaction.
+    fn respond(&mut self, key: &TxKey, data: Vec<u8>, now: Instant) {
+        self.tx.respond(key, Bytes::from(data), now);
+    }
+
+    // ----- inputs ------------------------------------------------------
+
+    /// A datagram from `source` arrived on a UDP listener.
+    pub fn handle_datagram(&mut self, now: Instant, source: SocketAddr, data: Bytes) {
+        self.counters.received += 1;
+        if data.iter().all(|b| b.is_ascii_whitespace()) {
+            return; // CRLF keep-alive (RFC 5626 §3.5.1)
+        }
+        match Message::parse(data.clone()) {
+            Ok(msg) if msg.is_request() => self.handle_request(now, source, msg),
+            Ok(msg) => self.handle_response(now, msg),
+            Err(e) => {
+                self.counters.parse_errors += 1;
+                tracing::debug!(%source, "unparseable message: {e}");
+                let status = e.status();
+                if let Some(resp) = reject::error_response(&data, status, &e.to_string()) {
+                    self.send(source, resp);
+                }
+            }
+        }
+        self.after_input(now);
+    }
+
+    /// The earliest time [`Engine::handle_timeout`] must run.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        [
+            self.tx.poll_timeout(),
+            self.router.poll_timeout(),
+            self.timers.peek().map(|Reverse((t, _))| *t),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.tx.handle_timeout(now);
+        self.router.handle_timeout(now);
+        while let Some(Reverse((at, _))) = self.timers.peek() {
+            if *at > now {
+                break;
+            }
+            let Some(Reverse((_, timer))) = self.timers.pop() else {
+                break;
+            };
+            self.fire(now, timer);
+        }
+        self.after_input(now);
+    }
+
+    pub fn handle_media_event(&mut self, now: Instant, ev: MediaEvent) {
+        if let MediaEvent::RtpTimeout { session, leg } = ev {
+            let key = self
+                .calls
+                .iter()
+                .find(|(_, c)| c.session.id == session)
+                .map(|(k, _)| *k);
+            if let Some(key) = key {
+                tracing::info!(call = key, ?leg, "no RTP: ending call");
+                self.counters.rtp_timeouts += 1;
+                self.hang_up(now, key, finish::Party::Engine, "rtp-timeout");
+            }
+        }
+        self.after_input(now);
+    }
+
+    /// Outgoing datagrams, in order.
+    pub fn poll_transmit(&mut self) -> Option<Transmit> {
+        self.tx.poll_transmit().or_else(|| self.out.pop_front())
+    }
+
+    /// Drains what the transaction layer and the router produced.
+    fn after_input(&mut self, now: Instant) {
+        loop {
+            let mut progressed = false;
+            while let Some(ev) = self.tx.poll_event() {
+                progressed = true;
+                self.on_tx_event(now, ev);
+            }
+            while let Some(ev) = self.router.poll_event() {
+                progressed = true;
+                self.on_router_event(now, ev);
+            }
+            if !progressed {
+                break;
+            }
+        }
+    }
+
+    fn fire(&mut self, now: Instant, timer: Timer) {
+        match timer {
+            Timer::RefreshProvisional { call } => self.refresh_provisional(now, call),
+            Timer::Registrations => {
+                for agent in self.registrar.expire(now) {
+                    tracing::info!(agent = %agent, "registration expired");
+                    let _ = self.router.agent_logout(&agent, now);
+                }
+                self.arm_registration_sweep();
+            }
+            Timer::ForgetLeg { call_id } => {
+                self.legs.remove(&call_id);
+            }
+        }
+    }
+
+    fn arm_registration_sweep(&mut self) {
+        if let Some(at) = self.registrar.next_expiry() {
+            self.arm(at, Timer::Registrations);
+        }
+    }
+
+    // ----- requests ----------------------------------------------------
+
+    fn handle_request(&mut self, now: Instant, source: SocketAddr, msg: Message) {
+        self.counters.requests += 1;
+        match self.tx.on_request(&msg, source, false, now) {
+            ServerAction::New(key) => self.new_request(now, source, key, msg),
+            ServerAction::AckForDialog => self.on_ack(now, &msg),
+            ServerAction::Cancel { invite, cancel } => self.on_cancel(now, invite, cancel, &msg),
+            ServerAction::Retransmit | ServerAction::Absorbed => self.counters.retransmissions += 1,
+            #[allow(unreachable_patterns)]
+            _ => {}
+        }
+    }
+
+    fn new_request(&mut self, now: Instant, source: SocketAddr, key: TxKey, msg: Message) {
+        let method = msg.method().unwrap_or(Method::Other);
+        let tag = new_tag();
+        match method {
+            Method::Register => {
+                let unix = self.unix(now);
+                let (resp, change) = self
+                    .registrar
+                    .register(&self.cfg, &msg, source, now, unix, &tag);
+                self.respond(&key, resp, now);
+                match change {
+                    Change::Login(agent) => {
+                        tracing::info!(agent = %agent, "agent registered");
+                        let _ = self.router.agent_login(&agent, now);
+                        self.arm_registration_sweep();
+                    }
+                    Change::Logout(agent) => {
+                        tracing::info!(agent = %agent, "agent unregistered");
+                        let _ = self.router.agent_logout(&agent, now);
+                    }
+                    Change::None => self.arm_registration_sweep(),
+                }
+            }
+            Method::Options => {
+                let resp = ResponseBuilder::new(&msg, 200)
+                    .to_tag(&tag)
+                    .header("Allow", ALLOW)
+                    .header("Accept", "application/sdp")
+                    .header("Supported", "")
+                    .header("Server", &self.cfg.raw.sip.user_agent)
+                    .build();
+                self.respond(&key, resp, now);
+            }
+            Method::Invite if msg.to().tag().is_none() => self.new_call(now, source, key, msg),
+            Method::Invite | Method::Bye | Method::Info | Method::Update | Method::Notify => {
+                self.in_dialog(now, key, msg)
+            }
+            Method::Ack | Method::Cancel => {} // handled by the transaction layer's actions
+            Method::Prack
+            | Method::Subscribe
+            | Method::Refer
+            | Method::Message
+            | Method::Publish => {
+                let resp = ResponseBuilder::new(&msg, 405)
+                    .to_tag(&tag)
+                    .header("Allow", ALLOW)
+                    .build();
+                self.respond(&key, resp, now);
+            }
+            Method::Other => {
+                let resp = ResponseBuilder::new(&msg, 501)
+                    .to_tag(&tag)
+                    .header("Allow", ALLOW)
+                    .build();
+                self.respond(&key, resp, now);
+            }
+        }
+    }
+
+    /// Requests inside an existing dialog, on either leg.
+    fn in_dialog(&mut self, now: Instant, key: TxKey, msg: Message) {
+        let call_id = msg.call_id();
+        if let Some(&call) = self.by_call_id.get(call_id) {
+            return self.caller_in_dialog(now, call, key, msg);
+        }
+        if self.legs.contains_key(call_id) {
+            return self.agent_in_dialog(now, key, msg);
+        }
+        self.counters.no_dialog += 1;
+        let resp = ResponseBuilder::new(&msg, 481).to_tag(&new_tag()).build();
+        self.respond(&key, resp, now);
+    }
+
+    // ----- responses ---------------------------------------------------
+
+    fn handle_response(&mut self, now: Instant, msg: Message) {
+        self.counters.responses += 1;
+        match self.tx.on_response(&msg, now) {
+            Some((_key, ClientAction::Deliver)) => self.agent_response(now, msg),
+            Some((_key, ClientAction::Retransmitted2xx)) => self.reack(now, &msg),
+            Some((_, _)) => self.counters.retransmissions += 1,
+            None => {
+                // A 2xx to INVITE after its transaction ended: the agent did
+                // not get our ACK (RFC 3261 §13.2.2.4), so send it again.
+                if msg.cseq().method == Method::Invite
+                    && msg.status().is_some_and(|s| (200..300).contains(&s))
+                {
+                    self.reack(now, &msg);
+                } else {
+                    self.counters.stray_responses += 1;
+                }
+            }
+        }
+    }
+
+    fn on_tx_event(&mut self, now: Instant, ev: TxEvent) {
+        match ev {
+            TxEvent::Timeout(key) | TxEvent::TransportError(key) => {
+                self.agent_tx_timeout(now, &key)
+            }
+            TxEvent::AckTimeout(key) => {
+                let call = self
+                    .calls
+                    .values()
+                    .find(|c| c.invite_key == key)
+                    .map(|c| c.key);
+                if let Some(call) = call {
+                    tracing::warn!(call, "no ACK for our 2xx: ending the call");
+                    self.hang_up(now, call, finish::Party::Engine, "failed");
+                }
+            }
+            #[allow(unreachable_patterns)]
+            _ => {}
+        }
+    }
+
+    fn on_router_event(&mut self, now: Instant, ev: RouterEvent) {
+        match ev {
+            RouterEvent::Offer { call, agent, queue } => self.ring_agent(now, call, &agent, &queue),
+            RouterEvent::RingTimeout { call, agent } | RouterEvent::CancelRing { call, agent } => {
+                self.cancel_agent(now, call, &agent)
+            }
+            RouterEvent::Exit { call, reason, .. } => {
+                tracing::info!(call, ?reason, "caller leaves the queue");
+                self.hang_up(now, call, finish::Party::Engine, "timeout");
+            }
+            RouterEvent::Announce { .. } => {}
+            RouterEvent::Log(ev) => {
+                tracing::debug!(target: "queue_log", "{}", serde_json::to_string(&ev).unwrap_or_default())
+            }
+            #[allow(unreachable_patterns)]
+            _ => {}
+        }
+    }
+}
+
+pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, INFO, UPDATE";
+
+/// A random tag or Call-ID part (RFC 3261 §19.3: at least 32 bits of randomness).
+pub fn new_tag() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}

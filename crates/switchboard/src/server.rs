@@ -1,0 +1,182 @@
+//! The I/O shell around the engine: UDP sockets, the clock, media events,
+//! signals and the admin server. Everything protocol-shaped lives in
+//! `engine`; this file only moves bytes and time.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use tokio::net::UdpSocket;
+use tokio::sync::{mpsc, watch};
+
+use crate::admin;
+use crate::cdr::CdrWriter;
+use crate::config::{Config, Transport};
+use crate::engine::Engine;
+
+/// Requests from the admin server to the engine task.
+pub enum Command {
+    Snapshot(tokio::sync::oneshot::Sender<serde_json::Value>),
+    Drain,
+}
+
+pub async fn run(cfg: Config) -> anyhow_lite::Result<()> {
+    let cfg = Arc::new(cfg);
+    let media = media::MediaEngine::start(media::MediaConfig {
+        bind_ip: cfg.raw.media.ip,
+        port_min: cfg.raw.media.rtp_ports.get_ref()[0],
+        port_max: cfg.raw.media.rtp_ports.get_ref()[1],
+        workers: cfg.raw.media.workers,
+        rtp_timeout: cfg.raw.media.rtp_timeout,
+    })?;
+    let mut media_events = media.events();
+    let cdr = CdrWriter::open(&cfg.raw.cdr.path)?;
+    let secret = match &cfg.raw.auth.secret_file {
+        Some(p) => std::fs::read(
+            cfg.path
+                .parent()
+                .unwrap_or(std::path::Path::new("."))
+                .join(p),
+        )?,
+        None => rand::random::<[u8; 32]>().to_vec(),
+    };
+    let mut sockets = Vec::new();
+    for l in cfg.listen.iter().filter(|l| l.transport == Transport::Udp) {
+        let s = UdpSocket::bind(l.addr)
+            .await
+            .map_err(|e| anyhow_lite::Error(format!("bind udp {}: {e}", l.addr)))?;
+        tracing::info!(addr = %l.addr, "SIP listening (UDP)");
+        sockets.push(Arc::new(s));
+    }
+    if sockets.is_empty() {
+        return Err(anyhow_lite::Error("no UDP listener configured".into()));
+    }
+    let (cmd_tx, mut cmd_rx) = mpsc::channel::<Command>(64);
+    let (ready_tx, ready_rx) = watch::channel(true);
+    let admin_addr = cfg.admin_listen;
+    let admin_listener = tokio::net::TcpListener::bind(admin_addr)
+        .await
+        .map_err(|e| anyhow_lite::Error(format!("bind admin {admin_addr}: {e}")))?;
+    tracing::info!(addr = %admin_addr, "admin listening");
+    tokio::spawn(admin::serve(admin_listener, cmd_tx.clone(), ready_rx));
+
+    let mut engine = Engine::new(
+        Arc::clone(&cfg),
+        media,
+        cdr,
+        &secret,
+        Instant::now(),
+        SystemTime::now(),
+    );
+    // Datagrams from every socket funnel into the engine task.
+    let (dgram_tx, mut dgram_rx) = mpsc::channel::<(usize, SocketAddr, Bytes)>(4096);
+    for (i, s) in sockets.iter().enumerate() {
+        let s = Arc::clone(s);
+        let tx = dgram_tx.clone();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 65_536];
+            loop {
+                match s.recv_from(&mut buf).await {
+                    Ok((n, src)) => {
+                        if tx
+                            .send((i, src, Bytes::copy_from_slice(&buf[..n])))
+                            .await
+                            .is_err()
+                        {
+                            break;
+                        }
+                    }
+                    // ICMP port unreachable and the like: keep listening.
+                    Err(e) => tracing::debug!("recv: {e}"),
+                }
+            }
+        });
+    }
+
+    let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    let mut drain_deadline: Option<Instant> = None;
+    loop {
+        let deadline = engine
+            .poll_timeout()
+            .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+        tokio::select! {
+            Some((_, src, data)) = dgram_rx.recv() => {
+                tracing::trace!(%src, "recv\n{}", String::from_utf8_lossy(&data));
+                engine.handle_datagram(Instant::now(), src, data);
+                // Take whatever else is already queued before flushing.
+                while let Ok((_, src, data)) = dgram_rx.try_recv() {
+                    engine.handle_datagram(Instant::now(), src, data);
+                    flush(&mut engine, &sockets).await;
+                }
+            }
+            Some(ev) = media_events.recv() => engine.handle_media_event(Instant::now(), ev),
+            Some(cmd) = cmd_rx.recv() => match cmd {
+                Command::Snapshot(reply) => { let _ = reply.send(admin::snapshot(&engine)); }
+                Command::Drain => {
+                    engine.drain();
+                    let _ = ready_tx.send(false);
+                    drain_deadline.get_or_insert(Instant::now() + Duration::from_secs(300));
+                }
+            },
+            _ = tokio::time::sleep_until(deadline.into()) => engine.handle_timeout(Instant::now()),
+            _ = sigterm.recv() => {
+                tracing::info!("SIGTERM: draining");
+                engine.drain();
+                let _ = ready_tx.send(false);
+                drain_deadline.get_or_insert(Instant::now() + Duration::from_secs(300));
+            }
+            _ = sigint.recv() => {
+                tracing::info!("SIGINT: stopping");
+                break;
+            }
+        }
+        flush(&mut engine, &sockets).await;
+        if let Some(d) = drain_deadline {
+            if engine.active_calls() == 0 || Instant::now() >= d {
+                tracing::info!(active = engine.active_calls(), "drained: exiting");
+                break;
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn flush(engine: &mut Engine, sockets: &[Arc<UdpSocket>]) {
+    while let Some(t) = engine.poll_transmit() {
+        tracing::trace!(dest = %t.dest, "send\n{}", String::from_utf8_lossy(&t.data));
+        let sock = sockets
+            .iter()
+            .find(|s| {
+                s.local_addr()
+                    .map(|a| a.is_ipv4() == t.dest.is_ipv4())
+                    .unwrap_or(false)
+            })
+            .unwrap_or(&sockets[0]);
+        match sock.try_send_to(&t.data, t.dest) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                let _ = sock.send_to(&t.data, t.dest).await;
+            }
+            Err(e) => tracing::debug!(dest = %t.dest, "send: {e}"),
+        }
+    }
+}
+
+/// A tiny error type for the shell (no `anyhow` dependency needed).
+pub mod anyhow_lite {
+    #[derive(Debug)]
+    pub struct Error(pub String);
+    impl std::fmt::Display for Error {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(&self.0)
+        }
+    }
+    impl<E: std::error::Error> From<E> for Error {
+        fn from(e: E) -> Self {
+            Error(e.to_string())
+        }
+    }
+    pub type Result<T> = std::result::Result<T, Error>;
+}

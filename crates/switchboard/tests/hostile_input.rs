@@ -1,0 +1,57 @@
+//! Bad bytes on the SIP port: answered with 400 where possible, dropped
+//! otherwise, counted, and never stop the engine.
+
+mod support;
+
+use support::*;
+
+const OPTIONS: &str = "OPTIONS sip:switchboard@127.0.0.1 SIP/2.0\r\n\
+Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK-opt-1;rport\r\n\
+From: <sip:probe@127.0.0.1>;tag=p1\r\nTo: <sip:switchboard@127.0.0.1>\r\n\
+Call-ID: options-1\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
+
+#[test]
+fn malformed_datagrams_get_400_or_are_dropped_and_the_engine_keeps_serving() {
+    let base = port_block();
+    let mut e = Engine::start("hostile", base, &config(base, DEFAULT_TRUNK_AND_QUEUE));
+    // A request with a broken Content-Length: 400, matched to the request.
+    let bad = OPTIONS
+        .replace("Content-Length: 0", "Content-Length: -3")
+        .replace("options-1", "bad-1");
+    let resp = String::from_utf8(udp_exchange(e.sip, bad.as_bytes()).expect("a 400")).unwrap();
+    assert!(resp.starts_with("SIP/2.0 400 "), "{resp}");
+    assert!(resp.contains("Call-ID: bad-1"), "{resp}");
+    // Bad version: 505.
+    let v = OPTIONS
+        .replace("SIP/2.0\r\nVia", "SIP/3.0\r\nVia")
+        .replace("options-1", "bad-2");
+    let resp = String::from_utf8(udp_exchange(e.sip, v.as_bytes()).expect("a 505")).unwrap();
+    assert!(resp.starts_with("SIP/2.0 505 "), "{resp}");
+    // Garbage, truncations and a broken response: no answer, no crash.
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let mut sent = 0;
+    for junk in [
+        &b"\x00\x01\x02\xff"[..],
+        b"INVITE",
+        b"SIP/2.0 200 OK\r\n\r\n",
+        &OPTIONS.as_bytes()[..40],
+        &[b'A'; 60_000][..],
+    ] {
+        s.send_to(junk, e.sip).unwrap();
+        sent += 1;
+    }
+    for cut in (1..OPTIONS.len()).step_by(7) {
+        s.send_to(&OPTIONS.as_bytes()[..cut], e.sip).unwrap();
+        sent += 1;
+    }
+    // Still serving: OPTIONS gets 200.
+    let resp = String::from_utf8(udp_exchange(e.sip, OPTIONS.as_bytes()).expect("a 200")).unwrap();
+    assert!(resp.starts_with("SIP/2.0 200 OK\r\n"), "{resp}");
+    assert!(resp.contains("Allow: "), "{resp}");
+    assert!(e.is_running());
+    let counters = &e.status()["counters"];
+    assert!(
+        counters["parse_errors"].as_u64().unwrap() >= sent,
+        "{counters}"
+    );
+}

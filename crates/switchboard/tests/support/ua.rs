@@ -1,0 +1,269 @@
+//! A minimal blocking SIP user agent for tests that must see exactly what
+//! arrives at each end (SIPp cannot count RTP it receives): it registers with
+//! digest auth, places or answers one call, and sends and counts RTP.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use sip_core::auth::{digest_response, DigestAlgorithm};
+use sip_core::{HeaderName, Message, Method, RequestBuilder, ResponseBuilder};
+
+pub struct Ua {
+    pub sip: UdpSocket,
+    pub rtp: UdpSocket,
+    pub engine: SocketAddr,
+    pub user: String,
+    tag: String,
+    call_id: String,
+}
+
+impl Ua {
+    pub fn new(engine: SocketAddr, user: &str) -> Ua {
+        let sip = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let rtp = UdpSocket::bind("127.0.0.1:0").unwrap();
+        sip.set_read_timeout(Some(Duration::from_millis(200)))
+            .unwrap();
+        rtp.set_read_timeout(Some(Duration::from_millis(50)))
+            .unwrap();
+        Ua {
+            sip,
+            rtp,
+            engine,
+            user: user.to_string(),
+            tag: format!("t{}", rand::random::<u32>()),
+            call_id: format!("ua-{}@127.0.0.1", rand::random::<u64>()),
+        }
+    }
+
+    fn addr(&self) -> SocketAddr {
+        self.sip.local_addr().unwrap()
+    }
+
+    pub fn rtp_addr(&self) -> SocketAddr {
+        self.rtp.local_addr().unwrap()
+    }
+
+    fn send(&self, data: &[u8], to: SocketAddr) {
+        self.sip.send_to(data, to).unwrap();
+    }
+
+    /// Next SIP message (bounded wait: 10 s).
+    pub fn recv(&self) -> Message {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut buf = vec![0u8; 65_536];
+        while Instant::now() < deadline {
+            if let Ok((n, _)) = self.sip.recv_from(&mut buf) {
+                if let Ok(m) = Message::parse(Bytes::copy_from_slice(&buf[..n])) {
+                    return m;
+                }
+            }
+        }
+        panic!("{}: no SIP message within 10 s", self.user);
+    }
+
+    /// Next response with a final status for `method` (provisionals are skipped
+    /// unless `stop_at_provisional` names one).
+    pub fn recv_response(&self, method: Method, stop_at: Option<u16>) -> Message {
+        loop {
+            let m = self.recv();
+            if m.cseq().method != method || m.is_request() {
+                continue;
+            }
+            let s = m.status().unwrap();
+            if s >= 200 || Some(s) == stop_at {
+                return m;
+            }
+        }
+    }
+
+    fn request(&self, method: &str, uri: &str, cseq: u32, to_tag: Option<&str>) -> RequestBuilder {
+        let me = self.addr();
+        let to = match to_tag {
+            Some(t) => format!("<sip:{}@{}>;tag={t}", self.target_user(method), self.engine),
+            None => format!("<sip:{}@{}>", self.target_user(method), self.engine),
+        };
+        RequestBuilder::new(method, uri)
+            .header(
+                "Via",
+                format!("SIP/2.0/UDP {me};branch=z9hG4bK{}", rand::random::<u64>()),
+            )
+            .header("Max-Forwards", 70)
+            .header("From", format!("<sip:{}@{me}>;tag={}", self.user, self.tag))
+            .header("To", to)
+            .header("Call-ID", &self.call_id)
+            .header("CSeq", format!("{cseq} {method}"))
+            .header("Contact", format!("<sip:{}@{me}>", self.user))
+    }
+
+    fn target_user(&self, method: &str) -> String {
+        if method == "REGISTER" {
+            self.user.clone()
+        } else {
+            "5000".into()
+        }
+    }
+
+    /// REGISTER with digest authentication (MD5, qop=auth); returns the final status.
+    pub fn register(&self, password: &str) -> u16 {
+        let uri = format!("sip:{}", self.engine);
+        let first = self
+            .request("REGISTER", &uri, 1, None)
+            .header("Expires", 300)
+            .build(None);
+        self.send(&first, self.engine);
+        let challenge = self.recv_response(Method::Register, None);
+        assert_eq!(challenge.status(), Some(401));
+        let www = challenge
+            .headers(HeaderName::WwwAuthenticate)
+            .find(|h| h.contains("MD5"))
+            .expect("an MD5 challenge")
+            .to_string();
+        let param = |name: &str| {
+            sip_core::param(&www.replace(',', ";").replacen("Digest ", "", 1), name)
+                .unwrap_or_default()
+                .to_string()
+        };
+        let (realm, nonce) = (param("realm"), param("nonce"));
+        let cnonce = "0a4f113b";
+        let response = digest_response(
+            DigestAlgorithm::Md5,
+            false,
+            &self.user,
+            &realm,
+            password,
+            "REGISTER",
+            &uri,
+            &nonce,
+            Some(("auth", "00000001", cnonce)),
+        );
+        let auth = format!(
+            "Digest username=\"{}\", realm=\"{realm}\", nonce=\"{nonce}\", uri=\"{uri}\", response=\"{response}\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"{cnonce}\"",
+            self.user
+        );
+        let second = self
+            .request("REGISTER", &uri, 2, None)
+            .header("Expires", 300)
+            .header("Authorization", auth)
+            .build(None);
+        self.send(&second, self.engine);
+        self.recv_response(Method::Register, None).status().unwrap()
+    }
+
+    fn sdp(&self) -> String {
+        let rtp = self.rtp_addr();
+        format!(
+            "v=0\r\no=ua 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {} RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n",
+            rtp.port()
+        )
+    }
+
+    /// Carrier side: INVITE the number, wait for 200, ACK it. Returns the
+    /// engine's RTP address for this call and the To tag.
+    pub fn call(&self, number: &str) -> (SocketAddr, String) {
+        let uri = format!("sip:{number}@{}", self.engine);
+        let invite = self.request("INVITE", &uri, 1, None);
+        let sdp = self.sdp();
+        self.send(
+            &invite.build(Some(("application/sdp", sdp.as_bytes()))),
+            self.engine,
+        );
+        let ok = self.recv_response(Method::Invite, None);
+        assert_eq!(ok.status(), Some(200), "call answered");
+        let tag = ok.to().tag().unwrap().to_string();
+        let ack = self.request("ACK", &uri, 1, Some(&tag)).build(None);
+        self.send(&ack, self.engine);
+        (rtp_target(&ok), tag)
+    }
+
+    pub fn hang_up(&self, number: &str, to_tag: &str) -> u16 {
+        let uri = format!("sip:{number}@{}", self.engine);
+        let bye = self.request("BYE", &uri, 2, Some(to_tag)).build(None);
+        self.send(&bye, self.engine);
+        self.recv_response(Method::Bye, None).status().unwrap()
+    }
+
+    /// Agent side: wait for the engine's INVITE, answer it, wait for ACK.
+    /// Returns the engine's RTP address for this leg.
+    pub fn answer(&self) -> SocketAddr {
+        let invite = loop {
+            let m = self.recv();
+            if m.method() == Some(Method::Invite) {
+                break m;
+            }
+        };
+        let from = invite
+            .top_via()
+            .map(|v| SocketAddr::new(v.host.parse().unwrap(), v.port.unwrap_or(5060)))
+            .unwrap();
+        let sdp = self.sdp();
+        let ringing = ResponseBuilder::new(&invite, 180).to_tag(&self.tag).build();
+        self.send(&ringing, from);
+        let ok = ResponseBuilder::new(&invite, 200)
+            .to_tag(&self.tag)
+            .header("Contact", format!("<sip:{}@{}>", self.user, self.addr()))
+            .body("application/sdp", sdp.as_bytes())
+            .build();
+        self.send(&ok, from);
+        loop {
+            let m = self.recv();
+            if m.method() == Some(Method::Ack) {
+                break;
+            }
+        }
+        rtp_target(&invite)
+    }
+
+    /// Agent side: wait for BYE and answer 200.
+    pub fn await_bye(&self) {
+        loop {
+            let m = self.recv();
+            if m.method() == Some(Method::Bye) {
+                let from = SocketAddr::new(
+                    "127.0.0.1".parse().unwrap(),
+                    m.top_via().unwrap().port.unwrap_or(5060),
+                );
+                self.send(&ResponseBuilder::new(&m, 200).build(), from);
+                return;
+            }
+        }
+    }
+
+    /// Sends `n` marked RTP packets to `to`, 10 ms apart, while counting
+    /// packets received that carry `expect` as their payload mark.
+    pub fn exchange_rtp(&self, to: SocketAddr, n: u16, mark: &[u8; 4], expect: &[u8; 4]) -> usize {
+        let mut received = 0;
+        let mut buf = [0u8; 2048];
+        let mut count = |s: &UdpSocket, received: &mut usize| {
+            while let Ok(len) = s.recv(&mut buf) {
+                if len >= 16 && &buf[12..16] == expect {
+                    *received += 1;
+                }
+            }
+        };
+        self.rtp
+            .set_read_timeout(Some(Duration::from_millis(10)))
+            .unwrap();
+        for seq in 0..n {
+            let mut pkt = vec![0x80, 8];
+            pkt.extend_from_slice(&seq.to_be_bytes());
+            pkt.extend_from_slice(&(u32::from(seq) * 160).to_be_bytes());
+            pkt.extend_from_slice(&0x1234_5678u32.to_be_bytes());
+            pkt.extend_from_slice(mark);
+            pkt.resize(12 + 160, 0xd5);
+            self.rtp.send_to(&pkt, to).unwrap();
+            count(&self.rtp, &mut received);
+        }
+        // Collect stragglers for up to half a second.
+        let deadline = Instant::now() + Duration::from_millis(500);
+        while Instant::now() < deadline && received < n as usize {
+            count(&self.rtp, &mut received);
+        }
+        received
+    }
+}
+
+fn rtp_target(m: &Message) -> SocketAddr {
+    let sdp = sip_core::sdp::Sdp::parse(&m.body()).expect("SDP");
+    sip_core::sdp::remote_audio(&sdp).expect("audio stream").0
+}
