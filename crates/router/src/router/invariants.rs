@@ -85,9 +85,10 @@ impl Router {
             }
             for k in &bk.free {
                 let ag = &self.agents[k.agent as usize];
-                if !ag.is_free(now) || !ag.free_entries.contains(&(b as u32, *k)) {
+                // Busy agents' entries are stale and removed lazily.
+                if ag.is_free(now) && !ag.free_entries.contains(&(b as u32, *k)) {
                     return Err(format!(
-                        "bucket {b}: agent {} in free set but not free",
+                        "bucket {b}: free agent {} has an unlisted entry",
                         ag.id
                     ));
                 }
@@ -127,6 +128,11 @@ impl Router {
                 ));
             }
             if ag.is_free(now) {
+                for (b, k) in &ag.free_entries {
+                    if !self.buckets[*b as usize].free.contains(k) {
+                        return Err(format!("agent {} free but missing from bucket {b}", ag.id));
+                    }
+                }
                 if ag.free_entries.len() != ag.buckets.len() {
                     return Err(format!(
                         "agent {} free but in {} of {} free sets",
@@ -147,8 +153,6 @@ impl Router {
                         ));
                     }
                 }
-            } else if !ag.free_entries.is_empty() {
-                return Err(format!("agent {} busy but in free sets", ag.id));
             }
         }
         Ok(())

@@ -1,7 +1,7 @@
 //! The [`Router`]: all agent and queue state, one owner, events in and
 //! decisions out.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::time::{Duration, Instant};
 
 use crate::agent::{Agent, AgentState};
@@ -12,7 +12,7 @@ use crate::event::{EndedBy, QueueLogEvent, RingFailure, RouterEvent};
 use crate::queue::{Bucket, Queue};
 use crate::stats::Rolling;
 use crate::timers::Timers;
-use crate::util::{dur_ns, ms, Clock};
+use crate::util::{dur_ns, ms, Clock, FxMap};
 use crate::CallKey;
 
 mod apply;
@@ -60,21 +60,21 @@ pub struct Router {
     pub(crate) clock: Clock,
     pub(crate) now: u64,
     pub(crate) agents: Vec<Agent>,
-    pub(crate) agent_ix: HashMap<String, u32>,
+    pub(crate) agent_ix: FxMap<String, u32>,
     pub(crate) queues: Vec<Queue>,
-    pub(crate) queue_ix: HashMap<String, u32>,
+    pub(crate) queue_ix: FxMap<String, u32>,
     pub(crate) buckets: Vec<Bucket>,
     /// Best waiting caller of each bucket (cache of `waiting.first()`).
     pub(crate) heads: Vec<Option<CallOrd>>,
-    pub(crate) skill_ix: HashMap<String, u16>,
+    pub(crate) skill_ix: FxMap<String, u16>,
     pub(crate) skill_names: Vec<String>,
-    pub(crate) calls: HashMap<CallKey, Call>,
+    pub(crate) calls: FxMap<CallKey, Call>,
     pub(crate) timers: Timers,
     pub(crate) events: VecDeque<RouterEvent>,
     pub(crate) seq: u64,
     pub(crate) offer_seq: u64,
     /// caller -> (agent, when the agent last answered it).
-    pub(crate) sticky: HashMap<String, (u32, u64)>,
+    pub(crate) sticky: FxMap<String, (u32, u64)>,
     pub(crate) sticky_sweep_at: usize,
     pub(crate) occupancy: Rolling,
     /// Queues whose staffing dropped; checked against `leave_empty`.
@@ -90,19 +90,19 @@ impl Router {
             clock: Clock { epoch: now },
             now: 0,
             agents: Vec::new(),
-            agent_ix: HashMap::new(),
+            agent_ix: FxMap::default(),
             queues: Vec::new(),
-            queue_ix: HashMap::new(),
+            queue_ix: FxMap::default(),
             buckets: Vec::new(),
             heads: Vec::new(),
-            skill_ix: HashMap::new(),
+            skill_ix: FxMap::default(),
             skill_names: Vec::new(),
-            calls: HashMap::new(),
+            calls: FxMap::default(),
             timers: Timers::default(),
             events: VecDeque::new(),
             seq: 0,
             offer_seq: 0,
-            sticky: HashMap::new(),
+            sticky: FxMap::default(),
             sticky_sweep_at: 1024,
             occupancy: Rolling::new(STATS_SLOT_NS, dur_ns(OCCUPANCY_WINDOWS[1])),
             emptied: Vec::new(),

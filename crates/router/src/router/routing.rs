@@ -193,28 +193,53 @@ impl Router {
                 return;
             }
         }
-        let bucket = &self.buckets[b as usize];
-        if let Some(first) = bucket.free.first().copied() {
-            let qu = &mut self.queues[q as usize];
+        // Free agents of the bucket. Entries of agents that became busy are
+        // stale and removed here, lazily, so that an agent taking a call does
+        // not have to leave every free set it sits in.
+        loop {
+            let Router {
+                buckets,
+                agents,
+                queues,
+                ..
+            } = self;
+            let bucket = &mut buckets[b as usize];
+            let Some(first) = bucket.free.first().copied() else {
+                break;
+            };
+            if !agents[first.agent as usize].is_free(now) {
+                bucket.free.remove(&first);
+                continue;
+            }
+            let qu = &mut queues[q as usize];
             if qu.selector.rings_all() {
                 let limit = qu.cfg.ring_all_limit.max(1);
-                let chosen: Vec<u32> = bucket
-                    .free
-                    .iter()
-                    .take_while(|k| k.tier == first.tier)
-                    .take(limit)
-                    .map(|k| k.agent)
-                    .collect();
+                let mut chosen = Vec::new();
+                let mut stale = Vec::new();
+                for k in bucket.free.iter().take_while(|k| k.tier == first.tier) {
+                    if chosen.len() >= limit {
+                        break;
+                    }
+                    if agents[k.agent as usize].is_free(now) {
+                        chosen.push(k.agent);
+                    } else {
+                        stale.push(*k);
+                    }
+                }
+                for k in stale {
+                    bucket.free.remove(&k);
+                }
                 self.offer(call, &chosen);
-            } else {
-                let k = qu.selector.pick(&bucket.free, &qu.memory).unwrap_or(first);
-                qu.selector.offered(
-                    &mut qu.memory,
-                    Some(&k),
-                    self.agents[k.agent as usize].order,
-                );
-                self.offer(call, &[k.agent]);
+                return;
             }
+            let k = qu.selector.pick(&bucket.free, &qu.memory).unwrap_or(first);
+            if !agents[k.agent as usize].is_free(now) {
+                bucket.free.remove(&k);
+                continue;
+            }
+            qu.selector
+                .offered(&mut qu.memory, Some(&k), agents[k.agent as usize].order);
+            self.offer(call, &[k.agent]);
             return;
         }
         let bucket = &mut self.buckets[b as usize];
@@ -402,10 +427,12 @@ impl Router {
             }
             ag.counted_ready = ready;
         }
-        for (b, k) in ag.free_entries.drain(..) {
-            buckets[b as usize].free.remove(&k);
-        }
+        // A busy agent's entries stay (stale) until `route_call` meets them
+        // or the agent is free again.
         if ag.is_free(now) {
+            for (b, k) in ag.free_entries.drain(..) {
+                buckets[b as usize].free.remove(&k);
+            }
             let mut entries = std::mem::take(&mut ag.free_entries);
             for m in &ag.buckets {
                 let bucket = &mut buckets[m.bucket as usize];

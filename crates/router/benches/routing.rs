@@ -1,0 +1,386 @@
+//! Routing decision cost at contact-center scale.
+//!
+//! World: 10,000 agents, 500 queues, 50 skills (5 per agent, levels 1-5;
+//! queues need 1 or 2 skills, the 2-skill ones relax to 1 after 30 s), a
+//! mix of nine strategies, and 100,000 waiting callers. Measured, each
+//! including the `poll_event` drain:
+//!
+//! - `agent-free/loaded`: `call_ended` (no wrap-up) on a busy agent while
+//!   100k callers wait; the agent takes the best caller across its queues.
+//! - `call-arrives/free-agents`: `enqueue` while most agents are free; the
+//!   queue's strategy picks one.
+//! - `call-arrives/loaded`: `enqueue` while nobody is free (the caller waits).
+//! - `agent-free/idle`: `call_ended` with nobody waiting (the agent joins
+//!   its free sets).
+//!
+//! Besides criterion's figures, each scenario prints p50 / p99 / p99.9 and
+//! decisions per second over 200,000 timed decisions, and the loaded
+//! agent-free case is repeated at other sizes to show how it scales.
+//!
+//! Run: `cargo bench -p router --bench routing`
+
+use std::collections::VecDeque;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, Criterion};
+use router::{
+    AgentConfig, CallKey, QueueConfig, RelaxStep, Router, RouterConfig, RouterEvent, Strategy,
+};
+
+const SKILLS: usize = 50;
+const QUEUES: usize = 500;
+
+struct Lcg(u64);
+impl Lcg {
+    fn next(&mut self) -> u64 {
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
+        self.0 >> 33
+    }
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+fn skill(i: usize) -> String {
+    format!("s{i}")
+}
+
+fn config(agents: usize) -> RouterConfig {
+    let mut rng = Lcg(42);
+    let strategies: Vec<Strategy> = Strategy::ALL
+        .into_iter()
+        .filter(|s| *s != Strategy::RingAll)
+        .collect();
+    let agents = (0..agents)
+        .map(|i| {
+            let mut skills = std::collections::BTreeMap::new();
+            while skills.len() < 5 {
+                skills.insert(skill(rng.below(SKILLS)), 1 + rng.below(5) as u8);
+            }
+            AgentConfig {
+                id: format!("agent{i}"),
+                skills,
+                ..Default::default()
+            }
+        })
+        .collect();
+    let queues = (0..QUEUES)
+        .map(|j| {
+            let mut require = std::collections::BTreeMap::new();
+            let primary = skill(j % SKILLS);
+            require.insert(primary.clone(), 1 + ((j / SKILLS) % 3) as u8);
+            let mut relax = Vec::new();
+            if j % 5 < 2 {
+                require.insert(skill((j * 7 + 3) % SKILLS), 1);
+                relax.push(RelaxStep {
+                    after: Duration::from_secs(30),
+                    require: [(primary, 1)].into(),
+                    max_penalty: None,
+                });
+            }
+            QueueConfig {
+                name: format!("queue{j}"),
+                require,
+                relax,
+                strategy: strategies[j % strategies.len()],
+                ..Default::default()
+            }
+        })
+        .collect();
+    RouterConfig { agents, queues }
+}
+
+struct World {
+    r: Router,
+    now: Instant,
+    next_call: CallKey,
+    rng: Lcg,
+    queues: Vec<String>,
+    talking: VecDeque<(CallKey, String)>,
+}
+
+impl World {
+    /// `agents` agents all busy talking, `waiting` callers waiting.
+    fn loaded(agents: usize, waiting: usize) -> World {
+        let now = Instant::now();
+        let cfg = config(agents);
+        let ids: Vec<String> = cfg.agents.iter().map(|a| a.id.clone()).collect();
+        let mut w = World {
+            r: Router::new(cfg, now),
+            now,
+            next_call: 1,
+            rng: Lcg(7),
+            queues: (0..QUEUES).map(|j| format!("queue{j}")).collect(),
+            talking: VecDeque::new(),
+        };
+        for _ in 0..waiting + agents {
+            w.enqueue_random();
+        }
+        for id in &ids {
+            w.r.agent_login(id, w.now).unwrap();
+            w.answer_offers();
+        }
+        // Top up to `waiting` callers (some agents found nobody to serve).
+        while w.waiting() < waiting {
+            w.enqueue_random();
+            w.answer_offers();
+        }
+        w
+    }
+
+    /// `agents` agents logged in and free, nobody waiting.
+    fn idle(agents: usize) -> World {
+        let now = Instant::now();
+        let cfg = config(agents);
+        let ids: Vec<String> = cfg.agents.iter().map(|a| a.id.clone()).collect();
+        let mut w = World {
+            r: Router::new(cfg, now),
+            now,
+            next_call: 1,
+            rng: Lcg(7),
+            queues: (0..QUEUES).map(|j| format!("queue{j}")).collect(),
+            talking: VecDeque::new(),
+        };
+        for id in &ids {
+            w.r.agent_login(id, w.now).unwrap();
+        }
+        w
+    }
+
+    fn waiting(&self) -> usize {
+        self.queues
+            .iter()
+            .map(|q| self.r.queue_len(q).unwrap_or(0))
+            .sum::<usize>()
+    }
+
+    fn enqueue_random(&mut self) {
+        let q = self.rng.below(QUEUES);
+        let prio = (self.rng.below(10) == 0) as u8;
+        let _ = self
+            .r
+            .enqueue(self.next_call, &self.queues[q], prio, "", self.now);
+        self.next_call += 1;
+    }
+
+    /// Answers every pending offer (the engine's side, not timed).
+    fn answer_offers(&mut self) {
+        while let Some(ev) = self.r.poll_event() {
+            if let RouterEvent::Offer { call, agent, .. } = ev {
+                self.r.ring_answered(call, &agent, self.now);
+                self.talking.push_back((call, agent));
+            }
+        }
+    }
+
+    fn tick(&mut self) {
+        self.now += Duration::from_micros(10);
+    }
+
+    /// One timed agent-becomes-free decision; the rest keeps the world steady.
+    fn agent_free_step(&mut self) -> Duration {
+        self.tick();
+        let Some((call, agent)) = self.talking.pop_front() else {
+            return Duration::ZERO;
+        };
+        let t = Instant::now();
+        self.r.call_ended(call, &agent, self.now);
+        let mut offered = None;
+        while let Some(ev) = self.r.poll_event() {
+            if let RouterEvent::Offer { call, agent, .. } = ev {
+                offered = Some((call, agent));
+            }
+        }
+        let dt = t.elapsed();
+        if let Some((call, agent)) = offered {
+            self.r.ring_answered(call, &agent, self.now);
+            self.talking.push_back((call, agent));
+        }
+        self.enqueue_random();
+        self.answer_offers();
+        dt
+    }
+
+    /// One timed call-arrives decision.
+    fn call_arrives_step(&mut self) -> Duration {
+        self.tick();
+        let q = self.rng.below(QUEUES);
+        let call = self.next_call;
+        self.next_call += 1;
+        let t = Instant::now();
+        let _ = self.r.enqueue(call, &self.queues[q], 0, "", self.now);
+        let mut offered = None;
+        while let Some(ev) = self.r.poll_event() {
+            if let RouterEvent::Offer { call, agent, .. } = ev {
+                offered = Some((call, agent));
+            }
+        }
+        let dt = t.elapsed();
+        match offered {
+            // Free the agent again (not timed) so most agents stay free.
+            Some((call, agent)) => {
+                self.r.ring_answered(call, &agent, self.now);
+                self.r.call_ended(call, &agent, self.now);
+                self.answer_offers();
+            }
+            None => {
+                // Nobody could take it; do not let unserved callers pile up.
+                self.r.abandon(call, self.now);
+                while self.r.poll_event().is_some() {}
+            }
+        }
+        dt
+    }
+
+    /// One timed arrival into a loaded router (nobody free: the caller waits).
+    fn loaded_arrival_step(&mut self) -> Duration {
+        self.tick();
+        let q = self.rng.below(QUEUES);
+        let call = self.next_call;
+        self.next_call += 1;
+        let t = Instant::now();
+        let _ = self.r.enqueue(call, &self.queues[q], 0, "", self.now);
+        while self.r.poll_event().is_some() {}
+        let dt = t.elapsed();
+        self.r.abandon(call, self.now);
+        self.answer_offers();
+        dt
+    }
+
+    /// One timed agent-free decision with nobody waiting.
+    fn idle_free_step(&mut self) -> Duration {
+        self.tick();
+        let q = self.rng.below(QUEUES);
+        let call = self.next_call;
+        self.next_call += 1;
+        let _ = self.r.enqueue(call, &self.queues[q], 0, "", self.now);
+        let mut offered = None;
+        while let Some(ev) = self.r.poll_event() {
+            if let RouterEvent::Offer { call, agent, .. } = ev {
+                offered = Some((call, agent));
+            }
+        }
+        let Some((call, agent)) = offered else {
+            self.r.abandon(call, self.now);
+            while self.r.poll_event().is_some() {}
+            return Duration::ZERO;
+        };
+        self.r.ring_answered(call, &agent, self.now);
+        let t = Instant::now();
+        self.r.call_ended(call, &agent, self.now);
+        while self.r.poll_event().is_some() {}
+        t.elapsed()
+    }
+}
+
+fn report(name: &str, samples: &mut [Duration]) {
+    let mut ns: Vec<u64> = samples
+        .iter()
+        .map(|d| d.as_nanos() as u64)
+        .filter(|&n| n > 0)
+        .collect();
+    ns.sort_unstable();
+    if ns.is_empty() {
+        println!("{name:<48} no samples");
+        return;
+    }
+    let pct = |p: f64| ns[((ns.len() as f64 * p) as usize).min(ns.len() - 1)];
+    let mean = ns.iter().sum::<u64>() as f64 / ns.len() as f64;
+    println!(
+        "{name:<48} n={:>7}  p50={:>6} ns  p99={:>6} ns  p99.9={:>7} ns  mean={:>7.0} ns  {:>10.0} decisions/s",
+        ns.len(),
+        pct(0.50),
+        pct(0.99),
+        pct(0.999),
+        mean,
+        1e9 / mean
+    );
+}
+
+fn percentiles(name: &str, n: usize, mut step: impl FnMut() -> Duration) {
+    for _ in 0..n / 10 {
+        step(); // warm up
+    }
+    let mut samples: Vec<Duration> = (0..n).map(|_| step()).collect();
+    report(name, &mut samples);
+}
+
+fn bench(c: &mut Criterion) {
+    // Debug builds (`cargo test --benches`) only check the bench runs.
+    let small = cfg!(debug_assertions);
+    let scale = |n: usize| if small { (n / 100).max(10) } else { n };
+    let n = scale(200_000);
+    println!("\n--- routing decisions (10,000 agents, 500 queues, 50 skills) ---");
+    let t = Instant::now();
+    let mut loaded = World::loaded(scale(10_000), scale(100_000));
+    println!(
+        "setup: 10k agents busy, {} callers waiting, built in {:?}",
+        loaded.waiting(),
+        t.elapsed()
+    );
+    percentiles("agent-free/loaded (100k waiting)", n, || {
+        loaded.agent_free_step()
+    });
+    percentiles("call-arrives/loaded (100k waiting, none free)", n, || {
+        loaded.loaded_arrival_step()
+    });
+    let mut idle = World::idle(scale(10_000));
+    percentiles("call-arrives/free-agents (10k free)", n, || {
+        idle.call_arrives_step()
+    });
+    percentiles("agent-free/idle (nobody waiting)", n, || {
+        idle.idle_free_step()
+    });
+
+    println!("--- scaling of agent-free/loaded ---");
+    for (agents, waiting) in [
+        (1_000, 10_000),
+        (1_000, 100_000),
+        (10_000, 10_000),
+        (10_000, 100_000),
+        (20_000, 200_000),
+    ] {
+        let mut w = World::loaded(scale(agents), scale(waiting));
+        percentiles(
+            &format!("agent-free/loaded {agents} agents {waiting} waiting"),
+            n / 2,
+            || w.agent_free_step(),
+        );
+    }
+    println!("--- scaling of call-arrives/free-agents ---");
+    for agents in [1_000, 10_000, 20_000] {
+        let mut w = World::idle(scale(agents));
+        percentiles(
+            &format!("call-arrives/free-agents {agents} agents"),
+            n / 2,
+            || w.call_arrives_step(),
+        );
+    }
+    println!();
+
+    let mut g = c.benchmark_group("routing");
+    g.sample_size(20)
+        .measurement_time(Duration::from_secs(3))
+        .warm_up_time(Duration::from_secs(1));
+    g.bench_function("agent-free/loaded", |b| {
+        b.iter_custom(|iters| (0..iters).map(|_| loaded.agent_free_step()).sum())
+    });
+    g.bench_function("call-arrives/free-agents", |b| {
+        b.iter_custom(|iters| (0..iters).map(|_| idle.call_arrives_step()).sum())
+    });
+    g.bench_function("call-arrives/loaded", |b| {
+        b.iter_custom(|iters| (0..iters).map(|_| loaded.loaded_arrival_step()).sum())
+    });
+    g.bench_function("agent-free/idle", |b| {
+        b.iter_custom(|iters| (0..iters).map(|_| idle.idle_free_step()).sum())
+    });
+    g.finish();
+    black_box(&loaded.r);
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
