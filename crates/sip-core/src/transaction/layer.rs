@@ -268,6 +268,9 @@ impl TransactionLayer {
                 }
             }
         } else {
+            if msg.method() == Some(Method::Bye) {
+                self.bye_stops_2xx(msg);
+            }
             self.new_server(key, msg, source, reliable, now)
         }
     }
@@ -325,6 +328,29 @@ impl TransactionLayer {
             }
         }
         ServerAction::New(key)
+    }
+
+    /// A BYE in a dialog whose 2xx still awaits its ACK proves the peer got
+    /// the 2xx (or gave up on the session): stop retransmitting it and do
+    /// not report [`TxEvent::AckTimeout`] for a session that is ending.
+    fn bye_stops_2xx(&mut self, bye: &Message) {
+        let call_id = bye.call_id();
+        let done: Vec<(String, u32)> = self
+            .awaiting_ack
+            .keys()
+            .filter(|(c, _)| c == call_id)
+            .cloned()
+            .collect();
+        for d in done {
+            if let Some(k) = self.awaiting_ack.remove(&d) {
+                if let Some(tx) = self.txs.get_mut(&k) {
+                    if let Machine::Server(s) = &mut tx.machine {
+                        s.acked = true;
+                    }
+                    disarm(&mut tx.timers, &[Timer::Ok2xx]);
+                }
+            }
+        }
     }
 
     fn on_ack(&mut self, key: &TxKey, msg: &Message, now: Instant) -> ServerAction {

@@ -35,8 +35,9 @@
 //! on top of it would otherwise have to:
 //! - sends `100 Trying` for an INVITE the TU has not answered within 200 ms
 //!   (§17.2.1);
-//! - retransmits a 2xx to INVITE until the ACK arrives, and reports
-//!   [`TxEvent::AckTimeout`] when none came within 64*T1 (§13.3.1.4);
+//! - retransmits a 2xx to INVITE until the ACK (or a BYE in that call)
+//!   arrives, and reports [`TxEvent::AckTimeout`] when none came within
+//!   64*T1 (§13.3.1.4);
 //! - generates the ACK for a non-2xx final response (§17.1.1.3);
 //! - bounds an INVITE client transaction stuck in Proceeding with Timer C
 //!   (§16.6 step 11), and destroys it 64*T1 after a CANCEL (§9.1).

@@ -899,3 +899,29 @@ mod prop {
         }
     }
 }
+
+#[test]
+fn bye_stops_an_unacked_2xx() {
+    // SIPp with simulated loss: the ACK is lost, the BYE arrives.
+    let t0 = Instant::now();
+    let mut l = TransactionLayer::new(Timers::default());
+    let inv = request("INVITE", "z9hG4bKa", "");
+    let ServerAction::New(key) = l.on_request(&inv, peer(), false, t0) else {
+        panic!()
+    };
+    l.respond(&key, reply(&inv, 200, "t"), t0);
+    assert_eq!(times(&run(&mut l, t0, ms(600))), vec![0, 500]);
+    let raw = String::from_utf8(request("BYE", "z9hG4bKbye", "").as_bytes().to_vec())
+        .unwrap()
+        .replace("CSeq: 1 BYE", "CSeq: 2 BYE");
+    let bye = Message::parse(Bytes::from(raw)).unwrap();
+    assert!(matches!(
+        l.on_request(&bye, peer(), false, t0 + ms(700)),
+        ServerAction::New(_)
+    ));
+    drain(&mut l);
+    assert!(run(&mut l, t0, Duration::from_secs(40)).is_empty());
+    assert!(!events(&mut l)
+        .iter()
+        .any(|e| matches!(e, TxEvent::AckTimeout(_))));
+}
