@@ -35,6 +35,7 @@
 //! ```
 
 mod codec;
+pub mod dtmf;
 mod engine;
 mod error;
 pub mod g711;

@@ -1,7 +1,9 @@
 //! One session: two legs, each an RTP and an RTCP socket, owned by one task.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
@@ -26,6 +28,12 @@ const MAX_PLAYER_LAG: Duration = Duration::from_millis(200);
 struct Sockets {
     rtp: UdpSocket,
     rtcp: UdpSocket,
+}
+
+enum Ev {
+    Cmd(Option<SessionCmd>),
+    Readable(usize, Kind),
+    Timer,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -178,22 +186,52 @@ pub(super) async fn run(init: SessionInit) {
     let mut deadline = st.next_deadline(now);
     let sleep = tokio::time::sleep_until(deadline.into());
     tokio::pin!(sleep);
+    let mut rot = 0usize;
     loop {
-        tokio::select! {
-            cmd = cmds.recv() => match cmd {
-                None | Some(SessionCmd::Release) => break,
-                Some(c) => st.on_cmd(c, Instant::now()),
-            },
-            r = socks[0].rtp.readable() => if r.is_ok() { st.drain(&socks, 0, Kind::Rtp, &mut buf) },
-            r = socks[0].rtcp.readable() => if r.is_ok() { st.drain(&socks, 0, Kind::Rtcp, &mut buf) },
-            r = socks[1].rtp.readable() => if r.is_ok() { st.drain(&socks, 1, Kind::Rtp, &mut buf) },
-            r = socks[1].rtcp.readable() => if r.is_ok() { st.drain(&socks, 1, Kind::Rtcp, &mut buf) },
-            _ = &mut sleep => {},
+        // One hand-written poll over the command channel, the four sockets
+        // and the timer: each socket keeps a single reader waker (no waiter
+        // list, no per-iteration future construction).
+        let ev = std::future::poll_fn(|cx| {
+            if let Poll::Ready(c) = cmds.poll_recv(cx) {
+                return Poll::Ready(Ev::Cmd(c));
+            }
+            // Rotate the starting socket so a flooded one cannot starve the others.
+            rot = rot.wrapping_add(1);
+            for k in 0..4 {
+                let (i, kind) = match (rot + k) % 4 {
+                    0 => (0, Kind::Rtp),
+                    1 => (1, Kind::Rtp),
+                    2 => (0, Kind::Rtcp),
+                    _ => (1, Kind::Rtcp),
+                };
+                let ready = match kind {
+                    Kind::Rtp => socks[i].rtp.poll_recv_ready(cx),
+                    Kind::Rtcp => socks[i].rtcp.poll_recv_ready(cx),
+                };
+                if ready.is_ready() {
+                    return Poll::Ready(Ev::Readable(i, kind));
+                }
+            }
+            if sleep.as_mut().poll(cx).is_ready() {
+                return Poll::Ready(Ev::Timer);
+            }
+            Poll::Pending
+        })
+        .await;
+        let mut fired = false;
+        match ev {
+            Ev::Cmd(None | Some(SessionCmd::Release)) => break,
+            Ev::Cmd(Some(c)) => st.on_cmd(c, Instant::now()),
+            Ev::Readable(i, kind) => st.drain(&socks, i, kind, &mut buf),
+            Ev::Timer => fired = true,
         }
         let now = Instant::now();
         st.on_tick(&socks, now);
+        // Only move the timer earlier, or re-arm it after it fired: media
+        // arriving pushes the inactivity deadline later on every packet, and
+        // re-arming a timer per packet costs more than an early wake-up.
         let d = st.next_deadline(now);
-        if d != deadline {
+        if fired || d < deadline {
             deadline = d;
             sleep.as_mut().reset(d.into());
         }
