@@ -8,8 +8,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{mpsc, oneshot, watch};
 
-use crate::engine::Engine;
-use crate::server::Command;
+use crate::engine::Command;
 
 pub async fn serve(
     listener: TcpListener,
@@ -83,29 +82,4 @@ async fn handle(
     );
     stream.write_all(resp.as_bytes()).await?;
     stream.shutdown().await
-}
-
-/// Live state for the API.
-pub fn snapshot(engine: &Engine) -> serde_json::Value {
-    let calls: Vec<serde_json::Value> = engine
-        .calls()
-        .map(|c| {
-            serde_json::json!({
-                "call_id": c.call_id, "caller": c.caller, "queue": c.queue,
-                "state": c.state, "agent": c.agent,
-            })
-        })
-        .collect();
-    let registrations: serde_json::Map<String, serde_json::Value> = engine
-        .registrar()
-        .bindings()
-        .map(|(a, b)| (a.clone(), serde_json::to_value(b).unwrap_or_default()))
-        .collect();
-    serde_json::json!({
-        "draining": engine.is_draining(),
-        "calls": calls,
-        "registrations": registrations,
-        "counters": engine.counters,
-        "router": serde_json::to_value(engine.router().snapshot(std::time::Instant::now())).unwrap_or_default(),
-    })
 }

@@ -13,13 +13,7 @@ use tokio::sync::{mpsc, watch};
 use crate::admin;
 use crate::cdr::CdrWriter;
 use crate::config::{Config, Transport};
-use crate::engine::Engine;
-
-/// Requests from the admin server to the engine task.
-pub enum Command {
-    Snapshot(tokio::sync::oneshot::Sender<serde_json::Value>),
-    Drain,
-}
+use crate::engine::{Command, Engine};
 
 pub async fn run(cfg: Config) -> anyhow_lite::Result<()> {
     let cfg = Arc::new(cfg);
@@ -112,20 +106,11 @@ pub async fn run(cfg: Config) -> anyhow_lite::Result<()> {
                 }
             }
             Some(ev) = media_events.recv() => engine.handle_media_event(Instant::now(), ev),
-            Some(cmd) = cmd_rx.recv() => match cmd {
-                Command::Snapshot(reply) => { let _ = reply.send(admin::snapshot(&engine)); }
-                Command::Drain => {
-                    engine.drain();
-                    let _ = ready_tx.send(false);
-                    drain_deadline.get_or_insert(Instant::now() + Duration::from_secs(300));
-                }
-            },
+            Some(cmd) = cmd_rx.recv() => engine.handle_command(Instant::now(), cmd),
             _ = tokio::time::sleep_until(deadline.into()) => engine.handle_timeout(Instant::now()),
             _ = sigterm.recv() => {
                 tracing::info!("SIGTERM: draining");
                 engine.drain();
-                let _ = ready_tx.send(false);
-                drain_deadline.get_or_insert(Instant::now() + Duration::from_secs(300));
             }
             _ = sigint.recv() => {
                 tracing::info!("SIGINT: stopping");
@@ -133,6 +118,10 @@ pub async fn run(cfg: Config) -> anyhow_lite::Result<()> {
             }
         }
         flush(&mut engine, &sockets).await;
+        if engine.is_draining() && drain_deadline.is_none() {
+            let _ = ready_tx.send(false);
+            drain_deadline = Some(Instant::now() + Duration::from_secs(300));
+        }
         if let Some(d) = drain_deadline {
             if engine.active_calls() == 0 || Instant::now() >= d {
                 tracing::info!(active = engine.active_calls(), "drained: exiting");

@@ -54,6 +54,23 @@ fn completed_call_with_audio_both_ways_caller_hangs_up() {
     assert!(relayed(c, "relayed_b_to_a") >= 90, "{c}");
     // While queued and ringing, the caller heard music.
     assert!(c["rtp"]["a"]["played"].as_u64().unwrap() > 0, "{c}");
+    assert_ports_freed(&e);
+}
+
+/// Every RTP port went back to the pool and no call is left behind.
+fn assert_ports_freed(e: &Engine) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let s = e.status();
+        if s["media"]["ports_in_use"] == 0 && s["calls"].as_array().unwrap().is_empty() {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "ports or calls left: {s}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
 }
 
 #[test]
@@ -109,7 +126,7 @@ fn caller_cancels_while_queued() {
         c["rtp"]["a"]["played"].as_u64().unwrap() > 0,
         "music while queued: {c}"
     );
-    assert_eq!(e.status()["calls"].as_array().unwrap().len(), 0);
+    assert_ports_freed(&e);
 }
 
 #[test]
@@ -136,6 +153,7 @@ fn caller_cancels_while_agent_rings() {
     let c = &e.wait_cdrs(1)[0];
     assert_eq!(c["outcome"], "abandoned");
     assert_eq!(c["agents_tried"], serde_json::json!(["1001"]));
+    assert_ports_freed(&e);
 }
 
 fn next_agent_after(first_scenario: &str, name: &str) {
@@ -167,6 +185,7 @@ fn next_agent_after(first_scenario: &str, name: &str) {
     assert_eq!(c["outcome"], "completed", "{c}");
     assert_eq!(c["agent"], "1002");
     assert_eq!(c["agents_tried"], serde_json::json!(["1001", "1002"]));
+    assert_ports_freed(&e);
 }
 
 #[test]
@@ -243,4 +262,28 @@ fn wrong_password_is_challenged_then_refused() {
         .args(["-p", &(e.base + 21).to_string()])
         .run();
     assert_eq!(e.status()["registrations"].as_object().unwrap().len(), 0);
+}
+
+#[test]
+fn registration_expiry_is_honoured() {
+    require_sipp();
+    let base = port_block();
+    let toml = config(base, DEFAULT_TRUNK_AND_QUEUE)
+        .replace("t1 = \"100ms\"", "t1 = \"100ms\"\nmin_expires = 1");
+    let e = Engine::start("expiry", base, &toml);
+    e.sipp("agent-register.xml")
+        .args(["-au", "1001", "-ap", "pw1001", "-set", "user", "1001"])
+        .args([
+            "-set",
+            "contact_port",
+            &(base + 20).to_string(),
+            "-set",
+            "expires",
+            "1",
+        ])
+        .args(["-p", &(base + 21).to_string()])
+        .run();
+    e.wait_registered(1);
+    // The binding lapses by itself after its 1 s expiry.
+    e.wait_registered(0);
 }

@@ -55,3 +55,28 @@ fn malformed_datagrams_get_400_or_are_dropped_and_the_engine_keeps_serving() {
         "{counters}"
     );
 }
+
+#[test]
+fn a_retransmitted_invite_makes_one_call() {
+    let base = port_block();
+    let e = Engine::start("retrans", base, &config(base, DEFAULT_TRUNK_AND_QUEUE));
+    let sdp = "v=0\r\no=c 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
+    let invite = format!(
+        "INVITE sip:5000@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK-retrans;rport\r\n\
+From: <sip:c@127.0.0.1>;tag=c1\r\nTo: <sip:5000@127.0.0.1>\r\nCall-ID: retrans-1\r\nCSeq: 1 INVITE\r\n\
+Contact: <sip:c@127.0.0.1:9>\r\nMax-Forwards: 70\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+        sdp.len()
+    );
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for _ in 0..5 {
+        s.send_to(invite.as_bytes(), e.sip).unwrap();
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let status = e.status();
+    assert_eq!(status["calls"].as_array().unwrap().len(), 1, "{status}");
+    assert_eq!(status["counters"]["calls_offered"], 1, "{status}");
+    assert!(
+        status["counters"]["retransmissions"].as_u64().unwrap() >= 4,
+        "{status}"
+    );
+}

@@ -12,6 +12,7 @@
 
 mod agent_leg;
 mod caller;
+pub mod commands;
 mod finish;
 pub mod reject;
 
@@ -36,6 +37,7 @@ use crate::stats::Counters;
 
 pub use agent_leg::AgentLeg;
 pub use caller::Call;
+pub use commands::Command;
 
 /// Engine-owned timers; stale entries are skipped when they fire.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -250,7 +252,7 @@ impl Engine {
     }
 
     /// Drains what the transaction layer and the router produced.
-    fn after_input(&mut self, now: Instant) {
+    pub(crate) fn after_input(&mut self, now: Instant) {
         loop {
             let mut progressed = false;
             while let Some(ev) = self.tx.poll_event() {
