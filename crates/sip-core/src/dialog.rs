@@ -23,6 +23,7 @@
 //! assert_eq!(bye.from().tag(), Some("ours"));
 //! ```
 
+pub mod refer;
 pub mod reliable;
 pub mod session_timer;
 
@@ -49,6 +50,13 @@ pub enum DialogError {
     /// A dialog-creating message without the tag it needs.
     #[error("missing dialog tag")]
     MissingTag,
+    /// A re-INVITE arrived while ours is pending: glare (RFC 3261 §14.2).
+    #[error("our INVITE is pending (glare)")]
+    RequestPending,
+    /// A re-INVITE arrived while the peer's previous INVITE is unanswered
+    /// (§14.2): answer 500 with a Retry-After of 0–10 s.
+    #[error("the previous INVITE is still in progress")]
+    InviteInProgress,
 }
 
 impl DialogError {
@@ -57,6 +65,8 @@ impl DialogError {
             DialogError::UnknownDialog => 481,
             DialogError::OutOfOrder => 500,
             DialogError::BadContact | DialogError::MissingTag => 400,
+            DialogError::RequestPending => 491,
+            DialogError::InviteInProgress => 500,
         }
     }
 }
@@ -134,6 +144,10 @@ pub struct Dialog {
     pub route_set: Vec<String>,
     /// The dialog was created by a `sips:` request over TLS.
     pub secure: bool,
+    /// CSeq of our INVITE awaiting its final response.
+    pub invite_out: Option<u32>,
+    /// CSeq of the peer's INVITE we have not answered finally yet.
+    pub invite_in: Option<u32>,
 }
 
 fn contact_uri(msg: &Message) -> Result<String, DialogError> {
@@ -180,6 +194,8 @@ impl Dialog {
             secure: request
                 .request_uri_str()
                 .is_some_and(|u| u.len() >= 5 && u[..5].eq_ignore_ascii_case("sips:")),
+            invite_in: (request.method() == Some(Method::Invite)).then(|| request.cseq().seq),
+            invite_out: None,
         })
     }
 
@@ -213,6 +229,9 @@ impl Dialog {
             secure: request
                 .request_uri_str()
                 .is_some_and(|u| u.len() >= 5 && u[..5].eq_ignore_ascii_case("sips:")),
+            invite_out: (request.method() == Some(Method::Invite) && status < 200)
+                .then(|| request.cseq().seq),
+            invite_in: None,
         })
     }
 
@@ -221,6 +240,37 @@ impl Dialog {
         if self.state == DialogState::Early {
             self.state = DialogState::Confirmed;
         }
+    }
+
+    /// We sent a response to the peer's request with CSeq `seq`. A final
+    /// response to its INVITE ends that INVITE (so another may come); a
+    /// 2xx confirms the dialog.
+    pub fn response_sent(&mut self, method: Method, seq: u32, status: u16) {
+        if method == Method::Invite && status >= 200 && self.invite_in == Some(seq) {
+            self.invite_in = None;
+        }
+        if (200..300).contains(&status) && method == Method::Invite {
+            self.confirm();
+        }
+    }
+
+    /// True when we may send a re-INVITE now (no INVITE pending either way,
+    /// RFC 3261 §14.1).
+    pub fn can_reinvite(&self) -> bool {
+        self.invite_out.is_none()
+            && self.invite_in.is_none()
+            && self.state == DialogState::Confirmed
+    }
+
+    /// How long to wait before retrying a re-INVITE that got 491 (§14.1):
+    /// 2.1–4 s if we own the Call-ID (we created the dialog as UAC), else
+    /// 0–2 s, in 10 ms steps. `random` is any random number.
+    pub fn glare_retry_after(&self, random: u32) -> std::time::Duration {
+        let ms = match self.role {
+            DialogRole::Uac => 2100 + (random % 191) * 10,
+            DialogRole::Uas => (random % 201) * 10,
+        };
+        std::time::Duration::from_millis(u64::from(ms))
     }
 
     pub fn terminate(&mut self) {
@@ -248,6 +298,15 @@ impl Dialog {
             }
             self.remote_seq = Some(seq);
         }
+        if method == Method::Invite {
+            if self.invite_out.is_some() {
+                return Err(DialogError::RequestPending);
+            }
+            if self.invite_in.is_some() {
+                return Err(DialogError::InviteInProgress);
+            }
+            self.invite_in = Some(msg.cseq().seq);
+        }
         if is_target_refresh(method) {
             if let Ok(target) = contact_uri(msg) {
                 self.remote_target = target;
@@ -268,6 +327,9 @@ impl Dialog {
     pub fn on_response(&mut self, msg: &Message) {
         let Some(status) = msg.status() else { return };
         let method = msg.cseq().method;
+        if status >= 200 && method == Method::Invite && self.invite_out == Some(msg.cseq().seq) {
+            self.invite_out = None;
+        }
         if (200..300).contains(&status) {
             if self.state == DialogState::Early && self.role == DialogRole::Uac {
                 let mut routes = record_route(msg);
@@ -317,6 +379,9 @@ impl Dialog {
     /// the returned builder. For an ACK to a 2xx use [`Dialog::ack`].
     pub fn request(&mut self, method: &str, via: &str) -> RequestBuilder {
         let seq = self.next_seq();
+        if method == "INVITE" {
+            self.invite_out = Some(seq);
+        }
         self.start(method, via, seq)
     }
 
@@ -529,7 +594,9 @@ Content-Length: 0
         assert_eq!(d.route_set, vec!["<sip:sbc1;lr>", "<sip:sbc2;lr>"]);
         assert_eq!(d.local, "<sip:5000@10.0.0.1>;tag=sb1");
         assert_eq!(d.state, DialogState::Early);
-        d.confirm();
+        assert_eq!(d.invite_in, Some(10));
+        d.response_sent(Method::Invite, 10, 200);
+        assert_eq!(d.state, DialogState::Confirmed);
         let in_dialog = |method: &str, seq: u32, contact: &str| {
             msg(&format!(
                 "{method} sip:5000@10.0.0.1 SIP/2.0
@@ -547,6 +614,11 @@ CSeq: {seq} {method}
         assert!(is_in_dialog(&reinvite));
         assert!(d.on_request(&reinvite).is_ok());
         assert_eq!(d.remote_target, "sip:+1555@192.0.2.2");
+        // A second re-INVITE before we answered the first: 500 (§14.2).
+        let again = in_dialog("INVITE", 12, "");
+        assert_eq!(d.on_request(&again), Err(DialogError::InviteInProgress));
+        d.response_sent(Method::Invite, 11, 200);
+        assert!(d.can_reinvite());
         // ACK reuses the INVITE CSeq.
         assert!(d.on_request(&in_dialog("ACK", 11, "")).is_ok());
         let old = in_dialog("INFO", 9, "");
@@ -590,6 +662,45 @@ CSeq: {seq} {method}
         let no_tag = msg(&INVITE.replace(";tag=ours", ""));
         assert_eq!(Dialog::uas(&no_tag, "t").unwrap_err().status(), 400);
         assert!(!is_in_dialog(&msg(INVITE)));
+    }
+
+    #[test]
+    fn reinvite_glare_is_491_and_retry_times_follow_call_id_ownership() {
+        let inv = msg(INVITE);
+        let mut d = Dialog::uac(&inv, &ok_with("", "sip:agent@10.0.0.9", 200)).unwrap();
+        assert_eq!(d.invite_out, None);
+        assert!(d.can_reinvite());
+        let hold = d
+            .request("INVITE", "SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKh")
+            .build(None);
+        let hold = msg(&String::from_utf8(hold).unwrap());
+        assert_eq!(d.invite_out, Some(101));
+        assert!(!d.can_reinvite());
+        // Their re-INVITE crosses ours.
+        let theirs = msg("INVITE sip:queue@10.0.0.1 SIP/2.0
+Via: SIP/2.0/UDP 10.0.0.9;branch=z9hG4bKt
+From: <sip:agent@10.0.0.9>;tag=theirs
+To: \"Queue\" <sip:queue@10.0.0.1>;tag=ours
+Call-ID: leg-b
+CSeq: 5 INVITE
+Content-Length: 0
+
+");
+        let e = d.on_request(&theirs).unwrap_err();
+        assert_eq!((e, e.status()), (DialogError::RequestPending, 491));
+        // Our INVITE gets 491 too; it is no longer pending.
+        let glare =
+            msg(&String::from_utf8(crate::ResponseBuilder::new(&hold, 491).build()).unwrap());
+        d.on_response(&glare);
+        assert_eq!(d.invite_out, None);
+        assert_eq!(d.state, DialogState::Confirmed);
+        // We created the dialog (own the Call-ID): 2.1-4 s.
+        for r in [0, 7, 190, 191, u32::MAX] {
+            let t = d.glare_retry_after(r).as_millis();
+            assert!((2100..=4000).contains(&t), "{t}");
+        }
+        let uas = Dialog::uas(&msg(INVITE), "x").unwrap();
+        assert!(uas.glare_retry_after(u32::MAX).as_millis() <= 2000);
     }
 
     #[test]
