@@ -90,6 +90,7 @@ pub async fn run(cfg: Config) -> anyhow_lite::Result<()> {
 
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
     let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())?;
+    let mut sighup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())?;
     let mut drain_deadline: Option<Instant> = None;
     loop {
         let deadline = engine
@@ -111,6 +112,15 @@ pub async fn run(cfg: Config) -> anyhow_lite::Result<()> {
             _ = sigterm.recv() => {
                 tracing::info!("SIGTERM: draining");
                 engine.drain();
+            }
+            _ = sighup.recv() => {
+                let path = engine.config().path.clone();
+                match crate::config::load(&path) {
+                    Ok(cfg) => {
+                        engine.reload(cfg, Instant::now());
+                    }
+                    Err(errs) => tracing::error!("SIGHUP: configuration rejected, running config kept:\n{errs}"),
+                }
             }
             _ = sigint.recv() => {
                 tracing::info!("SIGINT: stopping");

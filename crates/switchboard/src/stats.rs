@@ -16,6 +16,7 @@ pub struct Counters {
     pub calls_failed: u64,
     pub rtp_timeouts: u64,
     pub cdr_errors: u64,
+    pub reloads: u64,
     /// INVITEs refused, by status code.
     pub invite_rejected: std::collections::BTreeMap<u16, u64>,
 }

@@ -15,6 +15,7 @@ mod caller;
 pub mod commands;
 mod finish;
 pub mod reject;
+mod reload;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -38,6 +39,7 @@ use crate::stats::Counters;
 pub use agent_leg::AgentLeg;
 pub use caller::Call;
 pub use commands::Command;
+pub use reload::ReloadReport;
 
 /// Engine-owned timers; stale entries are skipped when they fire.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]

@@ -225,6 +225,47 @@ impl Engine {
         matches!(self.child.try_wait(), Ok(None))
     }
 
+    /// Sends a signal (`"HUP"`, `"TERM"`) to the engine.
+    pub fn signal(&self, sig: &str) {
+        let _ = Command::new("kill")
+            .arg(format!("-{sig}"))
+            .arg(self.child.id().to_string())
+            .status();
+    }
+
+    /// Rewrites the config file (for reload tests).
+    pub fn write_config(&self, toml: &str) {
+        std::fs::write(self.dir.join("switchboard.toml"), toml).unwrap();
+    }
+
+    /// Waits (bounded) for the engine process to exit; true when it exited 0.
+    pub fn wait_exit(&mut self, within: Duration) -> bool {
+        let deadline = Instant::now() + within;
+        while Instant::now() < deadline {
+            if let Ok(Some(st)) = self.child.try_wait() {
+                return st.success();
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        false
+    }
+
+    /// Polls (bounded) until `f(status)` holds.
+    pub fn wait_until(&self, what: &str, f: impl Fn(&serde_json::Value) -> bool) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let s = self.status();
+            if f(&s) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "timed out waiting for {what}: {s}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     /// SIGTERM, then wait (bounded) for exit; returns the exit status success.
     pub fn terminate(&mut self) -> bool {
         let _ = Command::new("kill")

@@ -176,6 +176,21 @@ impl Ua {
         (rtp_target(&ok), tag)
     }
 
+    /// Sends an INVITE and returns the first final status (ACKing non-2xx
+    /// is left to the transaction layer's retransmissions: tests only read
+    /// the status).
+    pub fn invite_status(&self, number: &str) -> (u16, Message) {
+        let uri = format!("sip:{number}@{}", self.engine);
+        let sdp = self.sdp();
+        let invite = self.request("INVITE", &uri, 1, None);
+        self.send(
+            &invite.build(Some(("application/sdp", sdp.as_bytes()))),
+            self.engine,
+        );
+        let m = self.recv_response(Method::Invite, None);
+        (m.status().unwrap(), m)
+    }
+
     pub fn hang_up(&self, number: &str, to_tag: &str) -> u16 {
         let uri = format!("sip:{number}@{}", self.engine);
         let bye = self.request("BYE", &uri, 2, Some(to_tag)).build(None);
