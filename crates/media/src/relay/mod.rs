@@ -5,6 +5,7 @@
 //! reaches a session over its command channel.
 
 mod session;
+mod sys;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
 
+use super::sys::{RecvBatch, BATCH};
 use super::{SessionCmd, SessionInit};
 use crate::engine::{EventHub, MediaEvent};
 use crate::pool::{LegSockets, PortLease};
@@ -17,6 +18,16 @@ use crate::rtcp::{self, RtcpRewrite};
 use crate::rtp::{self, RtpHeader, RtpHeaderMut, RtpPacket};
 use crate::stats::{bump, set, SessionStats};
 use crate::{g711, Codec, Leg, Prompt, SessionId};
+
+/// Whether a short `recvmmsg` batch is trusted to mean "drained" (set
+/// `SWITCHBOARD_MEDIA_RECVMMSG=0` to compare with one-datagram-per-call).
+fn batching_enabled() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| {
+        cfg!(target_os = "linux")
+            && std::env::var("SWITCHBOARD_MEDIA_RECVMMSG").map_or(true, |v| v != "0")
+    })
+}
 
 /// Packets read from one socket before looking at the others.
 const DRAIN_BUDGET: usize = 64;
@@ -182,7 +193,7 @@ pub(super) async fn run(init: SessionInit) {
         start: now,
         play_gen: 0,
     };
-    let mut buf = vec![0u8; 2048];
+    let mut buf = RecvBatch::new();
     let mut deadline = st.next_deadline(now);
     let sleep = tokio::time::sleep_until(deadline.into());
     tokio::pin!(sleep);
@@ -378,25 +389,41 @@ impl State {
         }
     }
 
-    fn drain(&mut self, socks: &[Sockets; 2], i: usize, kind: Kind, buf: &mut [u8]) {
+    fn drain(&mut self, socks: &[Sockets; 2], i: usize, kind: Kind, rb: &mut RecvBatch) {
         let sock = match kind {
             Kind::Rtp => &socks[i].rtp,
             Kind::Rtcp => &socks[i].rtcp,
         };
-        for _ in 0..DRAIN_BUDGET {
-            match sock.try_recv_from(buf) {
-                Ok((n, from)) => {
-                    let now = Instant::now();
-                    let pkt = &mut buf[..n];
-                    if kind == Kind::Rtcp || rtp::is_rtcp(pkt) {
-                        self.on_rtcp(socks, i, kind == Kind::Rtp, pkt, from, now);
-                    } else {
-                        self.on_rtp(socks, i, pkt, from, now);
-                    }
+        let batched = batching_enabled();
+        for _ in 0..DRAIN_BUDGET / BATCH {
+            let mut got = 0;
+            // A short batch means the socket is drained: report WouldBlock so
+            // tokio clears readiness without another (EAGAIN) syscall. Any
+            // error also clears it; new datagrams raise a new edge.
+            let r = sock.try_io(tokio::io::Interest::READABLE, || {
+                got = rb.recv(sock)?;
+                if batched && got < BATCH {
+                    Err(std::io::ErrorKind::WouldBlock.into())
+                } else {
+                    Ok(())
                 }
+            });
+            let now = Instant::now();
+            for k in 0..got {
+                let (pkt, from) = rb.get(k);
+                let Some(from) = from else { continue };
+                if kind == Kind::Rtcp || rtp::is_rtcp(pkt) {
+                    self.on_rtcp(socks, i, kind == Kind::Rtp, pkt, from, now);
+                } else {
+                    self.on_rtp(socks, i, pkt, from, now);
+                }
+            }
+            match r {
+                Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => return,
                 Err(e) => {
                     tracing::trace!(error = %e, "RTP receive error");
+                    return;
                 }
             }
         }
