@@ -174,6 +174,76 @@ pub fn response_dest(via: &Via, source: SocketAddr) -> SocketAddr {
     SocketAddr::new(ip, port)
 }
 
+/// True when responses to a request with this top Via need it stamped
+/// with `received`/`rport` (RFC 3261 §18.2.1, RFC 3581 §4).
+pub fn via_needs_stamp(via: &Via, source: SocketAddr) -> bool {
+    let rport_flag = via.rport() == Some(None);
+    let host_differs = via
+        .host
+        .parse::<IpAddr>()
+        .map_or(true, |ip| ip != source.ip());
+    rport_flag || (via.received().is_none() && host_differs)
+}
+
+/// Adds `received=<source ip>` and fills a bare `rport` with the source
+/// port in the first Via of a response about to be sent, as the server
+/// transport does for the request (RFC 3261 §18.2.1, RFC 3581 §4): a UA
+/// behind NAT learns its public address from it. `None` when nothing
+/// changes.
+pub fn stamp_via(response: &[u8], source: SocketAddr) -> Option<Vec<u8>> {
+    let head_end = memchr::memmem::find(response, b"\r\n\r\n")?;
+    let head = std::str::from_utf8(&response[..head_end]).ok()?;
+    // The first Via line (long or compact name).
+    let mut offset = head.find("\r\n")? + 2;
+    let (line_start, line) = loop {
+        let rest = &head[offset..];
+        let end = rest.find("\r\n").unwrap_or(rest.len());
+        let line = &rest[..end];
+        let name = line.split(':').next()?.trim();
+        if name.eq_ignore_ascii_case("via") || name.eq_ignore_ascii_case("v") {
+            break (offset, line);
+        }
+        if end == rest.len() {
+            return None;
+        }
+        offset += end + 2;
+    };
+    let colon = line.find(':')?;
+    let value = &line[colon + 1..];
+    let first = crate::split::split_commas(value).next()?;
+    let via = Via::parse(first).ok()?;
+    if !via_needs_stamp(&via, source) {
+        return None;
+    }
+    let mut entry = String::with_capacity(first.len() + 40);
+    let (base, params) = match first.find(';') {
+        Some(i) => (&first[..i], &first[i + 1..]),
+        None => (first, ""),
+    };
+    entry.push_str(base.trim_end());
+    for p in params.split(';') {
+        let t = p.trim();
+        if t.is_empty() {
+            continue;
+        }
+        entry.push(';');
+        if t.eq_ignore_ascii_case("rport") {
+            entry.push_str(&format!("rport={}", source.port()));
+        } else {
+            entry.push_str(t);
+        }
+    }
+    if via.received().is_none() {
+        entry.push_str(&format!(";received={}", source.ip()));
+    }
+    let first_start = line_start + colon + 1 + (first.as_ptr() as usize - value.as_ptr() as usize);
+    let mut out = Vec::with_capacity(response.len() + 40);
+    out.extend_from_slice(&response[..first_start]);
+    out.extend_from_slice(entry.as_bytes());
+    out.extend_from_slice(&response[first_start + first.len()..]);
+    Some(out)
+}
+
 fn default_port(transport: &str) -> u16 {
     if transport.eq_ignore_ascii_case("TLS") || transport.eq_ignore_ascii_case("WSS") {
         5061
@@ -239,6 +309,23 @@ mod tests {
             ),
             "239.1.1.1:5080".parse().unwrap()
         );
+    }
+
+    #[test]
+    fn stamps_received_and_rport_into_the_first_via_only() {
+        let resp = b"SIP/2.0 200 OK\r\nFrom: <sip:a@h>;tag=1\r\nv: SIP/2.0/UDP 10.0.0.2:5070;rport;branch=z9hG4bK1 , SIP/2.0/UDP p\r\nVia: SIP/2.0/UDP q\r\nContent-Length: 0\r\n\r\n";
+        let src: SocketAddr = "198.51.100.7:40123".parse().unwrap();
+        let out = String::from_utf8(stamp_via(resp, src).unwrap()).unwrap();
+        assert!(out.contains("v: SIP/2.0/UDP 10.0.0.2:5070;rport=40123;branch=z9hG4bK1;received=198.51.100.7 , SIP/2.0/UDP p\r\nVia: SIP/2.0/UDP q\r\n"), "{out}");
+        // Sent-by already the source address and no rport: untouched.
+        let plain = b"SIP/2.0 200 OK\r\nVia: SIP/2.0/UDP 198.51.100.7:5060;branch=z9hG4bK1\r\n\r\n";
+        assert!(stamp_via(plain, src).is_none());
+        // A host name always gets `received`.
+        let named = b"SIP/2.0 200 OK\r\nVia: SIP/2.0/TCP pc.example.com;branch=z9hG4bK1\r\n\r\n";
+        let out = String::from_utf8(stamp_via(named, src).unwrap()).unwrap();
+        assert!(out
+            .contains("Via: SIP/2.0/TCP pc.example.com;branch=z9hG4bK1;received=198.51.100.7\r\n"));
+        assert!(stamp_via(b"garbage", src).is_none());
     }
 
     #[test]

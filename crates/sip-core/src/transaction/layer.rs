@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 
-use super::key::{method_token, response_dest, TxKey};
+use super::key::{method_token, response_dest, stamp_via, via_needs_stamp, TxKey};
 use super::state::{ClientState, ServerState};
 use super::{ClientAction, ServerAction, Timers, Transmit, TxEvent};
 use crate::builder::{RequestBuilder, ResponseBuilder};
@@ -66,11 +66,27 @@ struct ClientTx {
 struct ServerTx {
     state: ServerState,
     /// The INVITE, kept to write 100 Trying.
-    request: Option<Message>,
+    request: Option<Box<Message>>,
     last: Option<Bytes>,
     acked: bool,
     /// Call-ID and CSeq number, to match the ACK for a 2xx.
     dialog: Option<(String, u32)>,
+    /// Source to stamp into the top Via of responses (`received`/`rport`).
+    stamp: Option<SocketAddr>,
+}
+
+impl ServerTx {
+    fn stamped(&self, response: Bytes) -> Bytes {
+        match self.stamp {
+            Some(src) => stamp_via(&response, src).map_or(response, Bytes::from),
+            None => response,
+        }
+    }
+
+    fn trying(&self) -> Option<Bytes> {
+        let req = self.request.as_ref()?;
+        Some(self.stamped(Bytes::from(ResponseBuilder::new(req, 100).build())))
+    }
 }
 
 #[derive(Debug)]
@@ -255,10 +271,7 @@ impl TransactionLayer {
                     if s.last.is_none() {
                         // An INVITE retransmitted before the TU spoke:
                         // answer 100 now rather than at the 200 ms mark.
-                        s.last = s
-                            .request
-                            .as_ref()
-                            .map(|req| Bytes::from(ResponseBuilder::new(req, 100).build()));
+                        s.last = s.trying();
                         disarm(&mut tx.timers, &[Timer::Trying]);
                     }
                     if let Some(last) = s.last.clone() {
@@ -283,14 +296,12 @@ impl TransactionLayer {
         reliable: bool,
         now: Instant,
     ) -> ServerAction {
-        let dest = if reliable {
-            source
-        } else {
-            match msg.top_via() {
-                Ok(via) => response_dest(&via, source),
-                Err(_) => source,
-            }
+        let via = msg.top_via().ok();
+        let dest = match &via {
+            Some(via) if !reliable => response_dest(via, source),
+            _ => source,
         };
+        let stamp = via.filter(|v| via_needs_stamp(v, source)).map(|_| source);
         let invite = msg.method() == Some(Method::Invite);
         let mut tx = Tx {
             invite,
@@ -304,10 +315,11 @@ impl TransactionLayer {
                 } else {
                     ServerState::Trying
                 },
-                request: invite.then(|| msg.clone()),
+                request: invite.then(|| Box::new(msg.clone())),
                 last: None,
                 acked: false,
                 dialog: invite.then(|| (msg.call_id().to_string(), msg.cseq().seq)),
+                stamp,
             }),
         };
         if invite {
@@ -407,6 +419,7 @@ impl TransactionLayer {
         let Machine::Server(s) = &mut tx.machine else {
             return;
         };
+        let response = s.stamped(response);
         let (dest, reliable, invite) = (tx.dest, tx.reliable, tx.invite);
         match s.state {
             ServerState::Trying | ServerState::Proceeding => {}
@@ -704,8 +717,7 @@ impl TransactionLayer {
             }
             (Machine::Client(_), Timer::D | Timer::K | Timer::M) => done = true,
             (Machine::Server(s), Timer::Trying) if s.last.is_none() => {
-                if let Some(req) = &s.request {
-                    let trying = Bytes::from(ResponseBuilder::new(req, 100).build());
+                if let Some(trying) = s.trying() {
                     s.last = Some(trying.clone());
                     push(&mut self.transmits, dest, trying, reliable);
                 }

@@ -33,6 +33,8 @@
 //!
 //! What the layer does beyond the four §17 machines, because a UAS/UAC core
 //! on top of it would otherwise have to:
+//! - stamps `received`/`rport` into the top Via of every response it sends
+//!   when the request needs it (RFC 3261 §18.2.1, RFC 3581 §4);
 //! - sends `100 Trying` for an INVITE the TU has not answered within 200 ms
 //!   (§17.2.1);
 //! - retransmits a 2xx to INVITE until the ACK (or a BYE in that call)
@@ -53,7 +55,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 
-pub use key::{new_branch, response_dest, Role, TxKey};
+pub use key::{new_branch, response_dest, stamp_via, via_needs_stamp, Role, TxKey};
 pub use layer::TransactionLayer;
 pub use state::{ClientState, ServerState};
 

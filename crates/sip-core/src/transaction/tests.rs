@@ -446,7 +446,13 @@ fn responses_honour_rport() {
         panic!()
     };
     l.respond(&key, reply(&opt, 200, "t"), t0);
-    assert_eq!(drain(&mut l)[0].dest, nat);
+    let sent = drain(&mut l);
+    assert_eq!(sent[0].dest, nat);
+    // The response tells the UA its public address (RFC 3581 §4).
+    let via = parse(&sent[0].data);
+    let via = via.top_via().unwrap();
+    assert_eq!(via.received(), Some("203.0.113.9"));
+    assert_eq!(via.rport(), Some(Some(61000)));
 }
 
 // ---- client INVITE -----------------------------------------------------
