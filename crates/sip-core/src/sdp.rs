@@ -1169,6 +1169,52 @@ m=audio 49170/2 RTP/AVP 0\r\ni=voice\r\nb=TIAS:64000\r\nm=video 51372 RTP/AVP 99
         assert_eq!(Sdp::parse(printed.as_bytes()).unwrap(), a);
     }
 
+    #[test]
+    fn session_level_direction_and_connection_and_wideband_dtmf() {
+        // Session-level sendonly (hold) with the address only on the m= line;
+        // telephone-event offered at two rates: the one matching the codec
+        // clock is kept.
+        let offer = Sdp::parse(
+            b"v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\na=sendonly\r\n\
+m=audio 5004 RTP/AVP 9 0 100 101\r\nc=IN IP4 198.51.100.4\r\n\
+a=rtpmap:100 telephone-event/16000\r\na=rtpmap:101 telephone-event/8000\r\n",
+        )
+        .unwrap();
+        assert!(offer.is_hold(&offer.media[0]));
+        let a = answer_audio_full(&offer, ip("10.0.0.5"), 20000, &["G722", "PCMU"], 1, 1).unwrap();
+        assert_eq!(a.codec.name, "G722");
+        assert_eq!(a.telephone_event, Some(101));
+        assert_eq!(a.direction, Direction::RecvOnly);
+        assert_eq!(a.remote, "198.51.100.4:5004".parse().unwrap());
+        // No session-level c= and none on the m= line: not usable.
+        let no_c =
+            Sdp::parse(b"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\nm=audio 5004 RTP/AVP 0\r\n").unwrap();
+        assert_eq!(
+            answer_audio(&no_c, ip("10.0.0.5"), 1, &["PCMU"], 1).unwrap_err(),
+            SdpError::UnresolvedAddress
+        );
+        // Encoding names compare case-insensitively; channels are parsed.
+        let stereo = Sdp::parse(b"v=0\r\no=- 1 1 IN IP4 1.2.3.4\r\nc=IN IP4 1.2.3.4\r\nm=audio 5004 RTP/AVP 111 0\r\na=rtpmap:111 OPUS/48000/2\r\na=fmtp:111 minptime=10;useinbandfec=1\r\n").unwrap();
+        let a = answer_audio_full(&stereo, ip("10.0.0.5"), 2, &["opus", "PCMU"], 1, 1).unwrap();
+        assert_eq!(
+            (a.codec.pt, a.codec.clock, a.codec.channels),
+            (111, 48000, 2)
+        );
+        assert_eq!(a.codec.fmtp.as_deref(), Some("minptime=10;useinbandfec=1"));
+        assert!(a
+            .sdp
+            .contains("a=rtpmap:111 OPUS/48000/2\r\na=fmtp:111 minptime=10;useinbandfec=1\r\n"));
+    }
+
+    #[test]
+    fn public_types_are_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<Sdp>();
+        check::<crate::auth::DigestServer>();
+        check::<crate::transaction::TransactionLayer>();
+        check::<crate::dialog::Dialog>();
+    }
+
     mod prop {
         use super::super::*;
         use proptest::prelude::*;
