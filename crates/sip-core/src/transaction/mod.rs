@@ -46,6 +46,8 @@
 
 mod key;
 mod layer;
+#[cfg(test)]
+mod pair_tests;
 mod state;
 #[cfg(test)]
 mod tests;
