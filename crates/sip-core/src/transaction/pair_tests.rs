@@ -15,13 +15,15 @@ use super::*;
 use crate::dialog::Dialog;
 use crate::{Message, Method, RequestBuilder, ResponseBuilder};
 
+/// A datagram in flight: (arrival, order, towards the UAS, bytes).
+type InFlight = Reverse<(Instant, u64, bool, Vec<u8>)>;
+
 struct Net {
     rng: u64,
     loss_percent: u64,
     max_delay_ms: u64,
     seq: u64,
-    /// (arrival, seq, to_uas, bytes)
-    flight: BinaryHeap<Reverse<(Instant, u64, bool, Vec<u8>)>>,
+    flight: BinaryHeap<InFlight>,
 }
 
 impl Net {
