@@ -472,6 +472,28 @@ impl TransactionLayer {
         }
     }
 
+    /// Sends `response` again on a live server transaction without changing
+    /// its state, e.g. a reliable provisional that [`crate::dialog::reliable::ReliableSender`]
+    /// says to retransmit. False when the transaction is gone.
+    pub fn resend(&mut self, key: &TxKey, response: Bytes) -> bool {
+        let Some(tx) = self.txs.get(key) else {
+            return false;
+        };
+        let Machine::Server(s) = &tx.machine else {
+            return false;
+        };
+        let data = s.stamped(response);
+        push(&mut self.transmits, tx.dest, data, tx.reliable);
+        true
+    }
+
+    /// Where responses of a server transaction go, and whether over a
+    /// reliable transport.
+    pub fn response_target(&self, key: &TxKey) -> Option<(SocketAddr, bool)> {
+        let tx = self.txs.get(key)?;
+        matches!(tx.machine, Machine::Server(_)).then_some((tx.dest, tx.reliable))
+    }
+
     // ---- client side -------------------------------------------------
 
     /// Starts a client transaction and transmits `request` (which already

@@ -931,3 +931,31 @@ fn bye_stops_an_unacked_2xx() {
         .iter()
         .any(|e| matches!(e, TxEvent::AckTimeout(_))));
 }
+
+#[test]
+fn resend_goes_to_the_server_transaction_destination() {
+    let t0 = Instant::now();
+    let mut l = TransactionLayer::new(Timers::default());
+    let inv = request("INVITE", "z9hG4bKrel", "");
+    let ServerAction::New(key) = l.on_request(&inv, peer(), false, t0) else {
+        panic!()
+    };
+    let p183 = reply(&inv, 183, "t");
+    l.respond(&key, p183.clone(), t0);
+    drain(&mut l);
+    assert!(l.resend(&key, p183.clone()));
+    let out = drain(&mut l);
+    assert_eq!((out[0].dest, out[0].data.clone()), (peer(), p183));
+    assert_eq!(l.response_target(&key), Some((peer(), false)));
+    assert_eq!(l.server_state(&key), Some(ServerState::Proceeding));
+    let client = l.send_request(
+        outgoing("OPTIONS", "z9hG4bKq"),
+        Method::Options,
+        "z9hG4bKq",
+        agent(),
+        false,
+        t0,
+    );
+    assert!(!l.resend(&client, Bytes::new()));
+    assert_eq!(l.response_target(&client), None);
+}
