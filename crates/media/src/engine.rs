@@ -106,6 +106,20 @@ pub enum MediaEvent {
         /// Leg.
         leg: Leg,
     },
+    /// A DTMF key went down on a leg: from an RFC 4733 telephone-event
+    /// (`inband: false`, needs [`MediaEngine::set_telephone_event`]) or
+    /// detected in the audio (`inband: true`, needs
+    /// [`MediaEngine::detect_inband_dtmf`]). Reported once per key press.
+    Dtmf {
+        /// Session.
+        session: SessionId,
+        /// Leg.
+        leg: Leg,
+        /// `0-9`, `*`, `#`, `A-D`.
+        digit: char,
+        /// Detected in the audio rather than signalled.
+        inband: bool,
+    },
     /// The leg latched to the real source of its media (symmetric RTP).
     Latched {
         /// Session.
@@ -267,6 +281,20 @@ impl MediaEngine {
                 looped,
             },
         );
+    }
+
+    /// Sets the RFC 4733 telephone-event payload type the leg negotiated
+    /// (`a=rtpmap:101 telephone-event/8000`), or `None`. Its events are
+    /// reported as [`MediaEvent::Dtmf`], and relayed with the other leg's
+    /// payload type (dropped if the other leg has none).
+    pub fn set_telephone_event(&self, s: SessionId, leg: Leg, pt: Option<u8>) {
+        self.send(s, SessionCmd::TelephoneEvent { leg, pt });
+    }
+
+    /// Turns Goertzel DTMF detection on the leg's G.711 audio on or off
+    /// (for callers that send tones in-band; costs about 1 µs per packet).
+    pub fn detect_inband_dtmf(&self, s: SessionId, leg: Leg, on: bool) {
+        self.send(s, SessionCmd::InbandDtmf { leg, on });
     }
 
     /// Stops the leg's player, if any.

@@ -40,6 +40,14 @@ pub(crate) enum SessionCmd {
     StopPlay {
         leg: Leg,
     },
+    TelephoneEvent {
+        leg: Leg,
+        pt: Option<u8>,
+    },
+    InbandDtmf {
+        leg: Leg,
+        on: bool,
+    },
     Bridge(bool),
     Release,
 }

@@ -8,8 +8,9 @@ use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
 
-use super::sys::{RecvBatch, BATCH};
+use super::sys::{self, RecvBatch, BATCH};
 use super::{SessionCmd, SessionInit};
+use crate::dtmf::{DtmfDetector, DtmfEvent, EventReceiver};
 use crate::engine::{EventHub, MediaEvent};
 use crate::pool::{LegSockets, PortLease};
 use crate::recv_stats::RecvStats;
@@ -77,6 +78,11 @@ struct LegState {
     player: Option<Player>,
     recv: RecvStats,
     in_ssrc: Option<u32>,
+    /// Negotiated telephone-event payload type (RFC 4733), if any.
+    te_pt: Option<u8>,
+    te_rx: EventReceiver,
+    /// In-band (Goertzel) DTMF detection on this leg's G.711 audio.
+    inband: Option<Box<DtmfDetector>>,
 }
 
 impl LegState {
@@ -95,6 +101,9 @@ impl LegState {
             player: None,
             recv: RecvStats::default(),
             in_ssrc: None,
+            te_pt: None,
+            te_rx: EventReceiver::new(8000),
+            inband: None,
         }
     }
 }
@@ -300,6 +309,10 @@ impl State {
                 });
             }
             SessionCmd::StopPlay { leg } => self.legs[leg.index()].player = None,
+            SessionCmd::TelephoneEvent { leg, pt } => self.legs[leg.index()].te_pt = pt,
+            SessionCmd::InbandDtmf { leg, on } => {
+                self.legs[leg.index()].inband = on.then(|| Box::new(DtmfDetector::new()));
+            }
             SessionCmd::Bridge(on) => {
                 self.bridged = on;
                 if on {
@@ -485,16 +498,58 @@ impl State {
             l.recv.jitter() as u64 * 1_000_000 / rate.max(1),
         );
 
+        let leg = leg_of(i);
+        let is_te = l.te_pt == Some(pt);
+        if is_te {
+            for ev in l.te_rx.on_packet(ts, &pkt[hl..pend]) {
+                if let DtmfEvent::Begin(digit) = ev {
+                    self.events.emit(MediaEvent::Dtmf {
+                        session: id,
+                        leg,
+                        digit,
+                        inband: false,
+                    });
+                }
+            }
+        } else if let Some(det) = l.inband.as_mut() {
+            if pt == l.codec.payload_type() && l.codec.is_g711() {
+                let mut pcm = [0i16; sys::BUF];
+                let payload = &pkt[hl..pend];
+                let pcm = &mut pcm[..payload.len()];
+                match l.codec {
+                    Codec::Pcma => g711::alaw_decode_slice(payload, pcm),
+                    _ => g711::ulaw_decode_slice(payload, pcm),
+                }
+                for ev in det.process(pcm) {
+                    if let DtmfEvent::Begin(digit) = ev {
+                        self.events.emit(MediaEvent::Dtmf {
+                            session: id,
+                            leg,
+                            digit,
+                            inband: true,
+                        });
+                    }
+                }
+            }
+        }
+
         if !self.bridged || t.player.is_some() {
             return;
         }
         let Some(to) = t.remote else { return };
+        // Telephone-events go out with the other leg's payload type, or not
+        // at all if it did not negotiate them.
+        let te_out = match (is_te, t.te_pt) {
+            (false, _) => None,
+            (true, Some(p)) => Some(p),
+            (true, None) => return,
+        };
         let rw = t
             .out
             .rewrite(SourceKey::Relay(ssrc), seq, ts, pend - hl, now);
         // µ-law <-> A-law legs: transcode in place (same size).
-        let mut new_pt = pt;
-        if pt == l.codec.payload_type() && l.codec != t.codec {
+        let mut new_pt = te_out.unwrap_or(pt);
+        if !is_te && pt == l.codec.payload_type() && l.codec != t.codec {
             let table: Option<fn(u8) -> u8> = match (l.codec, t.codec) {
                 (Codec::Pcmu, Codec::Pcma) => Some(g711::ulaw_to_alaw),
                 (Codec::Pcma, Codec::Pcmu) => Some(g711::alaw_to_ulaw),
