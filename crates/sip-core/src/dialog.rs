@@ -23,6 +23,7 @@
 //! assert_eq!(bye.from().tag(), Some("ours"));
 //! ```
 
+pub mod info;
 pub mod offer_answer;
 pub mod refer;
 pub mod reliable;
