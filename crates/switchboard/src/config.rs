@@ -117,12 +117,18 @@ impl Default for MediaSection {
 #[serde(deny_unknown_fields, default)]
 pub struct AdminSection {
     pub listen: Spanned<String>,
+    /// File holding the admin API bearer token (relative to the config file).
+    pub token_file: Option<Spanned<PathBuf>>,
+    /// Environment variable holding the admin API bearer token.
+    pub token_env: Option<Spanned<String>>,
 }
 
 impl Default for AdminSection {
     fn default() -> Self {
         AdminSection {
             listen: Spanned::new(0..0, "127.0.0.1:8080".into()),
+            token_file: None,
+            token_env: None,
         }
     }
 }
@@ -172,11 +178,56 @@ impl Default for CdrSection {
     }
 }
 
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OverloadSection {
+    /// Most simultaneous calls; `None` = limited only by the RTP port range.
+    pub max_calls: Option<usize>,
+    /// Most live SIP transactions before new INVITEs are refused.
+    pub max_transactions: usize,
+    /// Smoothed wait of an arrived datagram before the engine handles it,
+    /// above which new INVITEs are refused.
+    #[serde(with = "serde_str")]
+    pub max_queue_delay: Duration,
+    /// Seconds in the Retry-After of an overload 503.
+    pub retry_after: u32,
+    /// Per-source REGISTER rate (per second) and burst.
+    pub register_rate: f64,
+    pub register_burst: f64,
+    /// Per-source INVITE rate for sources outside every trunk (they get 403
+    /// anyway; this stops them costing more than that).
+    pub stranger_invite_rate: f64,
+    /// Refusals within 10 s after which a source is banned (dropped silently).
+    pub ban_after: u32,
+    #[serde(with = "serde_str")]
+    pub ban: Duration,
+}
+
+impl Default for OverloadSection {
+    fn default() -> Self {
+        OverloadSection {
+            max_calls: None,
+            max_transactions: 50_000,
+            max_queue_delay: Duration::from_millis(250),
+            retry_after: 5,
+            register_rate: 50.0,
+            register_burst: 200.0,
+            stranger_invite_rate: 5.0,
+            ban_after: 50,
+            ban: Duration::from_secs(60),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TrunkConfig {
     pub name: String,
     pub allow: Vec<Spanned<String>>,
+    /// Most new calls per second from this trunk's sources; beyond it 503 +
+    /// Retry-After. Unlimited when absent.
+    #[serde(default)]
+    pub max_cps: Option<f64>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -264,6 +315,8 @@ pub struct RawConfig {
     pub auth: AuthSection,
     #[serde(default)]
     pub cdr: CdrSection,
+    #[serde(default)]
+    pub overload: OverloadSection,
     #[serde(default, rename = "trunk")]
     pub trunks: Vec<Spanned<TrunkConfig>>,
     #[serde(default, rename = "agent")]
@@ -408,6 +461,9 @@ fn validate(raw: RawConfig, base: &Path, errs: &mut Errors<'_>) -> Config {
             SocketAddr::from(([127, 0, 0, 1], 8080))
         }
     };
+    for (span, message) in crate::admin::auth::check(&raw.admin, admin_listen, base) {
+        errs.at(span, message);
+    }
     let [lo, hi] = *raw.media.rtp_ports.get_ref();
     if lo >= hi || hi - lo < 3 || lo < 1024 {
         errs.at(
@@ -433,6 +489,21 @@ fn validate(raw: RawConfig, base: &Path, errs: &mut Errors<'_>) -> Config {
     }
     if raw.auth.algorithms.is_empty() {
         errs.at(0..0, "[auth] algorithms: at least one is needed".into());
+    }
+    for t in &raw.trunks {
+        if t.get_ref()
+            .max_cps
+            .is_some_and(|r| !(r > 0.0 && r.is_finite()))
+        {
+            errs.at(
+                t.span(),
+                format!("trunk {:?}: max_cps must be above zero", t.get_ref().name),
+            );
+        }
+    }
+    let o = &raw.overload;
+    if !(o.register_rate > 0.0 && o.register_burst >= 1.0 && o.stranger_invite_rate > 0.0) {
+        errs.at(0..0, "[overload] register_rate and stranger_invite_rate must be above zero, register_burst at least 1".into());
     }
     if raw.sip.min_expires > raw.sip.max_expires {
         errs.at(0..0, "[sip] min_expires is above max_expires".into());
@@ -653,10 +724,22 @@ impl Config {
 
     /// The trunk whose ACL admits this source.
     pub fn trunk_for(&self, ip: IpAddr) -> Option<&str> {
+        self.trunk_index(ip).map(|i| self.trunks[i].0.as_str())
+    }
+
+    fn trunk_index(&self, ip: IpAddr) -> Option<usize> {
         self.trunks
             .iter()
-            .find(|(_, cidrs)| cidrs.iter().any(|c| c.contains(ip)))
-            .map(|(n, _)| n.as_str())
+            .position(|(_, cidrs)| cidrs.iter().any(|c| c.contains(ip)))
+    }
+
+    /// The INVITE rate a source may send: its trunk's `max_cps` (unlimited
+    /// when unset), or the stranger rate for sources outside every trunk.
+    pub fn invite_rate_for(&self, ip: IpAddr) -> Option<f64> {
+        match self.trunk_index(ip) {
+            Some(i) => self.raw.trunks[i].get_ref().max_cps,
+            None => Some(self.raw.overload.stranger_invite_rate),
+        }
     }
 
     /// Host for our Via/Contact.

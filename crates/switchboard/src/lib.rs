@@ -13,6 +13,8 @@ pub mod config;
 pub mod duration;
 pub mod engine;
 pub mod logging;
+pub mod metrics;
 pub mod registrar;
 pub mod server;
 pub mod stats;
+pub mod transport;

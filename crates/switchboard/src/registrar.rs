@@ -20,6 +20,8 @@ pub struct Binding {
     #[serde(skip)]
     pub expires_at: Instant,
     pub user_agent: Option<String>,
+    /// Registered over TCP: requests go on that connection (target is its peer).
+    pub reliable: bool,
 }
 
 /// What the engine learns from one REGISTER.
@@ -73,6 +75,7 @@ impl Registrar {
         cfg: &Config,
         req: &Message,
         source: SocketAddr,
+        reliable: bool,
         now: Instant,
         now_unix: u64,
         to_tag: &str,
@@ -159,7 +162,7 @@ impl Registrar {
         let granted = requested.min(cfg.raw.sip.max_expires);
         let target = contact
             .uri()
-            .filter(|_| !cfg.raw.sip.nat)
+            .filter(|_| !cfg.raw.sip.nat && !reliable)
             .and_then(|u| {
                 let ip: IpAddr = u.host.parse().ok()?;
                 Some(SocketAddr::new(ip, u.port.unwrap_or(5060)))
@@ -170,6 +173,7 @@ impl Registrar {
             target,
             expires_at: now + Duration::from_secs(granted as u64),
             user_agent: req.header(HeaderName::UserAgent).map(str::to_string),
+            reliable,
         };
         let change = if self.bindings.insert(agent.clone(), binding).is_none() {
             Change::Login(agent)

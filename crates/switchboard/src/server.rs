@@ -2,7 +2,6 @@
 //! signals and the admin server. Everything protocol-shaped lives in
 //! `engine`; this file only moves bytes and time.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -14,6 +13,8 @@ use crate::admin;
 use crate::cdr::CdrWriter;
 use crate::config::{Config, Transport};
 use crate::engine::{Command, Engine};
+use crate::transport::tcp::{Connections, Limits};
+use crate::transport::Inbound;
 
 pub async fn run(cfg: Config) -> anyhow_lite::Result<()> {
     let cfg = Arc::new(cfg);
@@ -64,8 +65,8 @@ pub async fn run(cfg: Config) -> anyhow_lite::Result<()> {
         SystemTime::now(),
     );
     // Datagrams from every socket funnel into the engine task.
-    let (dgram_tx, mut dgram_rx) = mpsc::channel::<(usize, SocketAddr, Bytes)>(4096);
-    for (i, s) in sockets.iter().enumerate() {
+    let (dgram_tx, mut dgram_rx) = mpsc::channel::<Inbound>(4096);
+    for s in sockets.iter() {
         let s = Arc::clone(s);
         let tx = dgram_tx.clone();
         tokio::spawn(async move {
@@ -73,11 +74,13 @@ pub async fn run(cfg: Config) -> anyhow_lite::Result<()> {
             loop {
                 match s.recv_from(&mut buf).await {
                     Ok((n, src)) => {
-                        if tx
-                            .send((i, src, Bytes::copy_from_slice(&buf[..n])))
-                            .await
-                            .is_err()
-                        {
+                        let msg = Inbound {
+                            at: Instant::now(),
+                            source: src,
+                            data: Bytes::copy_from_slice(&buf[..n]),
+                            reliable: false,
+                        };
+                        if tx.send(msg).await.is_err() {
                             break;
                         }
                     }
@@ -86,6 +89,15 @@ pub async fn run(cfg: Config) -> anyhow_lite::Result<()> {
                 }
             }
         });
+    }
+
+    let tcp = Connections::new(Limits::default(), dgram_tx.clone());
+    for l in cfg.listen.iter().filter(|l| l.transport == Transport::Tcp) {
+        let listener = tokio::net::TcpListener::bind(l.addr)
+            .await
+            .map_err(|e| anyhow_lite::Error(format!("bind tcp {}: {e}", l.addr)))?;
+        tracing::info!(addr = %l.addr, "SIP listening (TCP)");
+        tokio::spawn(tcp.clone().listen(listener));
     }
 
     let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
@@ -97,13 +109,12 @@ pub async fn run(cfg: Config) -> anyhow_lite::Result<()> {
             .poll_timeout()
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
         tokio::select! {
-            Some((_, src, data)) = dgram_rx.recv() => {
-                tracing::trace!(%src, "recv\n{}", String::from_utf8_lossy(&data));
-                engine.handle_datagram(Instant::now(), src, data);
+            Some(msg) = dgram_rx.recv() => {
+                deliver(&mut engine, msg);
                 // Take whatever else is already queued before flushing.
-                while let Ok((_, src, data)) = dgram_rx.try_recv() {
-                    engine.handle_datagram(Instant::now(), src, data);
-                    flush(&mut engine, &sockets).await;
+                while let Ok(msg) = dgram_rx.try_recv() {
+                    deliver(&mut engine, msg);
+                    flush(&mut engine, &sockets, &tcp).await;
                 }
             }
             Some(ev) = media_events.recv() => engine.handle_media_event(Instant::now(), ev),
@@ -127,7 +138,7 @@ pub async fn run(cfg: Config) -> anyhow_lite::Result<()> {
                 break;
             }
         }
-        flush(&mut engine, &sockets).await;
+        flush(&mut engine, &sockets, &tcp).await;
         if engine.is_draining() && drain_deadline.is_none() {
             let _ = ready_tx.send(false);
             drain_deadline = Some(Instant::now() + Duration::from_secs(300));
@@ -142,8 +153,20 @@ pub async fn run(cfg: Config) -> anyhow_lite::Result<()> {
     Ok(())
 }
 
-async fn flush(engine: &mut Engine, sockets: &[Arc<UdpSocket>]) {
+fn deliver(engine: &mut Engine, msg: Inbound) {
+    let now = Instant::now();
+    engine.note_queue_delay(now.saturating_duration_since(msg.at));
+    tracing::trace!(src = %msg.source, tcp = msg.reliable, "recv\n{}", String::from_utf8_lossy(&msg.data));
+    engine.handle_message(now, msg.source, msg.data, msg.reliable);
+}
+
+async fn flush(engine: &mut Engine, sockets: &[Arc<UdpSocket>], tcp: &Connections) {
     while let Some(t) = engine.poll_transmit() {
+        if t.reliable {
+            tracing::trace!(dest = %t.dest, "send (tcp)\n{}", String::from_utf8_lossy(&t.data));
+            tcp.send_nowait(t.dest, t.data);
+            continue;
+        }
         tracing::trace!(dest = %t.dest, "send\n{}", String::from_utf8_lossy(&t.data));
         let sock = sockets
             .iter()

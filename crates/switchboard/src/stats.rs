@@ -17,6 +17,12 @@ pub struct Counters {
     pub rtp_timeouts: u64,
     pub cdr_errors: u64,
     pub reloads: u64,
+    /// New INVITEs refused by the overload gate (503).
+    pub overload_rejections: u64,
+    /// Requests refused by a per-source rate limit (503).
+    pub rate_limited: u64,
+    /// Datagrams dropped from banned sources.
+    pub banned_drops: u64,
     /// INVITEs refused, by status code.
     pub invite_rejected: std::collections::BTreeMap<u16, u64>,
 }

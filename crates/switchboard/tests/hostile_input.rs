@@ -80,3 +80,86 @@ Contact: <sip:c@127.0.0.1:9>\r\nMax-Forwards: 70\r\nContent-Type: application/sd
         "{status}"
     );
 }
+
+fn invite(n: usize) -> String {
+    let sdp = "v=0\r\no=c 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
+    format!(
+        "INVITE sip:5000@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK-flood-{n};rport\r\n\
+From: <sip:c@127.0.0.1>;tag=f{n}\r\nTo: <sip:5000@127.0.0.1>\r\nCall-ID: flood-{n}\r\nCSeq: 1 INVITE\r\n\
+Contact: <sip:c@127.0.0.1:9>\r\nMax-Forwards: 70\r\nContent-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+        sdp.len()
+    )
+}
+
+/// Final statuses received on `s` within `for_ms`.
+fn finals(s: &std::net::UdpSocket, for_ms: u64) -> Vec<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(for_ms);
+    s.set_read_timeout(Some(std::time::Duration::from_millis(50)))
+        .unwrap();
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 65_536];
+    while std::time::Instant::now() < deadline {
+        if let Ok((n, _)) = s.recv_from(&mut buf) {
+            let text = String::from_utf8_lossy(&buf[..n]).to_string();
+            if !text.starts_with("SIP/2.0 1") {
+                out.push(text);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn a_trunk_over_its_call_rate_gets_503_with_retry_after() {
+    let base = port_block();
+    let toml = config(base, DEFAULT_TRUNK_AND_QUEUE)
+        .replace("name = \"carrier\"", "name = \"carrier\"\nmax_cps = 2");
+    let e = Engine::start("cps", base, &toml);
+    let s = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    for n in 0..10 {
+        s.send_to(invite(n).as_bytes(), e.sip).unwrap();
+    }
+    let answers = finals(&s, 500);
+    let refused: Vec<_> = answers
+        .iter()
+        .filter(|r| r.starts_with("SIP/2.0 503 "))
+        .collect();
+    // Burst of 2 x max_cps admitted, the rest refused politely.
+    assert!(refused.len() >= 5, "{answers:?}");
+    assert!(
+        refused.iter().all(|r| r.contains("Retry-After: ")),
+        "{refused:?}"
+    );
+    let status = e.status();
+    assert!(
+        status["counters"]["rate_limited"].as_u64().unwrap() >= 5,
+        "{status}"
+    );
+    assert!(status["calls"].as_array().unwrap().len() <= 5, "{status}");
+}
+
+#[test]
+fn a_flooding_stranger_is_banned_and_dropped() {
+    let base = port_block();
+    let toml = config(base, DEFAULT_TRUNK_AND_QUEUE)
+        .replace("allow = [\"127.0.0.0/8\"]", "allow = [\"127.0.0.1/32\"]")
+        + "\n[overload]\nstranger_invite_rate = 1.0\nban_after = 5\nban = \"60s\"\n";
+    let e = Engine::start("ban", base, &toml);
+    // 127.0.0.3 belongs to no trunk.
+    let s = std::net::UdpSocket::bind("127.0.0.3:0").unwrap();
+    for n in 0..200 {
+        s.send_to(invite(n).as_bytes(), e.sip).unwrap();
+    }
+    let answers = finals(&s, 500);
+    // A couple of 403s, a few 503s, then silence.
+    assert!(answers.len() < 20, "{}", answers.len());
+    let status = e.status();
+    assert!(
+        status["counters"]["banned_drops"].as_u64().unwrap() >= 150,
+        "{status}"
+    );
+    assert!(status["calls"].as_array().unwrap().is_empty());
+    // The engine still serves everyone else.
+    let ok = udp_exchange(e.sip, OPTIONS.as_bytes()).expect("a 200");
+    assert!(String::from_utf8_lossy(&ok).starts_with("SIP/2.0 200 OK"));
+}

@@ -47,6 +47,8 @@ pub struct AgentLeg {
     pub route_set: Vec<String>,
     pub cseq: u32,
     pub ack: Option<Bytes>,
+    /// The agent registered over TCP.
+    pub reliable: bool,
 }
 
 impl Engine {
@@ -57,6 +59,9 @@ impl Engine {
                 .ring_failed(call, agent, RingFailure::Unreachable, now);
             return;
         };
+        let branch = new_branch();
+        let via = self.via(&branch, binding.reliable);
+        let contact = self.contact(binding.reliable);
         let Some(c) = self.calls.get_mut(&call) else {
             self.router
                 .ring_failed(call, agent, RingFailure::Unreachable, now);
@@ -64,7 +69,6 @@ impl Engine {
         };
         let call_id = format!("{}-{}", new_tag(), new_tag());
         let local_tag = new_tag();
-        let branch = new_branch();
         let host = &self.host;
         let display = c.invite.from().display.unwrap_or("");
         let from = format!("{display} <sip:{}@{host}>", sip_user(&c.caller))
@@ -80,13 +84,13 @@ impl Engine {
             1,
         );
         let invite = RequestBuilder::new("INVITE", &binding.contact)
-            .header("Via", format!("SIP/2.0/UDP {host};branch={branch};rport"))
+            .header("Via", via)
             .header("Max-Forwards", 70)
             .header("From", format!("{from};tag={local_tag}"))
             .header("To", &to)
             .header("Call-ID", &call_id)
             .header("CSeq", "1 INVITE")
-            .header("Contact", format!("<sip:switchboard@{host}>"))
+            .header("Contact", contact)
             .header("Allow", super::ALLOW)
             .header("Subject", format!("queue {}", c.queue))
             .header("X-Switchboard-Queue", &c.queue)
@@ -98,10 +102,14 @@ impl Engine {
             Method::Invite,
             &branch,
             binding.target,
-            false,
+            binding.reliable,
             now,
         );
         c.ringing.push(call_id.clone());
+        crate::metrics::agent_rung(
+            c.agents_tried.is_empty(),
+            now.saturating_duration_since(c.arrived),
+        );
         c.agents_tried.push(agent.to_string());
         tracing::info!(call_id = %c.call_id, agent = %agent, leg = %call_id, "ringing agent");
         self.legs.insert(
@@ -125,6 +133,7 @@ impl Engine {
                 route_set: Vec::new(),
                 cseq: 1,
                 ack: None,
+                reliable: binding.reliable,
             },
         );
     }
@@ -155,14 +164,13 @@ impl Engine {
             return;
         }
         leg.state = LegState::Cancelling;
+        let (reliable, invite_branch) = (leg.reliable, leg.invite_branch.clone());
+        let via = self.via(&invite_branch, reliable);
+        let Some(leg) = self.legs.get(leg_id) else {
+            return;
+        };
         let cancel = RequestBuilder::new("CANCEL", &leg.uri)
-            .header(
-                "Via",
-                format!(
-                    "SIP/2.0/UDP {};branch={};rport",
-                    self.host, leg.invite_branch
-                ),
-            )
+            .header("Via", via)
             .header("Max-Forwards", 70)
             .header("From", format!("{};tag={}", leg.from, leg.local_tag))
             .header("To", &leg.to)
@@ -175,7 +183,7 @@ impl Engine {
             Method::Cancel,
             &branch,
             dest,
-            false,
+            reliable,
             now,
         );
         // If the agent never answers the CANCEL, Timer B ends the INVITE
@@ -240,7 +248,8 @@ impl Engine {
         leg.remote_tag = msg.to().tag().map(str::to_string);
         let (target, addr) = contact_target(&msg, leg.dest);
         leg.remote_target = Some(target);
-        leg.target_addr = addr;
+        // Over TCP the dialog stays on the agent's connection.
+        leg.target_addr = if leg.reliable { leg.dest } else { addr };
         leg.route_set = msg
             .list(sip_core::HeaderName::RecordRoute)
             .map(str::to_string)
@@ -250,10 +259,11 @@ impl Engine {
         if let (Some(ack), Some(leg)) = (ack, self.legs.get_mut(leg_id)) {
             let data = Bytes::from(ack.1);
             leg.ack = Some(data.clone());
+            let reliable = leg.reliable;
             self.out.push_back(Transmit {
                 dest: ack.0,
                 data,
-                reliable: false,
+                reliable,
             });
         }
         let Some(leg) = self.legs.get(leg_id) else {
@@ -292,6 +302,7 @@ impl Engine {
         c.bridged_leg = Some(leg_id.to_string());
         c.agent = Some(agent.clone());
         c.bridged = Some(now);
+        crate::metrics::bridged(now.saturating_duration_since(c.arrived));
         let session = c.session.id;
         let codec = media_codec(&format).unwrap_or(media::Codec::Pcmu);
         self.media.set_remote(session, media::Leg::B, remote, codec);
@@ -317,10 +328,7 @@ impl Engine {
         let target = leg.remote_target.as_deref().unwrap_or(&leg.uri);
         let branch = branch.map(str::to_string).unwrap_or_else(new_branch);
         let mut r = RequestBuilder::new(method, target)
-            .header(
-                "Via",
-                format!("SIP/2.0/UDP {};branch={branch};rport", self.host),
-            )
+            .header("Via", self.via(&branch, leg.reliable))
             .header("Max-Forwards", 70)
             .header("From", format!("{};tag={}", leg.from, leg.local_tag));
         r = match &leg.remote_tag {
@@ -343,11 +351,11 @@ impl Engine {
         };
         leg.cseq += 1;
         leg.state = LegState::Ending;
-        let cseq = leg.cseq;
+        let (cseq, reliable) = (leg.cseq, leg.reliable);
         let branch = new_branch();
         if let Some((dest, bye)) = self.in_dialog_request(leg_id, "BYE", cseq, Some(&branch)) {
             self.tx
-                .send_request(Bytes::from(bye), Method::Bye, &branch, dest, false, now);
+                .send_request(Bytes::from(bye), Method::Bye, &branch, dest, reliable, now);
         }
         let forget = now + self.cfg.raw.sip.t1 * 64 + Duration::from_secs(1);
         self.arm(
@@ -363,10 +371,11 @@ impl Engine {
         if let Some(leg) = self.legs.get(msg.call_id()) {
             if let Some(ack) = leg.ack.clone() {
                 let dest = route_dest(&leg.route_set, leg.target_addr);
+                let reliable = leg.reliable;
                 self.out.push_back(Transmit {
                     dest,
                     data: ack,
-                    reliable: false,
+                    reliable,
                 });
                 return;
             }
@@ -430,8 +439,9 @@ impl Engine {
                         2,
                     )
                 });
-                let mut r = ResponseBuilder::new(&msg, 200)
-                    .header("Contact", format!("<sip:switchboard@{}>", self.host));
+                let reliable = self.legs.get(&leg_id).is_some_and(|l| l.reliable);
+                let mut r =
+                    ResponseBuilder::new(&msg, 200).header("Contact", self.contact(reliable));
                 if let Some(o) = offer.as_ref() {
                     r = r.body("application/sdp", o.as_bytes());
                 }

@@ -37,6 +37,8 @@ pub struct Call {
     pub invite: Message,
     pub invite_tx: Option<TxKey>,
     pub source: SocketAddr,
+    /// The caller's signalling runs over TCP (requests to it reuse the connection).
+    pub reliable: bool,
     pub local_tag: String,
     /// Where in-dialog requests to the caller go.
     pub remote_target: String,
@@ -64,7 +66,14 @@ pub struct Call {
 
 impl Engine {
     /// A new INVITE from a carrier (RFC 3261 §8.2 checks, then ours).
-    pub(super) fn new_call(&mut self, now: Instant, source: SocketAddr, key: TxKey, msg: Message) {
+    pub(super) fn new_call(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        key: TxKey,
+        msg: Message,
+        reliable: bool,
+    ) {
         let tag = new_tag();
         let reject = |engine: &mut Engine, status: u16, extra: Option<(&str, String)>| {
             engine.counters.rejected(status);
@@ -77,6 +86,20 @@ impl Engine {
         };
         if self.draining {
             return reject(self, 503, Some(("Retry-After", "30".into())));
+        }
+        match self.admit(now, source, super::overload::Kind::Invite) {
+            None => {}
+            Some(Some(_)) => {
+                let retry = self.overload.retry_after().to_string();
+                return reject(self, 503, Some(("Retry-After", retry)));
+            }
+            Some(None) => return,
+        }
+        if let Some(why) = self.overload.gate(self.calls.len(), self.tx.len()) {
+            self.counters.overload_rejections += 1;
+            tracing::warn!(reason = why, "overload: new call refused");
+            let retry = self.overload.retry_after().to_string();
+            return reject(self, 503, Some(("Retry-After", retry)));
         }
         let Some(trunk) = self.cfg.trunk_for(source.ip()).map(str::to_string) else {
             tracing::info!(%source, "INVITE from a source no trunk allows");
@@ -209,7 +232,10 @@ impl Engine {
             .unwrap_or_else(|| Arc::clone(&self.default_music));
         self.media.play(session.id, media::Leg::A, prompt, true);
 
-        let (remote_target, target_addr) = contact_target(&msg, source);
+        let (remote_target, mut target_addr) = contact_target(&msg, source);
+        if reliable {
+            target_addr = source; // reuse the caller's connection
+        }
         let route_set: Vec<String> = msg
             .list(HeaderName::RecordRoute)
             .map(str::to_string)
@@ -225,6 +251,7 @@ impl Engine {
             answer_mode,
             invite_tx: Some(key.clone()),
             source,
+            reliable,
             local_tag: tag,
             remote_target,
             target_addr,
@@ -271,7 +298,7 @@ impl Engine {
         if status > 100 {
             r = r
                 .to_tag(&c.local_tag)
-                .header("Contact", format!("<sip:switchboard@{}>", self.host));
+                .header("Contact", self.contact(c.reliable));
         }
         let resp = if status == 183 {
             r.body("application/sdp", c.local_sdp.as_bytes()).build()
@@ -291,7 +318,7 @@ impl Engine {
 
     /// Sends the caller's 2xx (an agent answered, or immediate answer mode).
     pub(super) fn answer_caller(&mut self, now: Instant, call: CallKey) {
-        let host = self.host.clone();
+        let contact = self.contact(self.calls.get(&call).is_some_and(|c| c.reliable));
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
@@ -300,7 +327,7 @@ impl Engine {
         };
         let resp = ResponseBuilder::new(&c.invite, 200)
             .to_tag(&c.local_tag)
-            .header("Contact", format!("<sip:switchboard@{host}>"))
+            .header("Contact", contact)
             .header("Allow", ALLOW)
             .body("application/sdp", c.local_sdp.as_bytes())
             .build();
@@ -367,7 +394,7 @@ impl Engine {
                 // Session refresh or hold: we keep anchoring media, answer
                 // with our unchanged SDP (RFC 3264 §8: same version allowed).
                 let resp = ResponseBuilder::new(&msg, 200)
-                    .header("Contact", format!("<sip:switchboard@{}>", self.host))
+                    .header("Contact", self.contact(c.reliable))
                     .body("application/sdp", c.local_sdp.as_bytes())
                     .build();
                 self.respond(&key, resp, now);

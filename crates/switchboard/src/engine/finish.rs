@@ -57,14 +57,15 @@ impl Engine {
     }
 
     fn bye_caller(&mut self, now: Instant, call: CallKey) {
-        let host = self.host.clone();
+        let branch = new_branch();
+        let reliable = self.calls.get(&call).is_some_and(|c| c.reliable);
+        let via = self.via(&branch, reliable);
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
         c.local_cseq += 1;
-        let branch = new_branch();
         let mut r = RequestBuilder::new("BYE", &c.remote_target)
-            .header("Via", format!("SIP/2.0/UDP {host};branch={branch};rport"))
+            .header("Via", via)
             .header("Max-Forwards", 70)
             .header(
                 "From",
@@ -79,7 +80,7 @@ impl Engine {
         let dest = route_dest(&c.route_set, c.target_addr);
         let bye = Bytes::from(r.build(None));
         self.tx
-            .send_request(bye, Method::Bye, &branch, dest, false, now);
+            .send_request(bye, Method::Bye, &branch, dest, reliable, now);
     }
 
     /// Tears the call down once the caller's side is settled.
@@ -126,6 +127,14 @@ impl Engine {
             "abandoned" => self.counters.calls_abandoned += 1,
             _ => self.counters.calls_failed += 1,
         }
+        crate::metrics::call_ended(
+            &c.queue,
+            outcome,
+            c.bridged
+                .unwrap_or(now)
+                .saturating_duration_since(c.arrived),
+            &stats,
+        );
         let secs =
             |a: Instant, b: Instant| (b.saturating_duration_since(a).as_millis() as f64) / 1000.0;
         let cdr = Cdr {

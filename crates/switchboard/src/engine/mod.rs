@@ -14,6 +14,7 @@ mod agent_leg;
 mod caller;
 pub mod commands;
 mod finish;
+pub mod overload;
 pub mod reject;
 mod reload;
 
@@ -74,6 +75,7 @@ pub struct Engine {
     default_music: Arc<Prompt>,
     next_key: CallKey,
     draining: bool,
+    overload: overload::Overload,
 }
 
 impl Engine {
@@ -121,6 +123,7 @@ impl Engine {
             default_music: Arc::new(Prompt::default_music()),
             next_key: 1,
             draining: false,
+            overload: overload::Overload::new(cfg.raw.overload.clone()),
             cfg,
         }
     }
@@ -169,12 +172,27 @@ impl Engine {
         self.timers.push(Reverse((at, t)));
     }
 
-    fn send(&mut self, dest: SocketAddr, data: Vec<u8>) {
+    fn send(&mut self, dest: SocketAddr, data: Vec<u8>, reliable: bool) {
         self.out.push_back(Transmit {
             dest,
             data: Bytes::from(data),
-            reliable: false,
+            reliable,
         });
+    }
+
+    /// Our Contact, marking TCP so the peer keeps the dialog on TCP.
+    fn contact(&self, reliable: bool) -> String {
+        if reliable {
+            format!("<sip:switchboard@{};transport=tcp>", self.host)
+        } else {
+            format!("<sip:switchboard@{}>", self.host)
+        }
+    }
+
+    /// The Via header value for a request we originate on `reliable`'s transport.
+    fn via(&self, branch: &str, reliable: bool) -> String {
+        let t = if reliable { "TCP" } else { "UDP" };
+        format!("SIP/2.0/{t} {};branch={branch};rport", self.host)
     }
 
     /// Respond within a server transaction.
@@ -186,23 +204,70 @@ impl Engine {
 
     /// A datagram from `source` arrived on a UDP listener.
     pub fn handle_datagram(&mut self, now: Instant, source: SocketAddr, data: Bytes) {
+        self.handle_message(now, source, data, false);
+    }
+
+    /// One message from `source`; `reliable` for a stream transport (TCP),
+    /// whose answers go back on the same connection.
+    pub fn handle_message(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        data: Bytes,
+        reliable: bool,
+    ) {
         self.counters.received += 1;
+        if self.overload.is_banned(source.ip(), now) {
+            self.counters.banned_drops += 1;
+            return;
+        }
         if data.iter().all(|b| b.is_ascii_whitespace()) {
             return; // CRLF keep-alive (RFC 5626 §3.5.1)
         }
         match Message::parse(data.clone()) {
-            Ok(msg) if msg.is_request() => self.handle_request(now, source, msg),
+            Ok(msg) if msg.is_request() => self.handle_request(now, source, msg, reliable),
             Ok(msg) => self.handle_response(now, msg),
             Err(e) => {
                 self.counters.parse_errors += 1;
                 tracing::debug!(%source, "unparseable message: {e}");
                 let status = e.status();
                 if let Some(resp) = reject::error_response(&data, status, &e.to_string()) {
-                    self.send(source, resp);
+                    self.send(source, resp, reliable);
                 }
             }
         }
         self.after_input(now);
+    }
+
+    /// How long the last datagram waited between the socket and the engine
+    /// (the shell measures it; it drives the overload gate).
+    pub fn note_queue_delay(&mut self, d: std::time::Duration) {
+        self.overload.note_queue_delay(d);
+    }
+
+    /// Admission of a new INVITE/REGISTER from `source`: `Some(response)`
+    /// to refuse it with (503 + Retry-After), `Some(None)` to drop it.
+    fn admit(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        kind: overload::Kind,
+    ) -> Option<Option<u16>> {
+        let rate = match kind {
+            overload::Kind::Invite => self.cfg.invite_rate_for(source.ip()),
+            overload::Kind::Register => None,
+        };
+        match self.overload.admit(source.ip(), kind, rate, now) {
+            overload::Verdict::Allow => None,
+            overload::Verdict::Limited => {
+                self.counters.rate_limited += 1;
+                Some(Some(503))
+            }
+            overload::Verdict::Banned => {
+                self.counters.banned_drops += 1;
+                Some(None)
+            }
+        }
     }
 
     /// The earliest time [`Engine::handle_timeout`] must run.
@@ -250,7 +315,8 @@ impl Engine {
 
     /// Outgoing datagrams, in order.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
-        self.tx.poll_transmit().or_else(|| self.out.pop_front())
+        let t = self.tx.poll_transmit().or_else(|| self.out.pop_front());
+        t.inspect(|t| crate::metrics::sip_out(&t.data))
     }
 
     /// Drains what the transaction layer and the router produced.
@@ -295,10 +361,11 @@ impl Engine {
 
     // ----- requests ----------------------------------------------------
 
-    fn handle_request(&mut self, now: Instant, source: SocketAddr, msg: Message) {
+    fn handle_request(&mut self, now: Instant, source: SocketAddr, msg: Message, reliable: bool) {
+        crate::metrics::sip_in(&msg);
         self.counters.requests += 1;
-        match self.tx.on_request(&msg, source, false, now) {
-            ServerAction::New(key) => self.new_request(now, source, key, msg),
+        match self.tx.on_request(&msg, source, reliable, now) {
+            ServerAction::New(key) => self.new_request(now, source, key, msg, reliable),
             ServerAction::AckForDialog => self.on_ack(now, &msg),
             ServerAction::Cancel { invite, cancel } => self.on_cancel(now, invite, cancel, &msg),
             ServerAction::Retransmit | ServerAction::Absorbed => self.counters.retransmissions += 1,
@@ -307,15 +374,32 @@ impl Engine {
         }
     }
 
-    fn new_request(&mut self, now: Instant, source: SocketAddr, key: TxKey, msg: Message) {
+    fn new_request(
+        &mut self,
+        now: Instant,
+        source: SocketAddr,
+        key: TxKey,
+        msg: Message,
+        reliable: bool,
+    ) {
         let method = msg.method().unwrap_or(Method::Other);
         let tag = new_tag();
         match method {
             Method::Register => {
+                if let Some(verdict) = self.admit(now, source, overload::Kind::Register) {
+                    if verdict.is_some() {
+                        let resp = ResponseBuilder::new(&msg, 503)
+                            .to_tag(&tag)
+                            .header("Retry-After", self.overload.retry_after())
+                            .build();
+                        self.respond(&key, resp, now);
+                    }
+                    return;
+                }
                 let unix = self.unix(now);
                 let (resp, change) = self
                     .registrar
-                    .register(&self.cfg, &msg, source, now, unix, &tag);
+                    .register(&self.cfg, &msg, source, reliable, now, unix, &tag);
                 self.respond(&key, resp, now);
                 match change {
                     Change::Login(agent) => {
@@ -340,7 +424,9 @@ impl Engine {
                     .build();
                 self.respond(&key, resp, now);
             }
-            Method::Invite if msg.to().tag().is_none() => self.new_call(now, source, key, msg),
+            Method::Invite if msg.to().tag().is_none() => {
+                self.new_call(now, source, key, msg, reliable)
+            }
             Method::Invite | Method::Bye | Method::Info | Method::Update | Method::Notify => {
                 self.in_dialog(now, key, msg)
             }
@@ -383,6 +469,7 @@ impl Engine {
     // ----- responses ---------------------------------------------------
 
     fn handle_response(&mut self, now: Instant, msg: Message) {
+        crate::metrics::sip_in(&msg);
         self.counters.responses += 1;
         match self.tx.on_response(&msg, now) {
             Some((_key, ClientAction::Deliver)) => self.agent_response(now, msg),

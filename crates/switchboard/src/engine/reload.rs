@@ -55,6 +55,7 @@ impl Engine {
             }
         }
         self.music = music;
+        self.overload.set_config(cfg.raw.overload.clone());
         let cfg = Arc::new(cfg);
         self.router.reload(cfg.router_config(), now);
         report.agents_removed = self.registrar.retain_agents(&cfg);
