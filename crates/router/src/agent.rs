@@ -77,8 +77,11 @@ pub(crate) struct Agent {
     pub buckets: Vec<Membership>,
     /// Distinct queues of `buckets`.
     pub queues: Vec<u32>,
-    /// Where this agent sits in free sets now.
+    /// Its current (valid) entries in free sets, while `listed`.
     pub free_entries: Vec<(u32, FreeKey)>,
+    /// Whether the entries of generation `free_gen` are current.
+    pub listed: bool,
+    pub free_gen: u32,
     /// Callers waiting for this agent specifically (sticky / preferred).
     pub parked: BTreeSet<CallOrd>,
     /// What is counted in queue/bucket staffing counters.
@@ -116,6 +119,8 @@ impl Agent {
             buckets: Vec::new(),
             queues: Vec::new(),
             free_entries: Vec::new(),
+            listed: false,
+            free_gen: 0,
             parked: BTreeSet::new(),
             counted_staffed: false,
             counted_ready: false,
@@ -159,6 +164,11 @@ impl Agent {
         } else {
             AgentState::Available
         }
+    }
+
+    /// Whether a free-set entry of this agent is current.
+    pub fn entry_valid(&self, k: &FreeKey, now: u64) -> bool {
+        self.listed && k.gen == self.free_gen && self.is_free(now)
     }
 
     pub fn level(&self, skill: u16) -> u8 {

@@ -23,6 +23,8 @@ pub(crate) struct Bucket {
     pub free: BTreeSet<FreeKey>,
     /// Members logged in and unpaused.
     pub ready: u32,
+    /// Member agents (any state): bounds the free set before compaction.
+    pub members: u32,
 }
 
 #[derive(Debug)]

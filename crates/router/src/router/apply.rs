@@ -42,6 +42,7 @@ impl Router {
         for ag in &mut self.agents {
             ag.parked.clear();
             ag.free_entries.clear();
+            ag.listed = false;
             ag.counted_staffed = false;
             ag.counted_ready = false;
             ag.buckets.clear();
@@ -140,6 +141,15 @@ impl Router {
             qu.ready = 0;
         }
 
+        self.sticky_window = self
+            .queues
+            .iter()
+            .filter(|q| !q.removed)
+            .filter_map(|q| q.cfg.sticky_window)
+            .max()
+            .map(dur_ns)
+            .unwrap_or(0);
+
         // 5. Buckets: one per queue and relaxation step.
         self.buckets.clear();
         self.heads.clear();
@@ -168,6 +178,7 @@ impl Router {
                     waiting: Default::default(),
                     free: Default::default(),
                     ready: 0,
+                    members: 0,
                 });
                 self.heads.push(None);
                 let qu = &mut self.queues[q];
@@ -201,6 +212,7 @@ impl Router {
                 .map(|&(s, _)| &by_skill[s as usize])
                 .min_by_key(|v| v.len())
                 .unwrap_or(&all);
+            let mut members = 0u32;
             for &a in candidates {
                 let ag = &self.agents[a as usize];
                 let tier = if ag.cfg.queues.is_empty() {
@@ -226,6 +238,7 @@ impl Router {
                 }
                 if ok {
                     let queue = bucket.queue;
+                    members += 1;
                     let ag = &mut self.agents[a as usize];
                     ag.buckets.push(Membership {
                         bucket: b as u32,
@@ -237,6 +250,7 @@ impl Router {
                     }
                 }
             }
+            self.buckets[b].members = members;
         }
 
         // 7. Counters and free sets.

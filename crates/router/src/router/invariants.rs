@@ -85,10 +85,10 @@ impl Router {
             }
             for k in &bk.free {
                 let ag = &self.agents[k.agent as usize];
-                // Busy agents' entries are stale and removed lazily.
-                if ag.is_free(now) && !ag.free_entries.contains(&(b as u32, *k)) {
+                // Other entries are stale and dropped lazily.
+                if ag.entry_valid(k, now) && !ag.free_entries.contains(&(b as u32, *k)) {
                     return Err(format!(
-                        "bucket {b}: free agent {} has an unlisted entry",
+                        "bucket {b}: free agent {} has an unlisted entry {k:?}",
                         ag.id
                     ));
                 }
@@ -128,6 +128,9 @@ impl Router {
                 ));
             }
             if ag.is_free(now) {
+                if !ag.listed {
+                    return Err(format!("agent {} free but not listed", ag.id));
+                }
                 for (b, k) in &ag.free_entries {
                     if !self.buckets[*b as usize].free.contains(k) {
                         return Err(format!("agent {} free but missing from bucket {b}", ag.id));

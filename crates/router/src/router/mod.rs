@@ -76,6 +76,8 @@ pub struct Router {
     /// caller -> (agent, when the agent last answered it).
     pub(crate) sticky: FxMap<String, (u32, u64)>,
     pub(crate) sticky_sweep_at: usize,
+    /// Longest `sticky_window` of any queue (0: no queue is sticky).
+    pub(crate) sticky_window: u64,
     pub(crate) occupancy: Rolling,
     /// Queues whose staffing dropped; checked against `leave_empty`.
     pub(crate) emptied: Vec<u32>,
@@ -104,6 +106,7 @@ impl Router {
             offer_seq: 0,
             sticky: FxMap::default(),
             sticky_sweep_at: 1024,
+            sticky_window: 0,
             occupancy: Rolling::new(STATS_SLOT_NS, dur_ns(OCCUPANCY_WINDOWS[1])),
             emptied: Vec::new(),
             deferred: None,

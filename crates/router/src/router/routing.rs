@@ -193,9 +193,9 @@ impl Router {
                 return;
             }
         }
-        // Free agents of the bucket. Entries of agents that became busy are
-        // stale and removed here, lazily, so that an agent taking a call does
-        // not have to leave every free set it sits in.
+        // Free agents of the bucket. Entries of agents that became busy (or
+        // were listed again since) are stale and dropped here, lazily, so an
+        // agent taking a call does not have to leave every free set it is in.
         loop {
             let Router {
                 buckets,
@@ -207,8 +207,8 @@ impl Router {
             let Some(first) = bucket.free.first().copied() else {
                 break;
             };
-            if !agents[first.agent as usize].is_free(now) {
-                bucket.free.remove(&first);
+            if !agents[first.agent as usize].entry_valid(&first, now) {
+                bucket.free.pop_first();
                 continue;
             }
             let qu = &mut queues[q as usize];
@@ -220,7 +220,7 @@ impl Router {
                     if chosen.len() >= limit {
                         break;
                     }
-                    if agents[k.agent as usize].is_free(now) {
+                    if agents[k.agent as usize].entry_valid(k, now) {
                         chosen.push(k.agent);
                     } else {
                         stale.push(*k);
@@ -233,7 +233,7 @@ impl Router {
                 return;
             }
             let k = qu.selector.pick(&bucket.free, &qu.memory).unwrap_or(first);
-            if !agents[k.agent as usize].is_free(now) {
+            if !agents[k.agent as usize].entry_valid(&k, now) {
                 bucket.free.remove(&k);
                 continue;
             }
@@ -364,6 +364,7 @@ impl Router {
             emptied,
             ..
         } = self;
+        let mut compactions: Vec<u32> = Vec::new();
         let ag = &mut agents[a as usize];
         let st = ag.derive_state();
         if st != ag.state {
@@ -427,13 +428,16 @@ impl Router {
             }
             ag.counted_ready = ready;
         }
-        // A busy agent's entries stay (stale) until `route_call` meets them
-        // or the agent is free again.
-        if ag.is_free(now) {
-            for (b, k) in ag.free_entries.drain(..) {
-                buckets[b as usize].free.remove(&k);
-            }
-            let mut entries = std::mem::take(&mut ag.free_entries);
+        // Free-set entries: a free agent not yet listed enters every bucket
+        // it serves under a new generation. Nothing is removed here: entries
+        // of busy agents and of older generations are stale and dropped by
+        // `route_call` when met, or by compaction when a set doubles.
+        if !ag.is_free(now) {
+            ag.listed = false;
+        } else if !ag.listed {
+            ag.listed = true;
+            ag.free_gen = ag.free_gen.wrapping_add(1);
+            ag.free_entries.clear();
             for m in &ag.buckets {
                 let bucket = &mut buckets[m.bucket as usize];
                 let qu = &mut queues[bucket.queue as usize];
@@ -453,11 +457,20 @@ impl Router {
                     primary,
                     secondary,
                     agent: a,
+                    gen: ag.free_gen,
                 };
                 bucket.free.insert(k);
-                entries.push((m.bucket, k));
+                ag.free_entries.push((m.bucket, k));
+                if bucket.free.len() > 2 * bucket.members as usize + 64 {
+                    compactions.push(m.bucket);
+                }
             }
-            ag.free_entries = entries;
+        }
+        for b in compactions {
+            let bucket = &mut buckets[b as usize];
+            bucket
+                .free
+                .retain(|k| agents[k.agent as usize].entry_valid(k, now));
         }
     }
 
@@ -585,18 +598,12 @@ impl Router {
     }
 
     fn remember_sticky(&mut self, caller: String, a: u32) {
-        if caller.is_empty() || !self.queues.iter().any(|q| q.cfg.sticky_window.is_some()) {
+        if caller.is_empty() || self.sticky_window == 0 {
             return;
         }
         self.sticky.insert(caller, (a, self.now));
         if self.sticky.len() > self.sticky_sweep_at {
-            let window = self
-                .queues
-                .iter()
-                .filter_map(|q| q.cfg.sticky_window)
-                .max()
-                .map(dur_ns)
-                .unwrap_or(0);
+            let window = self.sticky_window;
             let now = self.now;
             self.sticky
                 .retain(|_, &mut (_, at)| now.saturating_sub(at) <= window);

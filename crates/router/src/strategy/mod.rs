@@ -183,6 +183,9 @@ pub struct FreeKey {
     pub secondary: u64,
     /// Agent index (final tie-break, makes the key unique).
     pub agent: u32,
+    /// The agent's listing generation: entries of an older generation are
+    /// stale (the agent was busy since) and are dropped when met.
+    pub gen: u32,
 }
 
 /// Per-queue memory a strategy may keep between offers.

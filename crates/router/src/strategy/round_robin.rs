@@ -30,12 +30,14 @@ impl SelectAgent for RoundRobin {
             primary: u64::from(last) + 1,
             secondary: 0,
             agent: 0,
+            gen: 0,
         };
         let to = FreeKey {
             tier: first.tier + 1,
             primary: 0,
             secondary: 0,
             agent: 0,
+            gen: 0,
         };
         free.range((Bound::Included(from), Bound::Excluded(to)))
             .next()
