@@ -2,7 +2,7 @@
 //! negotiation that decides who refreshes the session and how often.
 
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::header::HeaderName;
 use crate::message::Message;
@@ -183,6 +183,68 @@ pub fn uac_result(response: &Message, requested: Option<u32>) -> Option<SessionE
     }
 }
 
+/// What the session timer asks the call to do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SessionTimerAction {
+    /// We are the refresher: send a re-INVITE or UPDATE now.
+    Refresh,
+    /// No refresh arrived in time: send BYE (RFC 4028 §10).
+    Expired,
+}
+
+/// One dialog's running session timer, sans-IO: arm it with
+/// [`SessionTimer::start`] after each successful (re)negotiation, wake at
+/// [`SessionTimer::poll_timeout`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionTimer {
+    pub expires: SessionExpires,
+    /// True when this side is the refresher.
+    pub we_refresh: bool,
+    deadline: Option<Instant>,
+}
+
+impl SessionTimer {
+    /// Starts (or restarts, on every 2xx to a refresh) the timer.
+    pub fn start(expires: SessionExpires, we_refresh: bool, now: Instant) -> SessionTimer {
+        let after = if we_refresh {
+            expires.refresh_after()
+        } else {
+            expires.expire_after()
+        };
+        SessionTimer {
+            expires,
+            we_refresh,
+            deadline: Some(now + after),
+        }
+    }
+
+    /// `None` once expired.
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.deadline
+    }
+
+    /// `Some` once the deadline has passed. After `Refresh` the timer waits
+    /// for the rest of the interval; call [`SessionTimer::start`] when the
+    /// refresh succeeds, or it reports `Expired`.
+    pub fn handle_timeout(&mut self, now: Instant) -> Option<SessionTimerAction> {
+        let deadline = self.deadline?;
+        if now < deadline {
+            return None;
+        }
+        if self.we_refresh {
+            self.we_refresh = false;
+            let rest = self
+                .expires
+                .expire_after()
+                .saturating_sub(self.expires.refresh_after());
+            self.deadline = Some(deadline + rest);
+            return Some(SessionTimerAction::Refresh);
+        }
+        self.deadline = None;
+        Some(SessionTimerAction::Expired)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -291,6 +353,38 @@ mod tests {
         assert_eq!(
             uac_result(&ok(""), Some(1800)).unwrap().to_string(),
             "1800;refresher=uac"
+        );
+    }
+
+    #[test]
+    fn timer_refreshes_at_half_and_expires_without_refresh() {
+        let t0 = Instant::now();
+        let se = SessionExpires::parse("1800;refresher=uas").unwrap();
+        let mut ours = SessionTimer::start(se, true, t0);
+        assert_eq!(ours.poll_timeout().unwrap(), t0 + Duration::from_secs(900));
+        assert_eq!(ours.handle_timeout(t0 + Duration::from_secs(899)), None);
+        assert_eq!(
+            ours.handle_timeout(t0 + Duration::from_secs(900)),
+            Some(SessionTimerAction::Refresh)
+        );
+        // The refresh never succeeded: expire at 1800 - 32.
+        assert_eq!(ours.poll_timeout().unwrap(), t0 + Duration::from_secs(1768));
+        assert_eq!(
+            ours.handle_timeout(t0 + Duration::from_secs(1768)),
+            Some(SessionTimerAction::Expired)
+        );
+        assert_eq!(ours.poll_timeout(), None);
+        // The peer refreshes: we only watch.
+        let theirs = SessionTimer::start(se, false, t0);
+        assert_eq!(
+            theirs.poll_timeout().unwrap(),
+            t0 + Duration::from_secs(1768)
+        );
+        // A successful refresh restarts it.
+        let again = SessionTimer::start(se, true, t0 + Duration::from_secs(900));
+        assert_eq!(
+            again.poll_timeout().unwrap(),
+            t0 + Duration::from_secs(1800)
         );
     }
 }
