@@ -50,15 +50,24 @@ fn bench(c: &mut Criterion) {
             });
         }
     }
-    // Mix alone, inputs left in place (`set_input` excluded).
-    let ins = inputs(10, 960);
-    let mut m = setup(Mixer::new(960), 10);
-    c.bench_function("mix only 10-party 48kHz (detected)", |b| {
-        b.iter(|| {
-            feed(&mut m, 10, &ins);
-            m.mix();
-        })
-    });
+    // Mix alone: inputs decoded in place (`input_mut`), no copy.
+    for (name, parties, frame) in [
+        ("3-party 8kHz", 3u32, 160usize),
+        ("10-party 48kHz", 10, 960),
+    ] {
+        let ins = inputs(parties, frame);
+        let mut m = setup(Mixer::new(frame), parties);
+        feed(&mut m, parties, &ins);
+        c.bench_function(&format!("mix only {name} ({})", m.kernels()), |b| {
+            b.iter(|| {
+                for id in 0..parties {
+                    black_box(m.input_mut(id));
+                }
+                m.mix();
+                black_box(m.output(0));
+            })
+        });
+    }
 }
 
 criterion_group!(benches, bench);

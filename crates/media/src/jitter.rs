@@ -267,7 +267,7 @@ impl JitterBuffer {
         self.base_cur = self.base_cur.min(transit);
         let r = (transit - self.base()).max(0);
         let bucket = ((r * 400 / self.rate) as usize).min(BUCKETS - 1); // 2.5 ms
-        self.hist_w /= FORGET;
+        self.hist_w *= 1.0 / FORGET;
         self.hist[bucket] += self.hist_w;
         self.hist_sum += self.hist_w;
         if self.hist_w > 1e12 {
@@ -348,15 +348,10 @@ impl JitterBuffer {
             .min()
     }
 
-    fn take(&mut self, ts: i64) -> Option<Slot> {
-        let s = &mut self.slots[(ts.div_euclid(self.frame) as usize) & (SLOTS - 1)];
-        if s.ts == ts {
-            let out = *s;
-            s.ts = EMPTY;
-            Some(out)
-        } else {
-            None
-        }
+    /// Index of the slot holding `ts`, if present (it stays until played).
+    fn take(&self, ts: i64) -> Option<usize> {
+        let i = (ts.div_euclid(self.frame) as usize) & (SLOTS - 1);
+        (self.slots[i].ts == ts).then_some(i)
     }
 
     fn has(&self, ts: i64) -> bool {
@@ -364,7 +359,7 @@ impl JitterBuffer {
     }
 
     fn decode(&self, s: &Slot, out: &mut [i16]) {
-        let n = (s.len as usize).min(out.len());
+        let n = (s.len as usize).min(out.len()).min(MAX_FRAME);
         match self.cfg.codec {
             Codec::Pcma => g711::alaw_decode_slice(&s.data[..n], &mut out[..n]),
             _ => g711::ulaw_decode_slice(&s.data[..n], &mut out[..n]),
@@ -390,17 +385,20 @@ impl JitterBuffer {
         Pulled::Concealed
     }
 
-    fn play(&mut self, s: Slot, now_ticks: i64, out: &mut [i16]) -> Pulled {
-        self.decode(&s, out);
+    fn play(&mut self, i: usize, now_ticks: i64, out: &mut [i16]) -> Pulled {
+        let s = &self.slots[i];
+        self.decode(s, out);
+        let (seq, arrival) = (s.seq, s.arrival);
+        self.slots[i].ts = EMPTY;
         let n = out.len().min(MAX_FRAME);
         self.last_frame[..n].copy_from_slice(&out[..n]);
         self.plc_count = 0;
         self.missing_run = 0;
         self.stats.played += 1;
         Pulled::Audio {
-            seq: s.seq,
+            seq,
             waited: Duration::from_micros(
-                ((now_ticks - s.arrival).max(0) * 1_000_000 / self.rate) as u64,
+                ((now_ticks - arrival).max(0) * 1_000_000 / self.rate) as u64,
             ),
         }
     }
@@ -448,14 +446,16 @@ impl JitterBuffer {
                 } else {
                     self.over_run = 0;
                 }
+                let slot = &self.slots[s];
                 let quiet = || {
-                    s.data[..s.len as usize]
+                    slot.data[..slot.len as usize]
                         .iter()
                         .all(|&b| quiet_g711(self.cfg.codec, b))
                 };
                 if over > 2 * f || (over > f && (self.over_run >= OVER_RUN_DROP || quiet())) {
                     self.over_run = 0;
                     // Drop this frame to shrink the delay by one frame.
+                    self.slots[s].ts = EMPTY;
                     self.stats.accelerated += 1;
                     let s2 = self.take(next + f).expect("checked");
                     self.next_ts = Some(next + 2 * f);

@@ -50,6 +50,7 @@ pub mod resample;
 pub mod rewrite;
 pub mod rtcp;
 pub mod rtp;
+mod simd;
 mod stats;
 pub mod wav;
 

@@ -1,20 +1,26 @@
-//! The mixer's inner loops, written as plain Rust that LLVM vectorises, and
-//! compiled twice on x86_64: for the baseline target (SSE2) and with AVX2,
-//! picked once at run time. The only `unsafe` here calls the AVX2 copies,
-//! after `is_x86_feature_detected!("avx2")` said the CPU has AVX2.
+//! Hot inner loops (mixer, G.711 slice decoding), written as plain Rust
+//! that LLVM vectorises, and compiled twice on x86_64: for the baseline
+//! target (SSE2) and with AVX2, picked once at run time. The only `unsafe`
+//! here calls the AVX2 copies, after `is_x86_feature_detected!("avx2")`
+//! said the CPU has AVX2.
 #![allow(unsafe_code)]
 
 /// The kernel set used by a mixer.
 #[derive(Clone, Copy)]
 pub(crate) struct Kernels {
-    /// `sum[n] = x[n]`
-    pub first: fn(&mut [i32], &[i16]),
     /// `sum[n] += x[n]`
     pub acc: fn(&mut [i32], &[i16]),
+    /// `sum[n] (+)= Σ_k ins[k][n]` in one pass (`true` = add to `sum`);
+    /// every input at least `sum.len()` long.
+    pub sum: fn(&mut [i32], &[&[i16]], bool),
     /// `out[n] = sat16(sum[n] - own[n])`
     pub minus: fn(&mut [i16], &[i32], &[i16]),
     /// `out[n] = sat16(sum[n])`
     pub sat: fn(&mut [i16], &[i32]),
+    /// µ-law bytes to linear.
+    pub ulaw: fn(&[u8], &mut [i16]),
+    /// A-law bytes to linear.
+    pub alaw: fn(&[u8], &mut [i16]),
     /// Name, for benchmarks and logs.
     pub name: &'static str,
 }
@@ -26,16 +32,40 @@ impl std::fmt::Debug for Kernels {
 }
 
 #[inline(always)]
-fn first_g(sum: &mut [i32], x: &[i16]) {
+fn acc_g(sum: &mut [i32], x: &[i16]) {
     for (s, &v) in sum.iter_mut().zip(x) {
-        *s = v as i32;
+        *s += v as i32;
     }
 }
 
 #[inline(always)]
-fn acc_g(sum: &mut [i32], x: &[i16]) {
-    for (s, &v) in sum.iter_mut().zip(x) {
-        *s += v as i32;
+fn sum_g(sum: &mut [i32], ins: &[&[i16]], add: bool) {
+    // Chunks of 32 accumulators stay in registers while every input is
+    // added, so the i32 sum is written once instead of once per party.
+    const C: usize = 32;
+    let n = sum.len();
+    let full = n / C * C;
+    let mut base = 0;
+    while base < full {
+        let mut acc = [0i32; C];
+        if add {
+            acc.copy_from_slice(&sum[base..base + C]);
+        }
+        for x in ins {
+            let x = &x[base..base + C];
+            for k in 0..C {
+                acc[k] += x[k] as i32;
+            }
+        }
+        sum[base..base + C].copy_from_slice(&acc);
+        base += C;
+    }
+    for i in full..n {
+        let mut a = if add { sum[i] } else { 0 };
+        for x in ins {
+            a += x[i] as i32;
+        }
+        sum[i] = a;
     }
 }
 
@@ -53,24 +83,67 @@ fn sat_g(out: &mut [i16], sum: &[i32]) {
     }
 }
 
-/// Portable kernels (SSE2 on x86_64).
+/// G.711 µ-law decoding by formula (branch-free, vectorisable with
+/// per-lane shifts); equal to the table for all 256 codes.
+#[inline(always)]
+fn ulaw_g(input: &[u8], out: &mut [i16]) {
+    for (o, &b) in out.iter_mut().zip(input) {
+        let u = !b as i32;
+        let t = (((u & 0x0f) << 3) + 0x84) << ((u & 0x70) >> 4);
+        let neg = (u & 0x80) != 0;
+        *o = (if neg { 0x84 - t } else { t - 0x84 }) as i16;
+    }
+}
+
+/// G.711 A-law decoding by formula.
+#[inline(always)]
+fn alaw_g(input: &[u8], out: &mut [i16]) {
+    for (o, &b) in out.iter_mut().zip(input) {
+        let a = (b ^ 0x55) as i32;
+        let seg = (a & 0x70) >> 4;
+        let m = ((a & 0x0f) << 4) + 8;
+        let t = if seg == 0 {
+            m
+        } else {
+            (m + 0x100) << (seg - 1)
+        };
+        *o = (if a & 0x80 != 0 { t } else { -t }) as i16;
+    }
+}
+
+fn ulaw_table(input: &[u8], out: &mut [i16]) {
+    for (o, &b) in out.iter_mut().zip(input) {
+        *o = crate::g711::ulaw_decode(b);
+    }
+}
+
+fn alaw_table(input: &[u8], out: &mut [i16]) {
+    for (o, &b) in out.iter_mut().zip(input) {
+        *o = crate::g711::alaw_decode(b);
+    }
+}
+
+/// Portable kernels (SSE2 on x86_64; G.711 decoding by table there, since
+/// SSE2 has no per-lane shifts).
 pub(crate) const PORTABLE: Kernels = Kernels {
-    first: first_g,
     acc: acc_g,
+    sum: sum_g,
     minus: minus_g,
     sat: sat_g,
+    ulaw: ulaw_table,
+    alaw: alaw_table,
     name: "portable",
 };
 
 #[cfg(target_arch = "x86_64")]
 mod avx2 {
     #[target_feature(enable = "avx2")]
-    unsafe fn first(sum: &mut [i32], x: &[i16]) {
-        super::first_g(sum, x)
-    }
-    #[target_feature(enable = "avx2")]
     unsafe fn acc(sum: &mut [i32], x: &[i16]) {
         super::acc_g(sum, x)
+    }
+    #[target_feature(enable = "avx2")]
+    unsafe fn sum(s: &mut [i32], ins: &[&[i16]], add: bool) {
+        super::sum_g(s, ins, add)
     }
     #[target_feature(enable = "avx2")]
     unsafe fn minus(out: &mut [i16], sum: &[i32], own: &[i16]) {
@@ -80,17 +153,25 @@ mod avx2 {
     unsafe fn sat(out: &mut [i16], sum: &[i32]) {
         super::sat_g(out, sum)
     }
+    #[target_feature(enable = "avx2")]
+    unsafe fn ulaw(input: &[u8], out: &mut [i16]) {
+        super::ulaw_g(input, out)
+    }
+    #[target_feature(enable = "avx2")]
+    unsafe fn alaw(input: &[u8], out: &mut [i16]) {
+        super::alaw_g(input, out)
+    }
 
-    // SAFETY (all four below): these wrappers are reachable only through
+    // SAFETY (all six below): these wrappers are reachable only through
     // `AVX2`, which `detect()` hands out only after
     // `is_x86_feature_detected!("avx2")` returned true, so the CPU executes
     // the AVX2 instructions of the callee. The callees are safe Rust
     // otherwise (bounds-checked slices).
-    fn first_e(sum: &mut [i32], x: &[i16]) {
-        unsafe { first(sum, x) }
-    }
     fn acc_e(sum: &mut [i32], x: &[i16]) {
         unsafe { acc(sum, x) }
+    }
+    fn sum_e(s: &mut [i32], ins: &[&[i16]], add: bool) {
+        unsafe { sum(s, ins, add) }
     }
     fn minus_e(out: &mut [i16], sum: &[i32], own: &[i16]) {
         unsafe { minus(out, sum, own) }
@@ -98,14 +179,28 @@ mod avx2 {
     fn sat_e(out: &mut [i16], sum: &[i32]) {
         unsafe { sat(out, sum) }
     }
+    fn ulaw_e(input: &[u8], out: &mut [i16]) {
+        unsafe { ulaw(input, out) }
+    }
+    fn alaw_e(input: &[u8], out: &mut [i16]) {
+        unsafe { alaw(input, out) }
+    }
 
     pub(super) const AVX2: super::Kernels = super::Kernels {
-        first: first_e,
         acc: acc_e,
+        sum: sum_e,
         minus: minus_e,
         sat: sat_e,
+        ulaw: ulaw_e,
+        alaw: alaw_e,
         name: "avx2",
     };
+}
+
+/// The kernels detected once for this process.
+pub(crate) fn best() -> &'static Kernels {
+    static K: std::sync::OnceLock<Kernels> = std::sync::OnceLock::new();
+    K.get_or_init(detect)
 }
 
 /// The best kernels this CPU runs.
@@ -124,6 +219,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn g711_formula_equals_table() {
+        let all: Vec<u8> = (0..=255u8).chain(0..=255u8).chain([1, 2, 3]).collect();
+        for k in [PORTABLE, detect()] {
+            for len in [0, 1, 7, 160, all.len()] {
+                let mut a = vec![0i16; len];
+                let mut b = vec![0i16; len];
+                (k.ulaw)(&all[..len], &mut a);
+                ulaw_table(&all[..len], &mut b);
+                assert_eq!(a, b, "{} ulaw", k.name);
+                (k.alaw)(&all[..len], &mut a);
+                alaw_table(&all[..len], &mut b);
+                assert_eq!(a, b, "{} alaw", k.name);
+                let mut c = vec![0i16; len];
+                ulaw_g(&all[..len], &mut c);
+                ulaw_table(&all[..len], &mut b);
+                assert_eq!(c, b);
+                alaw_g(&all[..len], &mut c);
+                alaw_table(&all[..len], &mut b);
+                assert_eq!(c, b);
+            }
+        }
+    }
+
+    #[test]
     fn kernels_agree() {
         let x: Vec<i16> = (0..1000)
             .map(|i| ((i * 7919) % 65536 - 32768) as i16)
@@ -133,9 +252,13 @@ mod tests {
             .collect();
         for k in [PORTABLE, detect()] {
             let mut sum = vec![0i32; 1000];
-            (k.first)(&mut sum, &x);
+            (k.sum)(&mut sum, &[&x[..]], false);
             (k.acc)(&mut sum, &y);
             (k.acc)(&mut sum, &y);
+            let mut sum2 = vec![0i32; 1000];
+            (k.sum)(&mut sum2, &[&x[..], &y[..]], false);
+            (k.sum)(&mut sum2, &[&y[..]], true);
+            assert_eq!(sum, sum2);
             let mut out = vec![0i16; 1000];
             (k.minus)(&mut out, &sum, &x);
             for n in 0..1000 {

@@ -14,9 +14,7 @@
 //! Per-party gain is applied when the frame is written, so the N−1
 //! subtraction removes exactly what was added.
 
-mod kernels;
-
-use kernels::Kernels;
+use crate::simd::{self as kernels, Kernels};
 
 /// A party's identifier (chosen by the caller).
 pub type PartyId = u32;
@@ -151,6 +149,14 @@ impl Mixer {
         p.has_input = true;
     }
 
+    /// The party's input frame for this tick, to decode into in place (no
+    /// copy); marks the party as having input. Gain is not applied.
+    pub fn input_mut(&mut self, id: PartyId) -> Option<&mut [i16]> {
+        let p = self.parties.iter_mut().find(|p| p.id == id)?;
+        p.has_input = true;
+        Some(&mut p.input[..])
+    }
+
     /// The party's mixed output of the last [`Mixer::mix`].
     pub fn output(&self, id: PartyId) -> Option<&[i16]> {
         self.parties
@@ -164,20 +170,23 @@ impl Mixer {
     /// frame).
     pub fn mix(&mut self) {
         let k = self.k;
-        // Public sum.
-        let mut any = false;
+        // Public sum, in one pass per group of up to 16 talkers.
+        let mut group: [&[i16]; 16] = [&[]; 16];
+        let mut g = 0;
+        let mut add = false;
         for p in &self.parties {
             if p.role == Role::Participant && p.has_input {
-                if any {
-                    (k.acc)(&mut self.sum, &p.input);
-                } else {
-                    (k.first)(&mut self.sum, &p.input);
-                    any = true;
+                group[g] = &p.input;
+                g += 1;
+                if g == group.len() {
+                    (k.sum)(&mut self.sum, &group, add);
+                    add = true;
+                    g = 0;
                 }
             }
         }
-        if !any {
-            self.sum.iter_mut().for_each(|s| *s = 0);
+        if g > 0 || !add {
+            (k.sum)(&mut self.sum, &group[..g], add);
         }
         let has_whisper = self
             .parties
