@@ -32,6 +32,7 @@ pub struct Cdr {
     pub rtp: Option<media::StatsSnapshot>,
 }
 
+/// Appends JSON objects, one per line, flushed per record (CDRs, queue_log).
 pub struct CdrWriter {
     file: Option<File>,
 }
@@ -50,7 +51,7 @@ impl CdrWriter {
         CdrWriter { file: None }
     }
 
-    pub fn write(&mut self, cdr: &Cdr) -> io::Result<()> {
+    pub fn write<T: Serialize>(&mut self, cdr: &T) -> io::Result<()> {
         let Some(f) = self.file.as_mut() else {
             return Ok(());
         };

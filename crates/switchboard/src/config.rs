@@ -99,6 +99,9 @@ pub struct MediaSection {
     #[serde(with = "serde_str")]
     pub rtp_timeout: Duration,
     pub codecs: Vec<String>,
+    /// Folder of announcement prompts (position, wait, goodbye); relative
+    /// to the config file. No announcements when absent.
+    pub prompts: Option<Spanned<PathBuf>>,
 }
 
 impl Default for MediaSection {
@@ -109,6 +112,7 @@ impl Default for MediaSection {
             workers: 0,
             rtp_timeout: Duration::from_secs(60),
             codecs: vec!["PCMU".into(), "PCMA".into()],
+            prompts: None,
         }
     }
 }
@@ -168,12 +172,16 @@ impl Default for AuthSection {
 #[serde(deny_unknown_fields, default)]
 pub struct CdrSection {
     pub path: PathBuf,
+    /// Queue events (enter, connect, abandon, ...) as JSON lines, like
+    /// Asterisk's queue_log. Off when absent.
+    pub queue_log: Option<PathBuf>,
 }
 
 impl Default for CdrSection {
     fn default() -> Self {
         CdrSection {
             path: "cdr.jsonl".into(),
+            queue_log: None,
         }
     }
 }
@@ -243,6 +251,45 @@ pub struct AgentConfig {
     pub capacity: Option<u32>,
     #[serde(default, with = "serde_str::option")]
     pub wrap_up: Option<Duration>,
+    /// Explicit queue membership with a penalty (tier) each; empty = every
+    /// queue the skills satisfy, penalty 0.
+    #[serde(default)]
+    pub queues: BTreeMap<String, u32>,
+    /// Weight for `weighted-random`.
+    #[serde(default)]
+    pub weight: Option<u32>,
+    /// Consecutive unanswered offers before the agent is paused
+    /// automatically; 0 = never.
+    #[serde(default)]
+    pub auto_pause_after: Option<u32>,
+    /// Rest after rejecting a call (486/603) before the next offer.
+    #[serde(default, with = "serde_str::option")]
+    pub reject_delay: Option<Duration>,
+    /// Rest after a ring timeout before the next offer.
+    #[serde(default, with = "serde_str::option")]
+    pub no_answer_delay: Option<Duration>,
+    /// Rest after the phone was unreachable (408, 5xx, no response).
+    #[serde(default, with = "serde_str::option")]
+    pub unreachable_delay: Option<Duration>,
+}
+
+/// One bullseye relaxation step of a queue.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RelaxConfig {
+    #[serde(with = "serde_str")]
+    pub after: Duration,
+    #[serde(default)]
+    pub require: BTreeMap<String, u8>,
+    #[serde(default)]
+    pub max_penalty: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum EmptinessConfig {
+    NoAgents,
+    NoReadyAgents,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -274,6 +321,39 @@ pub struct QueueConfig {
     pub music: Option<Spanned<PathBuf>>,
     #[serde(default = "default_answer")]
     pub answer: AnswerMode,
+    /// Members with a penalty above this are not offered before relaxation.
+    #[serde(default)]
+    pub max_penalty: Option<u32>,
+    /// Bullseye relaxation steps (applied to callers already waiting).
+    #[serde(default)]
+    pub relax: Vec<RelaxConfig>,
+    /// Refuse new callers (480) when the queue is empty in this sense.
+    #[serde(default)]
+    pub join_empty: Option<EmptinessConfig>,
+    /// Make waiting callers leave when the queue becomes empty in this sense.
+    #[serde(default)]
+    pub leave_empty: Option<EmptinessConfig>,
+    /// Where callers go on max wait / empty / full: another queue...
+    #[serde(default)]
+    pub overflow_queue: Option<Spanned<String>>,
+    /// Offer a returning caller to the agent who served it within this window.
+    #[serde(default, with = "serde_str::option")]
+    pub sticky_window: Option<Duration>,
+    /// How long a sticky caller waits for that agent before anyone may take it.
+    #[serde(default, with = "serde_str::option")]
+    pub sticky_wait: Option<Duration>,
+    /// Announce position and estimated wait this often (`None`: never).
+    #[serde(default, with = "serde_str::option")]
+    pub announce_every: Option<Duration>,
+    /// Service level threshold: answered within this counts as in service.
+    #[serde(default, with = "serde_str::option")]
+    pub service_level: Option<Duration>,
+    /// Abandons quicker than this are "short" (excluded from service level).
+    #[serde(default, with = "serde_str::option")]
+    pub short_abandon: Option<Duration>,
+    /// `ring-all`: agents rung at once, at most.
+    #[serde(default)]
+    pub ring_all_limit: Option<usize>,
 }
 
 fn empty_require() -> Spanned<BTreeMap<String, u8>> {
@@ -338,6 +418,8 @@ pub struct Config {
     pub strategies: BTreeMap<String, router::Strategy>,
     /// Music files resolved against the config file's folder.
     pub music: BTreeMap<String, PathBuf>,
+    /// The prompt folder resolved against the config file's folder.
+    pub prompts: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -612,6 +694,33 @@ fn validate(raw: RawConfig, base: &Path, errs: &mut Errors<'_>) -> Config {
             }
         }
     }
+    for q in &raw.queues {
+        if let Some(o) = &q.get_ref().overflow_queue {
+            if !queue_names.contains(o.get_ref()) {
+                errs.at(
+                    o.span(),
+                    format!(
+                        "queue {:?}: overflow_queue {:?} is not defined",
+                        q.get_ref().name,
+                        o.get_ref()
+                    ),
+                );
+            }
+        }
+    }
+    for a in &raw.agents {
+        for q in a.get_ref().queues.keys() {
+            if !queue_names.contains(q) {
+                errs.at(
+                    a.span(),
+                    format!(
+                        "agent {:?} lists queue {q:?}, which is not defined",
+                        a.get_ref().id
+                    ),
+                );
+            }
+        }
+    }
     for r in &raw.routes {
         let rc = r.get_ref();
         if !queue_names.contains(rc.queue.get_ref()) {
@@ -625,7 +734,19 @@ fn validate(raw: RawConfig, base: &Path, errs: &mut Errors<'_>) -> Config {
             );
         }
     }
-    Config {
+    let prompts = raw.media.prompts.as_ref().and_then(|p| {
+        let dir = base.join(p.get_ref());
+        if dir.is_dir() {
+            Some(dir)
+        } else {
+            errs.at(
+                p.span(),
+                format!("[media] prompts: folder {} does not exist", dir.display()),
+            );
+            None
+        }
+    });
+    let cfg = Config {
         path: PathBuf::new(),
         raw,
         listen,
@@ -633,6 +754,39 @@ fn validate(raw: RawConfig, base: &Path, errs: &mut Errors<'_>) -> Config {
         trunks,
         strategies,
         music,
+        prompts,
+    };
+    // The router's own checks (relaxation order, capacity...), placed on the
+    // entry they concern; the ones checked above are not repeated.
+    for issue in cfg.router_config().validate() {
+        let path = issue.path.as_str();
+        if [".require", ".id", ".name", ".queues"]
+            .iter()
+            .any(|s| path.ends_with(s))
+        {
+            continue;
+        }
+        let index = |prefix: &str| {
+            path.strip_prefix(prefix)
+                .and_then(|r| r.split(']').next())
+                .and_then(|n| n.parse::<usize>().ok())
+        };
+        let span = if let Some(i) = index("queues[") {
+            cfg.raw.queues.get(i).map(|q| q.span())
+        } else if let Some(i) = index("agents[") {
+            cfg.raw.agents.get(i).map(|a| a.span())
+        } else {
+            None
+        };
+        errs.at(span.unwrap_or(0..0), issue.to_string());
+    }
+    cfg
+}
+
+fn emptiness(e: EmptinessConfig) -> router::Emptiness {
+    match e {
+        EmptinessConfig::NoAgents => router::Emptiness::NoAgents,
+        EmptinessConfig::NoReadyAgents => router::Emptiness::NoReadyAgents,
     }
 }
 
@@ -664,12 +818,22 @@ impl Config {
                 .iter()
                 .map(|a| {
                     let a = a.get_ref();
+                    let d = router::AgentConfig::default();
                     router::AgentConfig {
                         id: a.id.clone(),
                         skills: a.skills.clone(),
                         capacity: a.capacity.unwrap_or(1),
                         wrap_up: a.wrap_up,
-                        ..Default::default()
+                        queues: a.queues.clone(),
+                        weight: a.weight.unwrap_or(d.weight),
+                        auto_pause_after: match a.auto_pause_after {
+                            Some(0) => None,
+                            Some(n) => Some(n),
+                            None => d.auto_pause_after,
+                        },
+                        reject_delay: a.reject_delay.unwrap_or(d.reject_delay),
+                        no_answer_delay: a.no_answer_delay.unwrap_or(d.no_answer_delay),
+                        unreachable_delay: a.unreachable_delay.unwrap_or(d.unreachable_delay),
                     }
                 })
                 .collect(),
@@ -679,6 +843,7 @@ impl Config {
                 .iter()
                 .map(|q| {
                     let q = q.get_ref();
+                    let d = router::QueueConfig::default();
                     router::QueueConfig {
                         name: q.name.clone(),
                         require: q.require.get_ref().clone(),
@@ -691,7 +856,29 @@ impl Config {
                         wrap_up: q.wrap_up,
                         max_wait: q.max_wait,
                         max_len: q.max_len,
-                        ..Default::default()
+                        max_penalty: q.max_penalty,
+                        relax: q
+                            .relax
+                            .iter()
+                            .map(|r| router::RelaxStep {
+                                after: r.after,
+                                require: r.require.clone(),
+                                max_penalty: r.max_penalty,
+                            })
+                            .collect(),
+                        join_empty: q.join_empty.map(emptiness),
+                        leave_empty: q.leave_empty.map(emptiness),
+                        overflow: q
+                            .overflow_queue
+                            .as_ref()
+                            .map(|o| router::Overflow::Queue(o.get_ref().clone())),
+                        sticky_window: q.sticky_window,
+                        sticky_wait: q.sticky_wait.unwrap_or(d.sticky_wait),
+                        announce_every: q.announce_every,
+                        service_level: q.service_level.unwrap_or(d.service_level),
+                        short_abandon: q.short_abandon.unwrap_or(d.short_abandon),
+                        ring_all_limit: q.ring_all_limit.unwrap_or(d.ring_all_limit),
+                        ..d
                     }
                 })
                 .collect(),
@@ -820,6 +1007,35 @@ queue = "support"
                 .any(|e| e.starts_with("t.toml:20:") && e.contains("\"sales\"")),
             "{text:?}"
         );
+    }
+
+    #[test]
+    fn router_features_map_and_router_issues_have_lines() {
+        let extra = r#"
+[[queue]]
+name = "overflow"
+require = { english = 1 }
+relax = [{ after = "30s", require = { english = 1 } }, { after = "10s" }]
+"#;
+        let with_relax = GOOD.replace("require = { english = 1 }\n", "require = { english = 1 }\noverflow_queue = \"overflow\"\nannounce_every = \"30s\"\njoin_empty = \"no-ready-agents\"\n") + extra;
+        let errs = parse(Path::new("t.toml"), &with_relax).unwrap_err().0;
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert!(errs[0].message.contains("increasing"), "{errs:?}");
+        assert_eq!(errs[0].line, 25, "{errs:?}");
+        let fixed = with_relax.replace(", { after = \"10s\" }", ", { after = \"60s\" }");
+        let c = parse(Path::new("t.toml"), &fixed).unwrap();
+        let r = c.router_config();
+        let q = &r.queues[0];
+        assert_eq!(q.overflow, Some(router::Overflow::Queue("overflow".into())));
+        assert_eq!(q.announce_every, Some(Duration::from_secs(30)));
+        assert_eq!(q.join_empty, Some(router::Emptiness::NoReadyAgents));
+        assert_eq!(r.queues[1].relax.len(), 2);
+        let bad = GOOD.replace(
+            "require = { english = 1 }\n",
+            "require = { english = 1 }\noverflow_queue = \"nowhere\"\n",
+        );
+        let errs = parse(Path::new("t.toml"), &bad).unwrap_err().0;
+        assert!(errs[0].to_string().starts_with("t.toml:17:"), "{errs:?}");
     }
 
     #[test]

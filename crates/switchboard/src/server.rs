@@ -63,7 +63,11 @@ pub async fn run(cfg: Config) -> anyhow_lite::Result<()> {
         &secret,
         Instant::now(),
         SystemTime::now(),
-    );
+    )
+    .with_queue_log(match &cfg.raw.cdr.queue_log {
+        Some(p) => CdrWriter::open(p)?,
+        None => CdrWriter::discard(),
+    });
     // Datagrams from every socket funnel into the engine task.
     let (dgram_tx, mut dgram_rx) = mpsc::channel::<Inbound>(4096);
     for s in sockets.iter() {

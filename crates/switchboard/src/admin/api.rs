@@ -290,22 +290,15 @@ async fn healthz() -> Response {
 }
 
 async fn readyz(State(app): State<App>) -> Response {
-    // Listening (we answer), config loaded (the engine runs on one), not draining.
-    let ready = *app.ready.borrow()
-        && app
-            .ask(Command::Snapshot)
-            .await
-            .map(|s| s["draining"] != json!(true))
-            .unwrap_or(false);
-    if ready {
-        axum::Json(json!({ "ready": true })).into_response()
+    // Listening (we answer), config loaded (the engine answers from it),
+    // not draining (the shell clears `ready` when the engine drains).
+    let ready = *app.ready.borrow() && app.ask(Command::Config).await.is_ok();
+    let status = if ready {
+        StatusCode::OK
     } else {
-        (
-            StatusCode::SERVICE_UNAVAILABLE,
-            axum::Json(json!({ "ready": false })),
-        )
-            .into_response()
-    }
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, axum::Json(json!({ "ready": ready }))).into_response()
 }
 
 async fn metrics(State(app): State<App>) -> Response {
@@ -359,7 +352,13 @@ async fn call(State(app): State<App>, Path(call_id): Path<String>) -> Response {
 // ----- agent actions -------------------------------------------------------
 
 async fn agent_action(app: &App, id: String, action: AgentAction) -> Response {
-    reply(async { app.ask(|reply| Command::Agent { id, action, reply }).await? }.await)
+    reply(
+        async {
+            app.ask(|reply| Command::Agent { id, action, reply })
+                .await?
+        }
+        .await,
+    )
 }
 
 async fn agent_login(State(app): State<App>, Path(id): Path<String>) -> Response {

@@ -59,6 +59,10 @@ pub struct Call {
     pub bridged_leg: Option<String>,
     pub agent: Option<String>,
     pub agents_tried: Vec<String>,
+    /// An announcement is playing instead of music.
+    pub announcing: bool,
+    /// Leaving the queue: the goodbye prompt plays, then the call ends.
+    pub exiting: bool,
     pub arrived: Instant,
     pub answered: Option<Instant>,
     pub bridged: Option<Instant>,
@@ -267,6 +271,8 @@ impl Engine {
             bridged_leg: None,
             agent: None,
             agents_tried: Vec::new(),
+            announcing: false,
+            exiting: false,
             arrived: now,
             answered: None,
             bridged: None,

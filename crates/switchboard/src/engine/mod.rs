@@ -11,6 +11,7 @@
 //! hop and a lock per message for no gain at the rates one core can parse.
 
 mod agent_leg;
+pub mod announce;
 mod caller;
 pub mod commands;
 mod finish;
@@ -49,6 +50,8 @@ enum Timer {
     RefreshProvisional { call: CallKey },
     /// Registration expiry sweep.
     Registrations,
+    /// A goodbye prompt did not report its end: hang up anyway.
+    ExitAfterPrompt { call: CallKey },
     /// Forget an agent leg that never finished (no answer to our CANCEL).
     ForgetLeg { call_id: String },
 }
@@ -76,6 +79,8 @@ pub struct Engine {
     next_key: CallKey,
     draining: bool,
     overload: overload::Overload,
+    prompts: announce::Prompts,
+    queue_log: CdrWriter,
 }
 
 impl Engine {
@@ -124,8 +129,16 @@ impl Engine {
             next_key: 1,
             draining: false,
             overload: overload::Overload::new(cfg.raw.overload.clone()),
+            prompts: announce::Prompts::load(cfg.prompts.as_deref()),
+            queue_log: CdrWriter::discard(),
             cfg,
         }
+    }
+
+    /// Where queue events go as JSON lines (`[cdr] queue_log`).
+    pub fn with_queue_log(mut self, w: CdrWriter) -> Self {
+        self.queue_log = w;
+        self
     }
 
     pub fn config(&self) -> &Arc<Config> {
@@ -298,6 +311,13 @@ impl Engine {
     }
 
     pub fn handle_media_event(&mut self, now: Instant, ev: MediaEvent) {
+        if let MediaEvent::PlayFinished {
+            session,
+            leg: media::Leg::A,
+        } = ev
+        {
+            self.play_finished(now, session);
+        }
         if let MediaEvent::RtpTimeout { session, leg } = ev {
             let key = self
                 .calls
@@ -346,6 +366,9 @@ impl Engine {
                     let _ = self.router.agent_logout(&agent, now);
                 }
                 self.arm_registration_sweep();
+            }
+            Timer::ExitAfterPrompt { call } => {
+                self.hang_up(now, call, finish::Party::Engine, "timeout")
             }
             Timer::ForgetLeg { call_id } => {
                 self.legs.remove(&call_id);
@@ -518,12 +541,15 @@ impl Engine {
             }
             RouterEvent::Exit { call, reason, .. } => {
                 tracing::info!(call, ?reason, "caller leaves the queue");
-                self.hang_up(now, call, finish::Party::Engine, "timeout");
+                self.exit_queue(now, call);
             }
-            RouterEvent::Announce { .. } => {}
-            RouterEvent::Log(ev) => {
-                tracing::debug!(target: "queue_log", "{}", serde_json::to_string(&ev).unwrap_or_default())
-            }
+            RouterEvent::Announce {
+                call,
+                position,
+                ewt,
+            } => self.announce(call, position, ewt),
+            RouterEvent::Moved { call, from, to } => self.moved(call, &from, &to),
+            RouterEvent::Log(ev) => self.queue_log(now, &ev),
             #[allow(unreachable_patterns)]
             _ => {}
         }

@@ -55,6 +55,7 @@ impl Engine {
             }
         }
         self.music = music;
+        self.prompts = super::announce::Prompts::load(cfg.prompts.as_deref());
         self.overload.set_config(cfg.raw.overload.clone());
         let cfg = Arc::new(cfg);
         self.router.reload(cfg.router_config(), now);

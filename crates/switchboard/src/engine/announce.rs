@@ -1,0 +1,227 @@
+//! Position and estimated-wait announcements, and the goodbye a caller
+//! hears when it leaves the queue unanswered, composed from the prompt
+//! folder (`[media] prompts`): `you-are-caller-number` + `7` +
+//! `estimated-wait` + `3` + `minutes`.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use router::CallKey;
+
+use media::Prompt;
+
+use super::caller::CallState;
+use super::finish::Party;
+use super::{Engine, Timer};
+
+#[derive(Default)]
+pub struct Prompts {
+    by_name: HashMap<String, Arc<Prompt>>,
+}
+
+impl Prompts {
+    /// Loads every `*.wav` in `dir` by file stem; unreadable files are skipped.
+    pub fn load(dir: Option<&Path>) -> Prompts {
+        let mut by_name = HashMap::new();
+        let Some(entries) = dir.and_then(|d| std::fs::read_dir(d).ok()) else {
+            return Prompts { by_name };
+        };
+        for e in entries.flatten() {
+            let path = e.path();
+            if path
+                .extension()
+                .is_some_and(|x| x.eq_ignore_ascii_case("wav"))
+            {
+                let Some(stem) = path.file_stem().and_then(|s| s.to_str()) else {
+                    continue;
+                };
+                match Prompt::from_wav(&path) {
+                    Ok(p) => {
+                        by_name.insert(stem.to_string(), Arc::new(p));
+                    }
+                    Err(e) => tracing::warn!(file = %path.display(), "prompt not loaded: {e}"),
+                }
+            }
+        }
+        Prompts { by_name }
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_name.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.by_name.is_empty()
+    }
+
+    pub fn get(&self, name: &str) -> Option<Arc<Prompt>> {
+        self.by_name.get(name).cloned()
+    }
+
+    /// The prompt names that say `n` (0..=59).
+    fn number(n: u64) -> Vec<String> {
+        match n {
+            0..=20 => vec![n.to_string()],
+            21..=59 if n % 10 == 0 => vec![n.to_string()],
+            21..=59 => vec![(n / 10 * 10).to_string(), (n % 10).to_string()],
+            _ => Vec::new(),
+        }
+    }
+
+    /// The prompt names of "you are caller number N, your estimated wait
+    /// time is M minutes".
+    pub fn script(position: usize, ewt: Duration) -> Vec<String> {
+        let mut names = Vec::new();
+        if (1..=59).contains(&position) {
+            names.push("you-are-caller-number".to_string());
+            names.extend(Self::number(position as u64));
+        }
+        names.push("estimated-wait".to_string());
+        let minutes = ewt.as_secs().div_ceil(60);
+        match minutes {
+            0 => names.push("less-than-a-minute".into()),
+            1 => names.extend(["1".to_string(), "minute".into()]),
+            2..=59 => {
+                names.extend(Self::number(minutes));
+                names.push("minutes".into());
+            }
+            _ => names.push("more-than-an-hour".into()),
+        }
+        names
+    }
+
+    /// Joins the named prompts; `None` if any is missing.
+    pub fn compose(&self, names: &[String]) -> Option<Arc<Prompt>> {
+        let parts: Option<Vec<Arc<Prompt>>> = names.iter().map(|n| self.get(n)).collect();
+        let parts = parts?;
+        let refs: Vec<&Prompt> = parts.iter().map(|p| p.as_ref()).collect();
+        Some(Arc::new(Prompt::concat(&refs)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scripts_say_position_and_wait() {
+        let s = |p, secs| Prompts::script(p, Duration::from_secs(secs)).join(" ");
+        assert_eq!(
+            s(3, 150),
+            "you-are-caller-number 3 estimated-wait 3 minutes"
+        );
+        assert_eq!(
+            s(34, 20),
+            "you-are-caller-number 30 4 estimated-wait less-than-a-minute"
+        );
+        assert_eq!(s(1, 60), "you-are-caller-number 1 estimated-wait 1 minute");
+        assert_eq!(s(80, 7200), "estimated-wait more-than-an-hour");
+        assert_eq!(
+            s(40, 0),
+            "you-are-caller-number 40 estimated-wait less-than-a-minute"
+        );
+    }
+
+    #[test]
+    fn the_shipped_prompts_cover_every_script() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/media/prompts/en");
+        let p = Prompts::load(Some(&dir));
+        for position in 0..70 {
+            for secs in [0, 30, 60, 61, 600, 3599, 3600, 90_000] {
+                let names = Prompts::script(position, Duration::from_secs(secs));
+                assert!(p.compose(&names).is_some(), "{names:?}");
+            }
+        }
+        assert!(p.get("goodbye").is_some());
+    }
+}
+
+impl Engine {
+    fn queued(&self, call: CallKey) -> Option<&super::Call> {
+        self.calls
+            .get(&call)
+            .filter(|c| c.state == CallState::Queued && !c.exiting)
+    }
+
+    fn music_for(&self, queue: &str) -> Arc<Prompt> {
+        self.music
+            .get(queue)
+            .cloned()
+            .unwrap_or_else(|| Arc::clone(&self.default_music))
+    }
+
+    /// The router scheduled a position / wait announcement for a waiting caller.
+    pub(super) fn announce(&mut self, call: CallKey, position: usize, ewt: Duration) {
+        let Some(c) = self.queued(call) else { return };
+        let session = c.session.id;
+        let Some(prompt) = self.prompts.compose(&Prompts::script(position, ewt)) else {
+            return;
+        };
+        tracing::debug!(call, position, ewt_s = ewt.as_secs(), "announcement");
+        self.media.play(session, media::Leg::A, prompt, false);
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.announcing = true;
+        }
+    }
+
+    /// The caller overflowed to another queue: its music follows.
+    pub(super) fn moved(&mut self, call: CallKey, from: &str, to: &str) {
+        tracing::info!(call, from, to, "caller moved to another queue");
+        let music = self.music_for(to);
+        let Some(c) = self.calls.get_mut(&call) else {
+            return;
+        };
+        c.queue = to.to_string();
+        if c.state == CallState::Queued && !c.announcing && !c.exiting {
+            self.media.play(c.session.id, media::Leg::A, music, true);
+        }
+    }
+
+    /// The caller leaves the queue unanswered: say goodbye, then hang up.
+    pub(super) fn exit_queue(&mut self, now: Instant, call: CallKey) {
+        let goodbye = self.prompts.get("goodbye");
+        match (self.queued(call).map(|c| c.session.id), goodbye) {
+            (Some(session), Some(prompt)) => {
+                let until = now + prompt.duration() + Duration::from_secs(2);
+                self.media.play(session, media::Leg::A, prompt, false);
+                if let Some(c) = self.calls.get_mut(&call) {
+                    c.exiting = true;
+                }
+                self.arm(until, Timer::ExitAfterPrompt { call });
+            }
+            _ => self.hang_up(now, call, Party::Engine, "timeout"),
+        }
+    }
+
+    /// A one-shot prompt on the caller's leg ended.
+    pub(super) fn play_finished(&mut self, now: Instant, session: media::SessionId) {
+        let Some(c) = self.calls.values_mut().find(|c| c.session.id == session) else {
+            return;
+        };
+        let call = c.key;
+        if c.exiting {
+            self.hang_up(now, call, Party::Engine, "timeout");
+            return;
+        }
+        if c.announcing && c.state == CallState::Queued {
+            c.announcing = false;
+            let queue = c.queue.clone();
+            let music = self.music_for(&queue);
+            self.media.play(session, media::Leg::A, music, true);
+        }
+    }
+
+    /// One queue_log line, stamped with the wall-clock time.
+    pub(super) fn queue_log(&mut self, now: Instant, ev: &router::QueueLogEvent) {
+        let mut v = serde_json::to_value(ev).unwrap_or_default();
+        if let serde_json::Value::Object(m) = &mut v {
+            m.insert("time".into(), crate::cdr::rfc3339(self.wall(now)).into());
+        }
+        tracing::debug!(target: "queue_log", "{v}");
+        if let Err(e) = self.queue_log.write(&v) {
+            tracing::warn!("queue_log write failed: {e}");
+        }
+    }
+}

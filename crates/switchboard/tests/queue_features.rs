@@ -1,0 +1,96 @@
+//! Queue behaviour the caller hears and the queue_log records: position and
+//! wait announcements, a goodbye then 480 at max wait, overflow to another
+//! queue.
+
+mod support;
+
+use support::ua::Ua;
+use support::*;
+
+fn prompts_dir() -> String {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/media/prompts/en");
+    p.canonicalize().unwrap().display().to_string()
+}
+
+#[test]
+fn a_waiting_caller_hears_announcements_then_goodbye_at_max_wait() {
+    let base = port_block();
+    let toml = config(base, DEFAULT_TRUNK_AND_QUEUE)
+        .replace(
+            "rtp_timeout = \"30s\"",
+            &format!("rtp_timeout = \"30s\"\nprompts = \"{}\"", prompts_dir()),
+        )
+        .replace(
+            "path = \"cdr.jsonl\"",
+            "path = \"cdr.jsonl\"\nqueue_log = \"queue_log.jsonl\"",
+        )
+        .replace(
+            "wrap_up = \"1s\"",
+            "wrap_up = \"1s\"\nannounce_every = \"1s\"\nmax_wait = \"3s\"",
+        );
+    let e = Engine::start("announce", base, &toml);
+    let caller = Ua::new(e.sip, "carrier");
+    // Nobody is registered: the caller waits, hears announcements, then leaves.
+    let (status, _) = caller.invite_status("5000");
+    assert_eq!(status, 480);
+    let c = &e.wait_cdrs(1)[0];
+    assert_eq!(c["outcome"], "timeout", "{c}");
+    assert_eq!(c["hangup_by"], "engine");
+    // 3 s of music + prompts + goodbye, 50 packets a second.
+    assert!(c["rtp"]["a"]["played"].as_u64().unwrap() >= 150, "{c}");
+    let log = std::fs::read_to_string(e.dir.join("queue_log.jsonl")).unwrap();
+    let events: Vec<serde_json::Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let names: Vec<&str> = events
+        .iter()
+        .map(|v| v["event"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"enter"), "{names:?}");
+    assert!(names.iter().any(|n| n.starts_with("exit")), "{names:?}");
+    assert!(events.iter().all(|v| v["time"].is_string()));
+    assert!(
+        e.log().contains("announcement"),
+        "announcements were scheduled and played"
+    );
+}
+
+#[test]
+fn a_caller_overflows_to_another_queue_and_is_answered_there() {
+    let base = port_block();
+    let toml = config(
+        base,
+        "[[trunk]]\nname = \"carrier\"\nallow = [\"127.0.0.0/8\"]\n",
+    ) + r#"
+[[agent]]
+id = "2001"
+password = "pw2001"
+skills = { billing = 4 }
+
+[[queue]]
+name = "support"
+require = { english = 5 }
+max_wait = "1s"
+overflow_queue = "billing"
+
+[[queue]]
+name = "billing"
+require = { billing = 1 }
+"#;
+    let e = Engine::start("overflow", base, &toml);
+    let agent = Ua::new(e.sip, "2001");
+    assert_eq!(agent.register("pw2001"), 200);
+    let t = std::thread::spawn(move || {
+        agent.answer();
+        agent.await_bye();
+    });
+    let caller = Ua::new(e.sip, "carrier");
+    let (_, tag) = caller.call("5000");
+    assert_eq!(caller.hang_up("5000", &tag), 200);
+    t.join().unwrap();
+    let c = &e.wait_cdrs(1)[0];
+    assert_eq!(c["outcome"], "completed", "{c}");
+    assert_eq!(c["agent"], "2001");
+    assert_eq!(c["queue"], "billing");
+}
