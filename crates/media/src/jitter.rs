@@ -160,6 +160,7 @@ pub struct JitterBuffer {
     hist: [f32; BUCKETS],
     hist_w: f32,
     hist_sum: f32,
+    hist_top: usize,
     target: i64,
     pulls: u32,
     stats: JitterStats,
@@ -208,6 +209,7 @@ impl JitterBuffer {
             hist: [0.0; BUCKETS],
             hist_w: 1.0,
             hist_sum: 0.0,
+            hist_top: 0,
             target: 0,
             pulls: 0,
             stats: JitterStats::default(),
@@ -270,11 +272,19 @@ impl JitterBuffer {
         self.hist_w *= 1.0 / FORGET;
         self.hist[bucket] += self.hist_w;
         self.hist_sum += self.hist_w;
+        self.hist_top = self.hist_top.max(bucket);
         if self.hist_w > 1e12 {
             let k = 1.0 / self.hist_w;
             self.hist.iter_mut().for_each(|h| *h *= k);
             self.hist_sum *= k;
             self.hist_w = 1.0;
+            // Forget buckets that no longer matter, so the scan stays short.
+            for h in self.hist.iter_mut() {
+                if *h < 1e-7 * self.hist_sum {
+                    *h = 0.0;
+                }
+            }
+            self.hist_top = self.hist.iter().rposition(|&h| h > 0.0).unwrap_or(0);
         }
 
         if let Some(next) = self.next_ts {
@@ -322,13 +332,15 @@ impl JitterBuffer {
         let PlayoutMode::Adaptive { quantile } = self.cfg.mode else {
             return;
         };
-        let want = self.hist_sum * quantile;
+        // Scan from the highest bucket ever used down: the tail (1 − q) is
+        // found after a few buckets, not after walking the whole histogram.
+        let tail = self.hist_sum * (1.0 - quantile);
         let mut acc = 0.0;
-        let mut pos = BUCKETS as f32;
-        for (i, &h) in self.hist.iter().enumerate() {
-            if acc + h >= want {
-                // Interpolate inside the bucket.
-                pos = i as f32 + if h > 0.0 { (want - acc) / h } else { 1.0 };
+        let mut pos = 0.0f32;
+        for b in (0..=self.hist_top).rev() {
+            let h = self.hist[b];
+            if h > 0.0 && acc + h >= tail {
+                pos = (b + 1) as f32 - (tail - acc) / h;
                 break;
             }
             acc += h;
