@@ -37,72 +37,77 @@ pub enum HeaderName {
 
 impl HeaderName {
     pub fn parse(name: &str) -> HeaderName {
-        if name.len() == 1 {
-            return match name.as_bytes()[0].to_ascii_lowercase() {
-                b'v' => HeaderName::Via,
-                b'f' => HeaderName::From,
-                b't' => HeaderName::To,
-                b'i' => HeaderName::CallId,
-                b'm' => HeaderName::Contact,
-                b'l' => HeaderName::ContentLength,
-                b'c' => HeaderName::ContentType,
-                b's' => HeaderName::Subject,
-                b'k' => HeaderName::Supported,
-                b'r' => HeaderName::ReferTo,
-                b'o' => HeaderName::Event,
-                b'x' => HeaderName::SessionExpires,
-                _ => HeaderName::Other,
-            };
+        // `classify` assumes token characters; '\r' is the one non-token
+        // byte it could confuse (with '-').
+        match HeaderName::classify(name.as_bytes()) {
+            HeaderName::Other => HeaderName::Other,
+            _ if name.as_bytes().contains(&b'\r') => HeaderName::Other,
+            h => h,
         }
-        // Classify by length first, then one case-insensitive compare: no
-        // table walk on the hot path.
-        let candidates: &[(&str, HeaderName)] = match name.len() {
-            2 => &[("to", HeaderName::To)],
-            3 => &[("via", HeaderName::Via)],
-            4 => &[("from", HeaderName::From), ("cseq", HeaderName::CSeq)],
-            5 => &[
-                ("route", HeaderName::Route),
-                ("allow", HeaderName::Allow),
-                ("event", HeaderName::Event),
-            ],
-            6 => &[
-                ("accept", HeaderName::Accept),
-                ("server", HeaderName::Server),
-            ],
-            7 => &[
-                ("call-id", HeaderName::CallId),
-                ("contact", HeaderName::Contact),
-                ("expires", HeaderName::Expires),
-                ("require", HeaderName::Require),
-                ("subject", HeaderName::Subject),
-            ],
-            8 => &[("refer-to", HeaderName::ReferTo)],
-            9 => &[("supported", HeaderName::Supported)],
-            10 => &[("user-agent", HeaderName::UserAgent)],
-            11 => &[("retry-after", HeaderName::RetryAfter)],
-            12 => &[
-                ("max-forwards", HeaderName::MaxForwards),
-                ("content-type", HeaderName::ContentType),
-                ("record-route", HeaderName::RecordRoute),
-            ],
-            13 => &[
-                ("authorization", HeaderName::Authorization),
-                ("proxy-require", HeaderName::ProxyRequire),
-            ],
-            14 => &[("content-length", HeaderName::ContentLength)],
-            15 => &[("session-expires", HeaderName::SessionExpires)],
-            16 => &[("www-authenticate", HeaderName::WwwAuthenticate)],
-            18 => &[("proxy-authenticate", HeaderName::ProxyAuthenticate)],
-            19 => &[("proxy-authorization", HeaderName::ProxyAuthorization)],
-            _ => return HeaderName::Other,
+    }
+
+    /// Classifies a header name made of token characters (the parser
+    /// checked them): by length, then one word-wise case-insensitive compare.
+    #[inline]
+    pub(crate) fn classify(name: &[u8]) -> HeaderName {
+        use HeaderName as H;
+        let Some(&first) = name.first() else {
+            return H::Other;
         };
-        let first = name.as_bytes()[0].to_ascii_lowercase();
-        for (text, h) in candidates {
-            if text.as_bytes()[0] == first && text.eq_ignore_ascii_case(name) {
-                return *h;
+        let first = first | 0x20;
+        let (text, h): (&[u8], HeaderName) = match (name.len(), first) {
+            (1, _) => {
+                return match first {
+                    b'v' => H::Via,
+                    b'f' => H::From,
+                    b't' => H::To,
+                    b'i' => H::CallId,
+                    b'm' => H::Contact,
+                    b'l' => H::ContentLength,
+                    b'c' => H::ContentType,
+                    b's' => H::Subject,
+                    b'k' => H::Supported,
+                    b'r' => H::ReferTo,
+                    b'o' => H::Event,
+                    b'x' => H::SessionExpires,
+                    _ => H::Other,
+                }
             }
+            (2, b't') => (b"to", H::To),
+            (3, b'v') => (b"via", H::Via),
+            (4, b'f') => (b"from", H::From),
+            (4, b'c') => (b"cseq", H::CSeq),
+            (5, b'r') => (b"route", H::Route),
+            (5, b'a') => (b"allow", H::Allow),
+            (5, b'e') => (b"event", H::Event),
+            (6, b'a') => (b"accept", H::Accept),
+            (6, b's') => (b"server", H::Server),
+            (7, b'c') if name[1] | 0x20 == b'a' => (b"call-id", H::CallId),
+            (7, b'c') => (b"contact", H::Contact),
+            (7, b'e') => (b"expires", H::Expires),
+            (7, b'r') => (b"require", H::Require),
+            (7, b's') => (b"subject", H::Subject),
+            (8, b'r') => (b"refer-to", H::ReferTo),
+            (9, b's') => (b"supported", H::Supported),
+            (10, b'u') => (b"user-agent", H::UserAgent),
+            (11, b'r') => (b"retry-after", H::RetryAfter),
+            (12, b'm') => (b"max-forwards", H::MaxForwards),
+            (12, b'c') => (b"content-type", H::ContentType),
+            (12, b'r') => (b"record-route", H::RecordRoute),
+            (13, b'a') => (b"authorization", H::Authorization),
+            (13, b'p') => (b"proxy-require", H::ProxyRequire),
+            (14, b'c') => (b"content-length", H::ContentLength),
+            (15, b's') => (b"session-expires", H::SessionExpires),
+            (16, b'w') => (b"www-authenticate", H::WwwAuthenticate),
+            (18, b'p') => (b"proxy-authenticate", H::ProxyAuthenticate),
+            (19, b'p') => (b"proxy-authorization", H::ProxyAuthorization),
+            _ => return H::Other,
+        };
+        if eq_lower(name, text) {
+            h
+        } else {
+            H::Other
         }
-        HeaderName::Other
     }
 
     /// The long form of a compact header name (RFC 3261 §7.3.3 and the IANA
@@ -189,6 +194,36 @@ impl HeaderName {
     }
 }
 
+/// `name` equals the lower-case `lower` ignoring ASCII case, for token
+/// characters: OR-ing 0x20 lower-cases letters and leaves every other token
+/// character distinct from the letters and '-' that header names use.
+#[inline]
+fn eq_lower(name: &[u8], lower: &[u8]) -> bool {
+    const MASK: u64 = 0x2020_2020_2020_2020;
+    let n = name.len();
+    if n != lower.len() {
+        return false;
+    }
+    let word = |b: &[u8], i: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&b[i..i + 8]);
+        u64::from_le_bytes(w)
+    };
+    if n >= 8 {
+        let mut i = 0;
+        while i + 8 <= n {
+            if word(name, i) | MASK != word(lower, i) {
+                return false;
+            }
+            i += 8;
+        }
+        // the tail, as an overlapping last word
+        n & 7 == 0 || word(name, n - 8) | MASK == word(lower, n - 8)
+    } else {
+        name.iter().zip(lower).all(|(a, b)| a | 0x20 == *b)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,5 +269,9 @@ mod tests {
         assert_eq!(HeaderName::parse("C%6Fntact"), HeaderName::Other);
         assert_eq!(HeaderName::parse("V"), HeaderName::Via);
         assert_eq!(HeaderName::parse("X-Foo"), HeaderName::Other);
+        assert_eq!(HeaderName::parse("Call\rID"), HeaderName::Other);
+        assert_eq!(HeaderName::parse("Contacts"), HeaderName::Other);
+        assert_eq!(HeaderName::parse("Content-Lengtx"), HeaderName::Other);
+        assert_eq!(HeaderName::parse("Call_ID"), HeaderName::Other);
     }
 }

@@ -22,6 +22,23 @@ pub const MAX_MESSAGE_SIZE: usize = 65_535;
 
 type Span = (u32, u32);
 
+/// Where a validated Via entry's parts lie in the buffer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct ViaSpans {
+    transport: Span,
+    host: Span,
+    port: Option<u16>,
+    params: Span,
+}
+
+/// Where a validated name-addr's parts lie in the buffer.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct AddrSpans {
+    display: Option<Span>,
+    uri: Span,
+    params: Span,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StartLine {
     Request {
@@ -64,6 +81,11 @@ pub struct Message {
     known: Known,
     /// The first entry of the first Via field, found during validation.
     top_via: Span,
+    /// Its parts, so reading it does not parse it again.
+    top_via_parts: ViaSpans,
+    /// From and To, split during validation.
+    from_addr: AddrSpans,
+    to_addr: AddrSpans,
     /// CSeq number and method, validated once.
     cseq: (u32, Method, Span),
 }
@@ -81,15 +103,12 @@ impl Message {
             .take_while(|&&b| b == b'\r' || b == b'\n')
             .count();
         let buf = if skip > 0 { buf.slice(skip..) } else { buf };
-        let head_end = find_head_end(&buf).ok_or(ParseError::Incomplete)?;
-        if std::str::from_utf8(&buf[..head_end]).is_err() {
-            return Err(ParseError::NotUtf8);
-        }
-        match parse_head(buf, head_end)? {
+        match parse_head(buf)? {
             Parsed::Done(m) => Ok(m),
             Parsed::Folded(buf) => {
-                let (buf, head_end) = unfold(&buf, head_end);
-                match parse_head(buf, head_end)? {
+                let head_end = find_head_end(&buf).ok_or(ParseError::Incomplete)?;
+                let (buf, _) = unfold(&buf, head_end);
+                match parse_head(buf)? {
                     Parsed::Done(m) => Ok(m),
                     Parsed::Folded(_) => Err(ParseError::BadHeader(0)),
                 }
@@ -298,8 +317,28 @@ impl Message {
         self.text(self.top_via)
     }
 
+    /// The topmost Via entry, parsed (it was validated with the message).
     pub fn top_via(&self) -> Result<Via<'_>, ParseError> {
-        Via::parse(self.top_via_str())
+        let v = &self.top_via_parts;
+        let (whole, sub) = self.sub_text(self.top_via);
+        Ok(Via {
+            transport: sub(whole, v.transport),
+            host: sub(whole, v.host),
+            port: v.port,
+            params: crate::params::Params(sub(whole, v.params)),
+        })
+    }
+
+    /// The text of `outer` (one UTF-8 check) and a way to cut spans inside it.
+    #[allow(clippy::type_complexity)]
+    fn sub_text(&self, outer: Span) -> (&str, impl Fn(&str, Span) -> &str) {
+        let base = outer.0;
+        (self.text(outer), move |whole: &str, (a, b): Span| {
+            match (a.checked_sub(base), b.checked_sub(base)) {
+                (Some(a), Some(b)) => whole.get(a as usize..b as usize).unwrap_or_default(),
+                _ => "",
+            }
+        })
     }
 
     /// Every Via entry, topmost first, across repeated fields.
@@ -308,11 +347,22 @@ impl Message {
     }
 
     pub fn from(&self) -> NameAddr<'_> {
-        NameAddr::parse(self.known(self.known.from), "From").unwrap_or(EMPTY_ADDR)
+        self.addr(self.known.from, &self.from_addr)
     }
 
     pub fn to(&self) -> NameAddr<'_> {
-        NameAddr::parse(self.known(self.known.to), "To").unwrap_or(EMPTY_ADDR)
+        self.addr(self.known.to, &self.to_addr)
+    }
+
+    fn addr(&self, idx: Option<u16>, a: &AddrSpans) -> NameAddr<'_> {
+        let outer = idx.map_or((0, 0), |i| self.headers[i as usize].value_span);
+        let (whole, sub) = self.sub_text(outer);
+        NameAddr {
+            display: a.display.map(|d| sub(whole, d)),
+            uri_text: sub(whole, a.uri),
+            params: crate::params::Params(sub(whole, a.params)),
+            star: false,
+        }
     }
 
     pub fn from_str_raw(&self) -> &str {
@@ -366,13 +416,6 @@ impl Message {
         self.buf.slice(self.body.0 as usize..self.body.1 as usize)
     }
 }
-
-const EMPTY_ADDR: NameAddr<'static> = NameAddr {
-    display: None,
-    uri_text: "",
-    params: crate::params::Params(""),
-    star: false,
-};
 
 fn find_head_end(buf: &[u8]) -> Option<usize> {
     memchr::memmem::find(buf, b"\r\n\r\n")
@@ -444,59 +487,62 @@ enum Parsed {
     Folded(Bytes),
 }
 
-fn parse_head(buf: Bytes, head_end: usize) -> Result<Parsed, ParseError> {
-    // Safe: the caller checked the header section is UTF-8; unfolding only
-    // removes ASCII.
-    let head = std::str::from_utf8(&buf[..head_end]).map_err(|_| ParseError::NotUtf8)?;
-    let hb = head.as_bytes();
-    let first_end = memchr::memchr(b'\n', hb).unwrap_or(hb.len() + 1);
-    let first_end = if first_end <= hb.len() {
-        if first_end == 0 || hb[first_end - 1] != b'\r' {
-            return Err(ParseError::BadStartLine);
+fn parse_head(buf: Bytes) -> Result<Parsed, ParseError> {
+    let b: &[u8] = &buf;
+    // A bare LF is a malformed line, unless the message never reaches a
+    // CRLFCRLF at all, which is an incomplete one.
+    let bad = |e: ParseError| {
+        if find_head_end(b).is_none() {
+            ParseError::Incomplete
+        } else {
+            e
         }
-        first_end - 1
-    } else {
-        hb.len()
     };
-    let start = parse_start_line(&head[..first_end], head)?;
+    // One memchr iterator finds every line end, and the blank line that
+    // closes the header section; nothing scans the section twice.
+    let mut newlines = memchr::memchr_iter(b'\n', b);
+    let first_nl = newlines.next().ok_or(ParseError::Incomplete)?;
+    if first_nl == 0 || b[first_nl - 1] != b'\r' {
+        return Err(bad(ParseError::BadStartLine));
+    }
+    let first_end = first_nl - 1;
     let mut headers = Vec::with_capacity(24);
     let mut known = Known::default();
-    let mut pos = first_end + 2;
+    let mut pos = first_nl + 1;
     let mut line_no = 2;
-    while pos <= hb.len() {
-        let rest = &hb[pos..];
-        let (line_end, next) = match memchr::memchr(b'\n', rest) {
-            Some(i) => {
-                if i == 0 || rest[i - 1] != b'\r' {
-                    return Err(ParseError::BadHeader(line_no));
-                }
-                (pos + i - 1, pos + i + 1)
-            }
-            None => (hb.len(), hb.len() + 2),
-        };
-        if next < hb.len() && matches!(hb[next], b' ' | b'\t') {
+    let head_end = loop {
+        let nl = newlines.next().ok_or(ParseError::Incomplete)?;
+        if nl <= pos || b[nl - 1] != b'\r' {
+            return Err(bad(ParseError::BadHeader(line_no)));
+        }
+        let line_end = nl - 1;
+        if line_end == pos {
+            break pos - 2;
+        }
+        if matches!(b.get(nl + 1), Some(b' ' | b'\t')) {
             return Ok(Parsed::Folded(buf));
         }
-        let line = &hb[pos..line_end];
-        let colon = memchr::memchr(b':', line).ok_or(ParseError::BadHeader(line_no))?;
-        let mut name_end = colon;
-        while name_end > 0 && matches!(line[name_end - 1], b' ' | b'\t') {
-            name_end -= 1;
+        // name: a token, checked while it is scanned
+        let mut name_end = pos;
+        while name_end < line_end && TOKEN[b[name_end] as usize] {
+            name_end += 1;
         }
-        let name = &line[..name_end];
-        if name.is_empty() || !name.iter().all(|&b| TOKEN[b as usize]) {
+        let mut colon = name_end;
+        while colon < line_end && matches!(b[colon], b' ' | b'\t') {
+            colon += 1;
+        }
+        if name_end == pos || colon == line_end || b[colon] != b':' {
             return Err(ParseError::BadHeader(line_no));
         }
         let mut vs = colon + 1;
-        while vs < line.len() && matches!(line[vs], b' ' | b'\t') {
+        while vs < line_end && matches!(b[vs], b' ' | b'\t') {
             vs += 1;
         }
-        let mut ve = line.len();
-        while ve > vs && matches!(line[ve - 1], b' ' | b'\t') {
+        let mut ve = line_end;
+        while ve > vs && matches!(b[ve - 1], b' ' | b'\t') {
             ve -= 1;
         }
-        // Safe slicing: name is ASCII (token) and the trimmed bytes are ASCII.
-        let kind = HeaderName::parse(&head[pos..pos + name_end]);
+        let kind = HeaderName::classify(&b[pos..name_end]);
         let idx = headers.len() as u16;
         let slot = match kind {
             HeaderName::Via => {
@@ -523,18 +569,21 @@ fn parse_head(buf: Bytes, head_end: usize) -> Result<Parsed, ParseError> {
         }
         headers.push(HeaderField {
             name: kind,
-            name_span: (pos as u32, (pos + name_end) as u32),
-            value_span: ((pos + vs) as u32, (pos + ve) as u32),
+            name_span: (pos as u32, name_end as u32),
+            value_span: (vs as u32, ve as u32),
         });
-        pos = next;
+        pos = nl + 1;
         line_no += 1;
-    }
+    };
+    // The one UTF-8 check; every span above ends at an ASCII byte.
+    let head = std::str::from_utf8(&b[..head_end]).map_err(|_| ParseError::NotUtf8)?;
+    let start = parse_start_line(&head[..first_end.min(head_end)], head)?;
     let body_start = head_end + 4;
-    let available = buf.len() - body_start;
+    let available = b.len() - body_start;
     let body_len = match known.content_length {
         Some(i) => {
-            let (a, b) = headers[i as usize].value_span;
-            let len = parse_content_length(&head[a as usize..b as usize])?;
+            let (x, y) = headers[i as usize].value_span;
+            let len = parse_content_length(&head[x as usize..y as usize])?;
             if len > available {
                 return Err(ParseError::BadContentLength);
             }
@@ -542,17 +591,19 @@ fn parse_head(buf: Bytes, head_end: usize) -> Result<Parsed, ParseError> {
         }
         None => available,
     };
-    let mut msg = Message {
-        buf,
+    let v = validate(head, &start, &headers, &known)?;
+    Ok(Parsed::Done(Message {
         start,
         headers,
         body: (body_start as u32, (body_start + body_len) as u32),
         known,
-        top_via: (0, 0),
-        cseq: (0, Method::Other, (0, 0)),
-    };
-    validate(&mut msg)?;
-    Ok(Parsed::Done(msg))
+        top_via: v.top_via,
+        top_via_parts: v.top_via_parts,
+        from_addr: v.from_addr,
+        to_addr: v.to_addr,
+        cseq: v.cseq,
+        buf,
+    }))
 }
 
 /// Most header fields one message may carry.
@@ -587,8 +638,8 @@ fn parse_start_line(line: &str, head: &str) -> Result<StartLine, ParseError> {
     }
     // Request-Line = Method SP Request-URI SP SIP-Version; exactly one SP each.
     let lb = line.as_bytes();
-    let sp1 = memchr::memchr(b' ', lb).ok_or(ParseError::BadStartLine)?;
-    let sp2 = memchr::memchr(b' ', &lb[sp1 + 1..])
+    let sp1 = crate::split::find_byte(b' ', lb).ok_or(ParseError::BadStartLine)?;
+    let sp2 = crate::split::find_byte(b' ', &lb[sp1 + 1..])
         .map(|i| sp1 + 1 + i)
         .ok_or(ParseError::BadStartLine)?;
     let (method, uri, version) = (&line[..sp1], &line[sp1 + 1..sp2], &line[sp2 + 1..]);
@@ -620,19 +671,18 @@ fn parse_start_line(line: &str, head: &str) -> Result<StartLine, ParseError> {
 /// application-layer 416); SIP URIs must parse and may not carry headers.
 fn validate_request_uri(uri: &str) -> Result<(), ParseError> {
     let scheme = Uri::scheme_of(uri).ok_or(ParseError::BadRequestUri)?;
-    if uri
+    let sip = scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips");
+    if sip || scheme.eq_ignore_ascii_case("tel") {
+        // Uri::parse refuses controls, spaces, '<', '>' and '"' itself
+        let parsed = Uri::parse(uri).ok_or(ParseError::BadRequestUri)?;
+        if sip && parsed.headers.is_some() || uri.as_bytes().contains(&0x7f) {
+            return Err(ParseError::BadRequestUri);
+        }
+    } else if uri
         .bytes()
         .any(|b| b <= b' ' || b == b'<' || b == b'>' || b == 0x7f)
     {
         return Err(ParseError::BadRequestUri);
-    }
-    if scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips") {
-        let parsed = Uri::parse(uri).ok_or(ParseError::BadRequestUri)?;
-        if parsed.headers.is_some() {
-            return Err(ParseError::BadRequestUri);
-        }
-    } else if scheme.eq_ignore_ascii_case("tel") {
-        Uri::parse(uri).ok_or(ParseError::BadRequestUri)?;
     }
     Ok(())
 }
@@ -649,68 +699,100 @@ fn check_addr<'a>(value: &'a str, label: &'static str) -> Result<NameAddr<'a>, P
     Ok(addr)
 }
 
+/// What validation learns and the accessors reuse.
+struct Validated {
+    top_via: Span,
+    top_via_parts: ViaSpans,
+    from_addr: AddrSpans,
+    to_addr: AddrSpans,
+    cseq: (u32, Method, Span),
+}
+
+/// The span of `s`, a slice of `head` (or an empty literal: empty span).
+fn span_in(head: &str, s: &str) -> Span {
+    match (s.as_ptr() as usize).checked_sub(head.as_ptr() as usize) {
+        Some(start) if start + s.len() <= head.len() => (start as u32, (start + s.len()) as u32),
+        _ => (0, 0),
+    }
+}
+
 /// The checks every message must pass before the stack acts on it
 /// (RFC 3261 §8.1.1, §8.2.2, §16.3; RFC 4475 §3.1.2).
-fn validate(msg: &mut Message) -> Result<(), ParseError> {
-    let k = msg.known;
-    if k.via.is_none() {
-        return Err(ParseError::Missing("Via"));
-    }
-    if k.from.is_none() {
-        return Err(ParseError::Missing("From"));
-    }
-    if k.to.is_none() {
-        return Err(ParseError::Missing("To"));
-    }
-    let call_id = msg.call_id();
-    if k.call_id.is_none() || call_id.is_empty() {
+fn validate(
+    head: &str,
+    start: &StartLine,
+    headers: &[HeaderField],
+    k: &Known,
+) -> Result<Validated, ParseError> {
+    let text = |(a, b): Span| &head[a as usize..b as usize];
+    let value = |i: Option<u16>| i.map(|i| text(headers[i as usize].value_span));
+    let (Some(_), Some(from), Some(to), Some(call_id), Some(cseq_text)) = (
+        k.via,
+        value(k.from),
+        value(k.to),
+        value(k.call_id),
+        value(k.cseq),
+    ) else {
+        let missing = [
+            (k.via, "Via"),
+            (k.from, "From"),
+            (k.to, "To"),
+            (k.call_id, "Call-ID"),
+            (k.cseq, "CSeq"),
+        ];
+        let name = missing
+            .iter()
+            .find(|(i, _)| i.is_none())
+            .map_or("", |m| m.1);
+        return Err(ParseError::Missing(name));
+    };
+    if call_id.is_empty() {
         return Err(ParseError::Missing("Call-ID"));
     }
     if call_id.bytes().any(|b| b <= b' ' || b == 0x7f) {
         return Err(ParseError::BadHeaderValue("Call-ID"));
     }
-    if k.cseq.is_none() {
-        return Err(ParseError::Missing("CSeq"));
-    }
-    let cseq_text = msg.known(k.cseq);
     let cseq = CSeq::parse(cseq_text)?;
-    let method_span = {
-        let base = msg.headers[k.cseq.unwrap_or(0) as usize].value_span.0 as usize;
-        let off = cseq.method_str.as_ptr() as usize - cseq_text.as_ptr() as usize;
-        (
-            (base + off) as u32,
-            (base + off + cseq.method_str.len()) as u32,
-        )
-    };
-    if let Some(method) = msg.method_str() {
-        if cseq.method_str != method {
+    if let StartLine::Request { method_span, .. } = start {
+        if cseq.method_str != text(*method_span) {
             return Err(ParseError::CSeqMismatch);
         }
     }
-    let cseq_fields = (cseq.seq, cseq.method);
 
     let mut top_via = None;
-    for h in msg.headers.iter().filter(|h| h.name == HeaderName::Via) {
-        let value = msg.text(h.value_span);
-        for item in split_commas_all(value) {
+    let mut top_via_parts = ViaSpans::default();
+    for h in headers.iter().filter(|h| h.name == HeaderName::Via) {
+        for item in split_commas_all(text(h.value_span)) {
             let via = Via::parse(item)?;
             if !via.params.0.is_empty() && !via.params.is_valid() {
                 return Err(ParseError::BadHeaderValue("Via"));
             }
-            if !crate::method::is_token(via.transport) {
-                return Err(ParseError::BadHeaderValue("Via"));
-            }
             if top_via.is_none() {
-                let off = item.as_ptr() as usize - value.as_ptr() as usize;
-                let a = h.value_span.0 as usize + off;
-                top_via = Some((a as u32, (a + item.len()) as u32));
+                top_via = Some(span_in(head, item));
+                top_via_parts = ViaSpans {
+                    transport: span_in(head, via.transport),
+                    host: span_in(head, via.host),
+                    port: via.port,
+                    params: span_in(head, via.params.0),
+                };
             }
         }
     }
-    check_addr(msg.known(k.from), "From")?;
-    check_addr(msg.known(k.to), "To")?;
-    if let Some(i) = k.max_forwards {
-        let v = msg.known(Some(i));
+    let addr_spans = |a: NameAddr<'_>| AddrSpans {
+        display: a.display.map(|d| span_in(head, d)),
+        uri: span_in(head, a.uri_text),
+        params: span_in(head, a.params.0),
+    };
+    let from = check_addr(from, "From")?;
+    let to = check_addr(to, "To")?;
+    if from.star || to.star {
+        return Err(ParseError::BadHeaderValue(if from.star {
+            "From"
+        } else {
+            "To"
+        }));
+    }
+    if let Some(v) = value(k.max_forwards) {
         if v.is_empty()
             || v.len() > 10
             || !v.bytes().all(|b| b.is_ascii_digit())
@@ -719,17 +801,16 @@ fn validate(msg: &mut Message) -> Result<(), ParseError> {
             return Err(ParseError::BadHeaderValue("Max-Forwards"));
         }
     }
-    for h in &msg.headers {
+    for h in headers {
         let label = match h.name {
             HeaderName::Contact => "Contact",
             HeaderName::Route => "Route",
             HeaderName::RecordRoute => "Record-Route",
             _ => continue,
         };
-        let value = msg.text(h.value_span);
         let mut n = 0;
         let mut star = false;
-        for item in split_commas_all(value) {
+        for item in split_commas_all(text(h.value_span)) {
             n += 1;
             star |= check_addr(item, label)?.star;
         }
@@ -737,9 +818,13 @@ fn validate(msg: &mut Message) -> Result<(), ParseError> {
             return Err(ParseError::BadHeaderValue(label));
         }
     }
-    msg.top_via = top_via.ok_or(ParseError::BadHeaderValue("Via"))?;
-    msg.cseq = (cseq_fields.0, cseq_fields.1, method_span);
-    Ok(())
+    Ok(Validated {
+        top_via: top_via.ok_or(ParseError::BadHeaderValue("Via"))?,
+        top_via_parts,
+        from_addr: addr_spans(from),
+        to_addr: addr_spans(to),
+        cseq: (cseq.seq, cseq.method, span_in(head, cseq.method_str)),
+    })
 }
 
 #[cfg(test)]

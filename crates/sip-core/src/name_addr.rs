@@ -20,7 +20,7 @@ pub struct NameAddr<'a> {
 impl<'a> NameAddr<'a> {
     pub fn parse(s: &'a str, header: &'static str) -> Result<NameAddr<'a>, ParseError> {
         let bad = ParseError::BadHeaderValue(header);
-        let s = s.trim();
+        let s = s.trim_ascii();
         if s == "*" {
             return Ok(NameAddr {
                 display: None,
@@ -29,21 +29,31 @@ impl<'a> NameAddr<'a> {
                 star: true,
             });
         }
-        if let Some(lt) = find_unquoted(s, b'<') {
-            let display = s[..lt].trim();
+        let b = s.as_bytes();
+        // '<' opens a name-addr unless it sits inside the quoted display name
+        let lt = if b.first() == Some(&b'"') {
+            find_unquoted(s, b'<')
+        } else {
+            memchr::memchr2(b'<', b'"', b)
+                .filter(|&i| b[i] == b'<')
+                .or_else(|| find_unquoted(s, b'<'))
+        };
+        if let Some(lt) = lt {
+            let display = s[..lt].trim_ascii_end();
             let after = &s[lt + 1..];
-            let gt = memchr::memchr(b'>', after.as_bytes()).ok_or(bad.clone())?;
+            let gt = crate::split::find_byte(b'>', after.as_bytes()).ok_or(bad.clone())?;
             // LAQUOT / RAQUOT admit no whitespace inside (RFC 4475 badaspec).
             let uri_text = &after[..gt];
-            let rest = after[gt + 1..].trim_start();
-            let params = match rest {
-                "" => "",
-                r => r.strip_prefix(';').ok_or(bad.clone())?,
+            let rest = after[gt + 1..].trim_ascii_start();
+            let params = match rest.as_bytes().first() {
+                None => "",
+                Some(b';') => &rest[1..],
+                Some(_) => return Err(bad),
             };
             if !display.is_empty() && !valid_display(display) {
                 return Err(bad);
             }
-            if uri_text.is_empty() || uri_text.contains(char::is_whitespace) {
+            if uri_text.is_empty() || uri_text.bytes().any(|c| c == b' ' || c == b'\t') {
                 return Err(bad);
             }
             return Ok(NameAddr {
@@ -55,14 +65,18 @@ impl<'a> NameAddr<'a> {
         }
         // addr-spec: parameters after the URI belong to the header, so the
         // URI may not carry its own ';' params or '?' headers (RFC 3261 §20).
-        if s.starts_with('"') {
+        if b.first() == Some(&b'"') {
             return Err(bad);
         }
-        let (uri_text, params) = match s.find(';') {
-            Some(i) => (s[..i].trim_end(), &s[i + 1..]),
+        let (uri_text, params) = match crate::split::find_byte(b';', b) {
+            Some(i) => (s[..i].trim_ascii_end(), &s[i + 1..]),
             None => (s, ""),
         };
-        if uri_text.is_empty() || uri_text.contains(char::is_whitespace) || uri_text.contains('?') {
+        if uri_text.is_empty()
+            || uri_text
+                .bytes()
+                .any(|c| c == b' ' || c == b'\t' || c == b'?')
+        {
             return Err(bad);
         }
         Ok(NameAddr {
@@ -121,7 +135,8 @@ fn valid_display(d: &str) -> bool {
         }
         false
     } else {
-        d.split_whitespace().all(crate::method::is_token)
+        d.bytes()
+            .all(|c| crate::method::is_token_char(c) || c == b' ' || c == b'\t')
     }
 }
 

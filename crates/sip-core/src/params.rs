@@ -1,6 +1,6 @@
 //! `;name=value` parameter lists (header params and URI params).
 
-use crate::method::is_token;
+use crate::method::is_token_char;
 
 /// A borrowed `;a=1;b;c="x"` list (the text after the first `;`).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -11,30 +11,32 @@ impl<'a> Params<'a> {
     /// Quoted values are returned with their quotes removed (escapes kept).
     /// A `;` inside a quoted value does not split it.
     pub fn iter(&self) -> impl Iterator<Item = (&'a str, Option<&'a str>)> {
-        RawParams { rest: self.0 }.filter_map(|p| {
-            let p = p.trim();
-            if p.is_empty() {
-                return None;
-            }
-            Some(match p.split_once('=') {
-                Some((n, v)) => {
-                    let v = v.trim();
-                    let v = v
-                        .strip_prefix('"')
-                        .and_then(|v| v.strip_suffix('"'))
-                        .unwrap_or(v);
-                    (n.trim(), Some(v))
-                }
-                None => (p, None),
-            })
-        })
+        RawParams { rest: self.0 }.filter_map(split_param)
     }
 
-    /// Parameter names are case-insensitive (RFC 3261 §7.3.1).
+    /// Parameter names are case-insensitive (RFC 3261 §7.3.1). Same
+    /// answer as searching [`Params::iter`], without splitting the pieces
+    /// whose names cannot match.
     pub fn get(&self, name: &str) -> Option<Option<&'a str>> {
-        self.iter()
-            .find(|(n, _)| n.len() == name.len() && n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v)
+        let want = name.as_bytes();
+        let mut pieces = RawParams { rest: self.0 };
+        while let Some(piece) = pieces.next_fast() {
+            let p = piece.trim_ascii_start().as_bytes();
+            let candidate = p.len() >= want.len()
+                && p[..want.len()].eq_ignore_ascii_case(want)
+                && matches!(
+                    p.get(want.len()),
+                    None | Some(b'=' | b' ' | b'\t' | b'\r' | b'\n' | b'\x0c')
+                );
+            if candidate {
+                if let Some((n, v)) = split_param(piece) {
+                    if n.eq_ignore_ascii_case(name) {
+                        return Some(v);
+                    }
+                }
+            }
+        }
+        None
     }
 
     pub fn value(&self, name: &str) -> Option<&'a str> {
@@ -49,35 +51,73 @@ impl<'a> Params<'a> {
     /// name and, after `=`, a token, host (IPv6 included) or a closed quoted
     /// string. Empty parameters (`;;`) are rejected (RFC 4475 badinv01).
     pub fn is_valid(&self) -> bool {
-        if self.0.trim().is_empty() {
-            // `<uri>;` with nothing after the semicolon
-            return false;
+        let b = self.0.as_bytes();
+        let mut i = 0;
+        loop {
+            i = skip_ws(b, i);
+            let name_end = scan(b, i, is_token_char);
+            if name_end == i {
+                return false;
+            }
+            i = skip_ws(b, name_end);
+            if b.get(i) == Some(&b'=') {
+                i = skip_ws(b, i + 1);
+                if b.get(i) == Some(&b'"') {
+                    match crate::split::quoted_len(&self.0[i..]) {
+                        Some(n) => i += n,
+                        None => return false,
+                    }
+                } else {
+                    let end = scan(b, i, |c| {
+                        is_token_char(c) || matches!(c, b':' | b'[' | b']')
+                    });
+                    if end == i {
+                        return false;
+                    }
+                    i = end;
+                }
+                i = skip_ws(b, i);
+            }
+            match b.get(i) {
+                None => return true,
+                Some(b';') => i += 1,
+                Some(_) => return false,
+            }
         }
-        RawParams { rest: self.0 }.all(valid_param)
     }
 }
 
-fn valid_param(p: &str) -> bool {
-    let p = p.trim_matches([' ', '\t']);
-    let (name, value) = match p.split_once('=') {
-        Some((n, v)) => (
-            n.trim_end_matches([' ', '\t']),
-            Some(v.trim_start_matches([' ', '\t'])),
-        ),
-        None => (p, None),
-    };
-    if !is_token(name) {
-        return false;
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && matches!(b[i], b' ' | b'\t') {
+        i += 1;
     }
-    match value {
-        None => true,
-        Some(v) if v.starts_with('"') => crate::split::quoted_len(v) == Some(v.len()),
-        Some(v) => {
-            !v.is_empty()
-                && v.bytes()
-                    .all(|b| crate::method::is_token_char(b) || matches!(b, b':' | b'[' | b']'))
+    i
+}
+
+fn scan(b: &[u8], mut i: usize, f: impl Fn(u8) -> bool) -> usize {
+    while i < b.len() && f(b[i]) {
+        i += 1;
+    }
+    i
+}
+
+/// `name[=value]` with whitespace trimmed and quotes removed from the value.
+fn split_param(p: &str) -> Option<(&str, Option<&str>)> {
+    let p = p.trim_ascii();
+    if p.is_empty() {
+        return None;
+    }
+    Some(match crate::split::find_byte(b'=', p.as_bytes()) {
+        Some(i) => {
+            let v = p[i + 1..].trim_ascii_start();
+            let v = v
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .unwrap_or(v);
+            (p[..i].trim_ascii_end(), Some(v))
         }
-    }
+        None => (p, None),
+    })
 }
 
 /// Splits on `;` outside quoted strings, yielding every piece (empty ones too).
@@ -85,22 +125,25 @@ struct RawParams<'a> {
     rest: &'a str,
 }
 
-impl<'a> Iterator for RawParams<'a> {
-    type Item = &'a str;
-    fn next(&mut self) -> Option<&'a str> {
+impl<'a> RawParams<'a> {
+    fn next_fast(&mut self) -> Option<&'a str> {
         if self.rest.is_empty() {
             return None;
         }
         let s = self.rest;
         let b = s.as_bytes();
-        // Fast path: no quote before the next ';'.
-        let semi = memchr::memchr(b';', b);
-        let quote = memchr::memchr(b'"', &b[..semi.unwrap_or(b.len())]);
-        let end = match (semi, quote) {
-            (Some(i), None) => i,
-            (None, None) => b.len(),
-            _ => crate::split::find_unquoted(s, b';').unwrap_or(b.len()),
-        };
+        // one pass to the next ';', unless a quote comes first
+        let mut end = b.len();
+        for (i, &c) in b.iter().enumerate() {
+            if c == b';' {
+                end = i;
+                break;
+            }
+            if c == b'"' {
+                end = crate::split::find_unquoted(s, b';').unwrap_or(b.len());
+                break;
+            }
+        }
         let item = &s[..end];
         self.rest = if end < b.len() {
             let rest = &s[end + 1..];
@@ -114,6 +157,13 @@ impl<'a> Iterator for RawParams<'a> {
             ""
         };
         Some(item)
+    }
+}
+
+impl<'a> Iterator for RawParams<'a> {
+    type Item = &'a str;
+    fn next(&mut self) -> Option<&'a str> {
+        self.next_fast()
     }
 }
 

@@ -32,50 +32,8 @@ impl<'a> Iterator for SplitCommas<'a> {
                 return None;
             }
             let bytes = self.rest.as_bytes();
-            // Fast path: no quote or angle bracket, so the first comma ends the item.
-            if memchr::memchr2(b'"', b'<', bytes).is_none() {
-                let end = memchr::memchr(b',', bytes).unwrap_or(bytes.len());
-                let item = self.rest[..end].trim();
-                self.rest = if end < bytes.len() {
-                    let r = &self.rest[end + 1..];
-                    if r.is_empty() && self.keep_empty {
-                        " "
-                    } else {
-                        r
-                    }
-                } else {
-                    ""
-                };
-                if !item.is_empty() || self.keep_empty {
-                    return Some(item);
-                }
-                continue;
-            }
-            let (mut in_quote, mut in_angle, mut escaped) = (false, false, false);
-            let mut end = bytes.len();
-            for (i, &b) in bytes.iter().enumerate() {
-                if in_quote {
-                    if escaped {
-                        escaped = false;
-                    } else if b == b'\\' {
-                        escaped = true;
-                    } else if b == b'"' {
-                        in_quote = false;
-                    }
-                    continue;
-                }
-                match b {
-                    b'"' => in_quote = true,
-                    b'<' => in_angle = true,
-                    b'>' => in_angle = false,
-                    b',' if !in_angle => {
-                        end = i;
-                        break;
-                    }
-                    _ => {}
-                }
-            }
-            let item = self.rest[..end].trim();
+            let end = item_end(bytes);
+            let item = self.rest[..end].trim_ascii();
             self.rest = if end < bytes.len() {
                 let r = &self.rest[end + 1..];
                 if r.is_empty() && self.keep_empty {
@@ -90,6 +48,53 @@ impl<'a> Iterator for SplitCommas<'a> {
                 return Some(item);
             }
         }
+    }
+}
+
+/// Where the first list item of `b` ends: the first comma outside `<...>`
+/// and quoted strings (jumping from one special byte to the next).
+fn item_end(b: &[u8]) -> usize {
+    let mut i = 0;
+    loop {
+        let Some(k) = memchr::memchr3(b',', b'"', b'<', &b[i..]) else {
+            return b.len();
+        };
+        let j = i + k;
+        match b[j] {
+            b',' => return j,
+            b'<' => match find_byte(b'>', &b[j + 1..]) {
+                Some(m) => i = j + 1 + m + 1,
+                None => return b.len(),
+            },
+            _ => {
+                // a quoted string: skip to its closing quote
+                let mut q = j + 1;
+                loop {
+                    let Some(m) = memchr::memchr2(b'"', b'\\', b.get(q..).unwrap_or_default())
+                    else {
+                        return b.len();
+                    };
+                    let p = q + m;
+                    if b[p] == b'\\' {
+                        q = p + 2;
+                    } else {
+                        i = p + 1;
+                        break;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `memchr` for the short strings header values are made of: below 64
+/// bytes a plain loop beats memchr's dispatch.
+#[inline]
+pub(crate) fn find_byte(c: u8, b: &[u8]) -> Option<usize> {
+    if b.len() < 64 {
+        b.iter().position(|&x| x == c)
+    } else {
+        memchr::memchr(c, b)
     }
 }
 

@@ -29,7 +29,7 @@ impl<'a> Uri<'a> {
     /// Parses an absolute SIP/SIPS/TEL URI. Other schemes return `None`
     /// (the caller answers 416 where a SIP URI was required).
     pub fn parse(s: &'a str) -> Option<Uri<'a>> {
-        let colon = memchr::memchr(b':', s.as_bytes())?;
+        let colon = crate::split::find_byte(b':', s.as_bytes())?;
         let scheme = &s[..colon];
         let rest = &s[colon + 1..];
         if rest
@@ -64,16 +64,16 @@ impl<'a> Uri<'a> {
         };
         // '@' can appear only as the userinfo separator (params and headers
         // must escape it), and userinfo may hold '?', ';' and ':'.
-        let (userinfo, rest) = match memchr::memchr(b'@', rest.as_bytes()) {
+        let (userinfo, rest) = match crate::split::find_byte(b'@', rest.as_bytes()) {
             Some(i) => (Some(&rest[..i]), &rest[i + 1..]),
             None => (None, rest),
         };
-        let (hostpart, headers) = match memchr::memchr(b'?', rest.as_bytes()) {
+        let (hostpart, headers) = match crate::split::find_byte(b'?', rest.as_bytes()) {
             Some(i) => (&rest[..i], Some(&rest[i + 1..])),
             None => (rest, None),
         };
         let (user, password) = match userinfo {
-            Some(u) => match memchr::memchr(b':', u.as_bytes()) {
+            Some(u) => match crate::split::find_byte(b':', u.as_bytes()) {
                 Some(i) => (Some(&u[..i]), Some(&u[i + 1..])),
                 None => (Some(u), None),
             },
@@ -82,7 +82,7 @@ impl<'a> Uri<'a> {
         if user == Some("") {
             return None;
         }
-        let (hostport, params) = match memchr::memchr(b';', hostpart.as_bytes()) {
+        let (hostport, params) = match crate::split::find_byte(b';', hostpart.as_bytes()) {
             Some(i) => (&hostpart[..i], &hostpart[i + 1..]),
             None => (hostpart, ""),
         };
@@ -102,7 +102,7 @@ impl<'a> Uri<'a> {
     /// checked against RFC 3986 `scheme` syntax. The engine answers 416
     /// for a Request-URI scheme it does not serve (RFC 4475 unkscm, novelsc).
     pub fn scheme_of(s: &str) -> Option<&str> {
-        let colon = memchr::memchr(b':', s.as_bytes())?;
+        let colon = crate::split::find_byte(b':', s.as_bytes())?;
         let scheme = &s[..colon];
         let b = scheme.as_bytes();
         (!b.is_empty()
@@ -124,31 +124,49 @@ impl<'a> Uri<'a> {
 
 /// Splits `host[:port]`, `[v6][:port]`. Validates the host characters.
 pub(crate) fn split_host_port(s: &str) -> Option<(&str, Option<u16>)> {
-    let (host, port) = if let Some(rest) = s.strip_prefix('[') {
-        let end = rest.find(']')?;
-        let host = &rest[..end];
+    let b = s.as_bytes();
+    let (host, port) = if b.first() == Some(&b'[') {
+        let end = crate::split::find_byte(b']', b)?;
+        let host = &s[1..end];
         // RFC 5118 §4.9: "[2001:db8:::192.0.2.1]" is not an address.
         if host.parse::<std::net::Ipv6Addr>().is_err() {
             return None;
         }
-        (host, &rest[end + 1..])
+        (host, &b[end + 1..])
     } else {
-        let end = s.find(':').unwrap_or(s.len());
-        let host = &s[..end];
-        if host.is_empty()
-            || !host
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'_')
-        {
+        let mut end = 0;
+        while end < b.len() {
+            match b[end] {
+                b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'.' | b'-' | b'_' => end += 1,
+                b':' => break,
+                _ => return None,
+            }
+        }
+        if end == 0 {
             return None;
         }
-        (host, &s[end..])
+        (&s[..end], &b[end..])
     };
     let port = match port {
-        "" => None,
-        p => Some(p.strip_prefix(':')?.parse::<u16>().ok()?),
+        [] => None,
+        [b':', digits @ ..] => Some(parse_port(digits)?),
+        _ => return None,
     };
     Some((host, port))
+}
+
+fn parse_port(d: &[u8]) -> Option<u16> {
+    if d.is_empty() || d.len() > 5 {
+        return None;
+    }
+    let mut v: u32 = 0;
+    for &c in d {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        v = v * 10 + u32::from(c - b'0');
+    }
+    u16::try_from(v).ok()
 }
 
 /// Decodes `%XX` escapes; invalid escapes are kept literally.

@@ -18,28 +18,46 @@ pub struct Via<'a> {
 pub const BRANCH_COOKIE: &str = "z9hG4bK";
 
 impl<'a> Via<'a> {
+    /// Parses one via-parm. Linear whitespace is allowed around the slashes
+    /// (RFC 3261 §7.3.1, RFC 4475 wsinv); at least one space must separate
+    /// the protocol from sent-by.
     pub fn parse(s: &'a str) -> Result<Via<'a>, ParseError> {
         const BAD: ParseError = ParseError::BadHeaderValue("Via");
-        let (proto, rest) = split_ws(s).ok_or(BAD)?;
-        let mut parts = proto.split('/').map(str::trim);
-        let (name, version, transport) = (
-            parts.next().ok_or(BAD)?,
-            parts.next().ok_or(BAD)?,
-            parts.next().ok_or(BAD)?,
-        );
-        if parts.next().is_some()
-            || !name.eq_ignore_ascii_case("SIP")
-            || version != "2.0"
-            || transport.is_empty()
-        {
+        let b = s.as_bytes();
+        let mut i = skip_ws(b, 0);
+        let name_end = scan_token(b, i);
+        if !b[i..name_end].eq_ignore_ascii_case(b"SIP") {
             return Err(BAD);
         }
-        let rest = rest.trim_start();
-        let (sent_by, params) = match rest.find(';') {
-            Some(i) => (rest[..i].trim(), &rest[i + 1..]),
-            None => (rest.trim(), ""),
+        i = skip_ws(b, name_end);
+        if b.get(i) != Some(&b'/') {
+            return Err(BAD);
+        }
+        i = skip_ws(b, i + 1);
+        let version_end = scan_token(b, i);
+        if &b[i..version_end] != b"2.0" {
+            return Err(BAD);
+        }
+        i = skip_ws(b, version_end);
+        if b.get(i) != Some(&b'/') {
+            return Err(BAD);
+        }
+        i = skip_ws(b, i + 1);
+        let transport_end = scan_token(b, i);
+        if transport_end == i {
+            return Err(BAD);
+        }
+        let transport = &s[i..transport_end];
+        let sent_by_start = skip_ws(b, transport_end);
+        if sent_by_start == transport_end {
+            return Err(BAD);
+        }
+        let semi = crate::split::find_byte(b';', &b[sent_by_start..]).map(|k| sent_by_start + k);
+        let (sent_by, params) = match semi {
+            Some(k) => (&s[sent_by_start..k], &s[k + 1..]),
+            None => (&s[sent_by_start..], ""),
         };
-        let (host, port) = split_host_port(sent_by).ok_or(BAD)?;
+        let (host, port) = split_host_port(sent_by.trim_ascii_end()).ok_or(BAD)?;
         Ok(Via {
             transport,
             host,
@@ -71,29 +89,18 @@ impl<'a> Via<'a> {
     }
 }
 
-/// Splits at the first run of whitespace after the protocol, tolerating LWS
-/// around the slashes (`SIP / 2.0 / UDP host`).
-fn split_ws(s: &str) -> Option<(&str, &str)> {
-    let s = s.trim_start();
-    // The protocol has exactly two slashes; find the end of the transport token.
-    let mut slashes = 0;
-    let b = s.as_bytes();
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'/' => slashes += 1,
-            b' ' | b'\t' if slashes == 2 => {
-                // whitespace after the transport token (skip whitespace right after the slash)
-                let before = s[..i].trim_end();
-                if !before.ends_with('/') {
-                    return Some((&s[..i], &s[i..]));
-                }
-            }
-            _ => {}
-        }
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && matches!(b[i], b' ' | b'\t') {
         i += 1;
     }
-    None
+    i
+}
+
+fn scan_token(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && crate::method::is_token_char(b[i]) {
+        i += 1;
+    }
+    i
 }
 
 #[cfg(test)]

@@ -125,6 +125,14 @@ fn exercise(m: &Message) {
         m.is_request(),
     );
     let _ = (m.call_id(), m.cseq(), m.top_via(), m.top_via_str());
+    // the views cached at parse time equal a fresh parse of the text
+    assert_eq!(m.top_via(), Via::parse(m.top_via_str()));
+    assert_eq!(Ok(m.from()), NameAddr::parse(m.from_str_raw(), "From"));
+    assert_eq!(Ok(m.to()), NameAddr::parse(m.to_str_raw(), "To"));
+    assert_eq!(
+        Ok(m.cseq()),
+        CSeq::parse(m.header(HeaderName::CSeq).unwrap())
+    );
     let from = m.from();
     let to = m.to();
     let _ = (
@@ -237,7 +245,7 @@ fn random_bytes_never_panic() {
 #[test]
 fn typed_views_never_panic_on_random_text() {
     let mut rng = Rng(7);
-    let alphabet = "abc:;,@[]<>\"\\ =?%0129/.*\t-zé\u{0}";
+    let alphabet = "abAcz:;,@[]<>\"\\ =?%0129/.*\t-zé\u{0}\r\n\u{c}\u{a0}";
     let chars: Vec<char> = alphabet.chars().collect();
     for _ in 0..20_000 {
         let len = rng.below(40);
@@ -249,6 +257,14 @@ fn typed_views_never_panic_on_random_text() {
         let _ = CSeq::parse(&s);
         let p = Params(&s);
         let _ = (p.is_valid(), p.iter().count(), p.value("tag"));
+        // the fast lookup agrees with a search of the iterator
+        for name in ["a", "ab", "tag", "A", "z"] {
+            let slow = p
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v);
+            assert_eq!(p.get(name), slow, "{s:?} {name}");
+        }
         let _ = sip_core::split_commas(&s).count();
         let _ = multipart::boundary(&s);
         let _ = multipart::split(&Bytes::from(s.clone()), "a");
