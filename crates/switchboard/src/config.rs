@@ -231,11 +231,19 @@ impl Default for OverloadSection {
 #[serde(deny_unknown_fields)]
 pub struct TrunkConfig {
     pub name: String,
+    #[serde(default)]
     pub allow: Vec<Spanned<String>>,
     /// Most new calls per second from this trunk's sources; beyond it 503 +
     /// Retry-After. Unlimited when absent.
     #[serde(default)]
     pub max_cps: Option<f64>,
+    /// Where calls out through this trunk go (`"udp:IP:PORT"`); such a
+    /// trunk is probed with OPTIONS and used for overflow to a number.
+    #[serde(default)]
+    pub outbound: Option<Spanned<String>>,
+    /// How often an outbound trunk is probed.
+    #[serde(default, with = "serde_str::option")]
+    pub probe_interval: Option<Duration>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -336,6 +344,9 @@ pub struct QueueConfig {
     /// Where callers go on max wait / empty / full: another queue...
     #[serde(default)]
     pub overflow_queue: Option<Spanned<String>>,
+    /// ...or a number, called out through the outbound trunks in order.
+    #[serde(default)]
+    pub overflow_number: Option<Spanned<String>>,
     /// Offer a returning caller to the agent who served it within this window.
     #[serde(default, with = "serde_str::option")]
     pub sticky_window: Option<Duration>,
@@ -420,6 +431,8 @@ pub struct Config {
     pub music: BTreeMap<String, PathBuf>,
     /// The prompt folder resolved against the config file's folder.
     pub prompts: Option<PathBuf>,
+    /// Outbound trunks in config order: (index into `trunks`, destination).
+    pub outbound: Vec<(usize, SocketAddr)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -592,7 +605,24 @@ fn validate(raw: RawConfig, base: &Path, errs: &mut Errors<'_>) -> Config {
     }
 
     let mut trunks = Vec::new();
+    let mut outbound = Vec::new();
     for t in &raw.trunks {
+        if let Some(o) = &t.get_ref().outbound {
+            match o.get_ref().parse::<Listen>() {
+                Ok(l) if l.transport == Transport::Udp => outbound.push((trunks.len(), l.addr)),
+                Ok(_) => errs.at(
+                    o.span(),
+                    format!(
+                        "trunk {:?}: outbound supports udp only for now",
+                        t.get_ref().name
+                    ),
+                ),
+                Err(e) => errs.at(
+                    o.span(),
+                    format!("trunk {:?}: outbound: {e}", t.get_ref().name),
+                ),
+            }
+        }
         let mut cidrs = Vec::new();
         for a in &t.get_ref().allow {
             match a.get_ref().parse::<Cidr>() {
@@ -694,7 +724,42 @@ fn validate(raw: RawConfig, base: &Path, errs: &mut Errors<'_>) -> Config {
             }
         }
     }
+    let has_outbound = raw.trunks.iter().any(|t| t.get_ref().outbound.is_some());
     for q in &raw.queues {
+        let qc = q.get_ref();
+        if let Some(n) = &qc.overflow_number {
+            if qc.overflow_queue.is_some() {
+                errs.at(
+                    n.span(),
+                    format!(
+                        "queue {:?}: overflow_queue and overflow_number exclude each other",
+                        qc.name
+                    ),
+                );
+            } else if !has_outbound {
+                errs.at(
+                    n.span(),
+                    format!(
+                        "queue {:?}: overflow_number needs a [[trunk]] with `outbound`",
+                        qc.name
+                    ),
+                );
+            } else if n.get_ref().is_empty()
+                || !n
+                    .get_ref()
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || b"+*#".contains(&b))
+            {
+                errs.at(
+                    n.span(),
+                    format!(
+                        "queue {:?}: overflow_number {:?} must be digits (+, *, # allowed)",
+                        qc.name,
+                        n.get_ref()
+                    ),
+                );
+            }
+        }
         if let Some(o) = &q.get_ref().overflow_queue {
             if !queue_names.contains(o.get_ref()) {
                 errs.at(
@@ -755,6 +820,7 @@ fn validate(raw: RawConfig, base: &Path, errs: &mut Errors<'_>) -> Config {
         strategies,
         music,
         prompts,
+        outbound,
     };
     // The router's own checks (relaxation order, capacity...), placed on the
     // entry they concern; the ones checked above are not repeated.
@@ -871,7 +937,12 @@ impl Config {
                         overflow: q
                             .overflow_queue
                             .as_ref()
-                            .map(|o| router::Overflow::Queue(o.get_ref().clone())),
+                            .map(|o| router::Overflow::Queue(o.get_ref().clone()))
+                            .or_else(|| {
+                                q.overflow_number
+                                    .as_ref()
+                                    .map(|n| router::Overflow::Number(n.get_ref().clone()))
+                            }),
                         sticky_window: q.sticky_window,
                         sticky_wait: q.sticky_wait.unwrap_or(d.sticky_wait),
                         announce_every: q.announce_every,

@@ -58,7 +58,6 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
             describe();
             // Series that must exist before their first event, so a
             // dashboard shows 0 rather than "no data".
-            counter!("switchboard_overload_rejections_total").increment(0);
             counter!("switchboard_sip_parse_errors_total").absolute(0);
             Some(handle)
         })
@@ -165,6 +164,22 @@ fn describe() {
         "switchboard_queue_wait_seconds",
         Unit::Seconds,
         "Time in queue of each ended call (to bridging, or to the end when never bridged), by queue."
+    );
+    describe_counter!(
+        "switchboard_rate_limited_total",
+        "Requests refused by a per-source rate limit."
+    );
+    describe_counter!(
+        "switchboard_banned_datagrams_total",
+        "Datagrams dropped because their source is banned."
+    );
+    describe_counter!(
+        "switchboard_cdr_write_errors_total",
+        "CDRs that could not be written."
+    );
+    describe_counter!(
+        "switchboard_config_reloads_total",
+        "Configurations applied by SIGHUP or the API."
     );
     describe_counter!(
         "switchboard_overload_rejections_total",
@@ -347,6 +362,11 @@ pub fn export(s: &EngineState<'_>) {
     counter!("switchboard_sip_parse_errors_total").absolute(c.parse_errors);
     counter!("switchboard_sip_retransmissions_total").absolute(c.retransmissions);
     counter!("switchboard_calls_offered_total").absolute(c.calls_offered);
+    counter!("switchboard_overload_rejections_total").absolute(c.overload_rejections);
+    counter!("switchboard_rate_limited_total").absolute(c.rate_limited);
+    counter!("switchboard_banned_datagrams_total").absolute(c.banned_drops);
+    counter!("switchboard_cdr_write_errors_total").absolute(c.cdr_errors);
+    counter!("switchboard_config_reloads_total").absolute(c.reloads);
     for (code, n) in &c.invite_rejected {
         counter!("switchboard_invites_rejected_total", "code" => code.to_string()).absolute(*n);
     }

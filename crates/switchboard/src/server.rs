@@ -47,6 +47,12 @@ pub async fn run(cfg: Config) -> anyhow_lite::Result<()> {
     if sockets.is_empty() {
         return Err(anyhow_lite::Error("no UDP listener configured".into()));
     }
+    // Each socket's address family, looked up once: asking the kernel
+    // (getsockname) on every send cost one syscall per SIP message.
+    let ipv4: Vec<bool> = sockets
+        .iter()
+        .map(|s| s.local_addr().map(|a| a.is_ipv4()).unwrap_or(true))
+        .collect();
     let (cmd_tx, mut cmd_rx) = mpsc::channel::<Command>(64);
     let (ready_tx, ready_rx) = watch::channel(true);
     let admin_addr = cfg.admin_listen;
@@ -118,7 +124,7 @@ pub async fn run(cfg: Config) -> anyhow_lite::Result<()> {
                 // Take whatever else is already queued before flushing.
                 while let Ok(msg) = dgram_rx.try_recv() {
                     deliver(&mut engine, msg);
-                    flush(&mut engine, &sockets, &tcp).await;
+                    flush(&mut engine, &sockets, &ipv4, &tcp).await;
                 }
             }
             Some(ev) = media_events.recv() => engine.handle_media_event(Instant::now(), ev),
@@ -142,7 +148,7 @@ pub async fn run(cfg: Config) -> anyhow_lite::Result<()> {
                 break;
             }
         }
-        flush(&mut engine, &sockets, &tcp).await;
+        flush(&mut engine, &sockets, &ipv4, &tcp).await;
         if engine.is_draining() && drain_deadline.is_none() {
             let _ = ready_tx.send(false);
             drain_deadline = Some(Instant::now() + Duration::from_secs(300));
@@ -164,7 +170,7 @@ fn deliver(engine: &mut Engine, msg: Inbound) {
     engine.handle_message(now, msg.source, msg.data, msg.reliable);
 }
 
-async fn flush(engine: &mut Engine, sockets: &[Arc<UdpSocket>], tcp: &Connections) {
+async fn flush(engine: &mut Engine, sockets: &[Arc<UdpSocket>], ipv4: &[bool], tcp: &Connections) {
     while let Some(t) = engine.poll_transmit() {
         if t.reliable {
             tracing::trace!(dest = %t.dest, "send (tcp)\n{}", String::from_utf8_lossy(&t.data));
@@ -172,14 +178,10 @@ async fn flush(engine: &mut Engine, sockets: &[Arc<UdpSocket>], tcp: &Connection
             continue;
         }
         tracing::trace!(dest = %t.dest, "send\n{}", String::from_utf8_lossy(&t.data));
-        let sock = sockets
+        let sock = ipv4
             .iter()
-            .find(|s| {
-                s.local_addr()
-                    .map(|a| a.is_ipv4() == t.dest.is_ipv4())
-                    .unwrap_or(false)
-            })
-            .unwrap_or(&sockets[0]);
+            .position(|&v4| v4 == t.dest.is_ipv4())
+            .map_or(&sockets[0], |i| &sockets[i]);
         match sock.try_send_to(&t.data, t.dest) {
             Ok(_) => {}
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {

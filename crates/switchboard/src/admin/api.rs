@@ -234,11 +234,15 @@ async fn require_token(State(app): State<App>, req: Request, next: Next) -> Resp
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
-    let query_token = req.uri().query().and_then(|q| {
-        q.split('&')
-            .find_map(|kv| kv.strip_prefix("access_token="))
-            .map(|t| t.to_string())
-    });
+    let query_token = if req.uri().path() == "/api/v1/events" {
+        req.uri().query().and_then(|q| {
+            q.split('&')
+                .find_map(|kv| kv.strip_prefix("access_token="))
+                .map(percent_decode)
+        })
+    } else {
+        None
+    };
     let given = header_token.map(str::to_string).or(query_token);
     match given {
         Some(g) if auth::token_matches(&expected, &g) => next.run(req).await,
@@ -256,6 +260,30 @@ async fn require_token(State(app): State<App>, req: Request, next: Next) -> Resp
             resp
         }
     }
+}
+
+/// `%XX` and `+` decoding of one query value (invalid escapes stay as they are).
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16).map(|d| d as u8);
+        match b[i] {
+            b'%' if i + 2 < b.len() => match (hex(b[i + 1]), hex(b[i + 2])) {
+                (Some(h), Some(l)) => {
+                    out.push(h * 16 + l);
+                    i += 3;
+                    continue;
+                }
+                _ => out.push(b'%'),
+            },
+            b'+' => out.push(b' '),
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 async fn not_found(req: Request) -> Response {
@@ -499,6 +527,13 @@ mod tests {
         let (tx, _rx) = mpsc::channel(1);
         let (_w, r) = watch::channel(true);
         App::new(tx, r, Token::Configured(None))
+    }
+
+    #[test]
+    fn query_values_are_percent_decoded() {
+        assert_eq!(percent_decode("a%2Bb%3D%3d+c"), "a+b== c");
+        assert_eq!(percent_decode("bad%zzend%4"), "bad%zzend%4");
+        assert_eq!(percent_decode("%"), "%");
     }
 
     /// Every route the server serves is documented in openapi.json, with

@@ -49,6 +49,27 @@ pub struct AgentLeg {
     pub ack: Option<Bytes>,
     /// The agent registered over TCP.
     pub reliable: bool,
+    /// Set when this leg goes out through a trunk (overflow to a number).
+    pub trunk: Option<TrunkAttempt>,
+}
+
+/// Which trunk an outgoing leg uses, so a failure can try the next one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrunkAttempt {
+    /// Position in the engine's outbound trunk list.
+    pub position: usize,
+    pub number: String,
+}
+
+/// Where a new outgoing leg goes.
+pub struct LegTarget {
+    pub uri: String,
+    pub to: String,
+    pub dest: SocketAddr,
+    pub reliable: bool,
+    /// Agent id, or `trunk:<name>`.
+    pub label: String,
+    pub trunk: Option<TrunkAttempt>,
 }
 
 impl Engine {
@@ -59,14 +80,41 @@ impl Engine {
                 .ring_failed(call, agent, RingFailure::Unreachable, now);
             return;
         };
-        let branch = new_branch();
-        let via = self.via(&branch, binding.reliable);
-        let contact = self.contact(binding.reliable);
-        let Some(c) = self.calls.get_mut(&call) else {
+        let target = LegTarget {
+            uri: binding.contact.clone(),
+            to: format!("<{}>", binding.contact),
+            dest: binding.target,
+            reliable: binding.reliable,
+            label: agent.to_string(),
+            trunk: None,
+        };
+        if self.send_leg_invite(now, call, target).is_none() {
             self.router
                 .ring_failed(call, agent, RingFailure::Unreachable, now);
             return;
-        };
+        }
+        if let Some(c) = self.calls.get(&call) {
+            crate::metrics::agent_rung(
+                c.agents_tried.len() == 1,
+                now.saturating_duration_since(c.arrived),
+            );
+            tracing::info!(call_id = %c.call_id, agent = %agent, "ringing agent");
+        }
+    }
+
+    /// Sends the INVITE of a new outgoing leg for `call` (to an agent or
+    /// out through a trunk) with our offer in the caller's codec; returns
+    /// the leg's Call-ID.
+    pub(super) fn send_leg_invite(
+        &mut self,
+        now: Instant,
+        call: CallKey,
+        t: LegTarget,
+    ) -> Option<String> {
+        let branch = new_branch();
+        let via = self.via(&branch, t.reliable);
+        let contact = self.contact(t.reliable);
+        let c = self.calls.get_mut(&call)?;
         let call_id = format!("{}-{}", new_tag(), new_tag());
         let local_tag = new_tag();
         let host = &self.host;
@@ -74,7 +122,6 @@ impl Engine {
         let from = format!("{display} <sip:{}@{host}>", sip_user(&c.caller))
             .trim_start()
             .to_string();
-        let to = format!("<{}>", binding.contact);
         let offer = sdp::offer_audio(
             self.cfg.raw.media.ip,
             c.session.b.port(),
@@ -83,11 +130,11 @@ impl Engine {
             call,
             1,
         );
-        let invite = RequestBuilder::new("INVITE", &binding.contact)
+        let invite = RequestBuilder::new("INVITE", &t.uri)
             .header("Via", via)
             .header("Max-Forwards", 70)
             .header("From", format!("{from};tag={local_tag}"))
-            .header("To", &to)
+            .header("To", &t.to)
             .header("Call-ID", &call_id)
             .header("CSeq", "1 INVITE")
             .header("Contact", contact)
@@ -101,41 +148,38 @@ impl Engine {
             invite.clone(),
             Method::Invite,
             &branch,
-            binding.target,
-            binding.reliable,
+            t.dest,
+            t.reliable,
             now,
         );
         c.ringing.push(call_id.clone());
-        crate::metrics::agent_rung(
-            c.agents_tried.is_empty(),
-            now.saturating_duration_since(c.arrived),
-        );
-        c.agents_tried.push(agent.to_string());
-        tracing::info!(call_id = %c.call_id, agent = %agent, leg = %call_id, "ringing agent");
+        c.agents_tried.push(t.label.clone());
         self.legs.insert(
             call_id.clone(),
             AgentLeg {
                 call,
-                agent: agent.to_string(),
+                agent: t.label,
                 state: LegState::Calling,
-                call_id,
+                call_id: call_id.clone(),
                 local_tag,
                 remote_tag: None,
-                uri: binding.contact.clone(),
-                dest: binding.target,
+                uri: t.uri,
+                dest: t.dest,
                 invite,
                 invite_tx: key,
                 invite_branch: branch,
                 from,
-                to,
+                to: t.to,
                 remote_target: None,
-                target_addr: binding.target,
+                target_addr: t.dest,
                 route_set: Vec::new(),
                 cseq: 1,
                 ack: None,
-                reliable: binding.reliable,
+                reliable: t.reliable,
+                trunk: t.trunk,
             },
         );
+        Some(call_id)
     }
 
     /// Stop ringing `agent` for `call` (ring timeout, or another agent won).
@@ -223,6 +267,7 @@ impl Engine {
             200..=299 => self.agent_answered(now, &leg_id, msg),
             _ => {
                 let (call, agent, state) = (leg.call, leg.agent.clone(), leg.state);
+                let trunk = leg.trunk.clone();
                 self.legs.remove(&leg_id);
                 if let Some(c) = self.calls.get_mut(&call) {
                     c.ringing.retain(|r| r != &leg_id);
@@ -235,6 +280,9 @@ impl Engine {
                     408 | 500..=599 => RingFailure::Unreachable,
                     _ => RingFailure::Rejected,
                 };
+                if let Some(attempt) = trunk {
+                    return self.trunk_failed(now, call, attempt, Some(status));
+                }
                 tracing::info!(agent = %agent, status, "agent leg failed");
                 self.router.ring_failed(call, &agent, why, now);
             }
@@ -270,6 +318,7 @@ impl Engine {
             return;
         };
         let (call, agent, was) = (leg.call, leg.agent.clone(), leg.state);
+        let via_trunk = leg.trunk.is_some();
         let wanted = was != LegState::Cancelling
             && self.calls.get(&call).is_some_and(|c| {
                 c.state == CallState::Queued && c.ringing.iter().any(|r| r == leg_id)
@@ -284,8 +333,12 @@ impl Engine {
                 if let Some(c) = self.calls.get_mut(&call) {
                     c.ringing.retain(|r| r != leg_id);
                 }
-                self.router
-                    .ring_failed(call, &agent, RingFailure::Rejected, now);
+                if via_trunk {
+                    self.hang_up(now, call, Party::Engine, "failed");
+                } else {
+                    self.router
+                        .ring_failed(call, &agent, RingFailure::Rejected, now);
+                }
             }
             self.bye_leg(now, leg_id);
             return;
@@ -309,7 +362,9 @@ impl Engine {
         self.media.bridge(session);
         tracing::info!(agent = %agent, "agent answered: bridged");
         self.counters.calls_answered += 1;
-        self.router.ring_answered(call, &agent, now);
+        if !via_trunk {
+            self.router.ring_answered(call, &agent, now);
+        }
         for other in others {
             self.cancel_leg(now, &other);
         }
@@ -396,6 +451,11 @@ impl Engine {
         };
         if let Some(c) = self.calls.get_mut(&leg.call) {
             c.ringing.retain(|r| r != &leg_id);
+        }
+        if let (Some(attempt), LegState::Calling | LegState::Ringing) =
+            (leg.trunk.clone(), leg.state)
+        {
+            return self.trunk_failed(now, leg.call, attempt, None);
         }
         if matches!(leg.state, LegState::Calling | LegState::Ringing) {
             tracing::info!(agent = %leg.agent, "agent did not respond: unreachable");

@@ -79,7 +79,11 @@ impl Prompts {
             names.extend(Self::number(position as u64));
         }
         names.push("estimated-wait".to_string());
-        let minutes = ewt.as_secs().div_ceil(60);
+        let minutes = if ewt < Duration::from_secs(60) {
+            0
+        } else {
+            ewt.as_secs().div_ceil(60)
+        };
         match minutes {
             0 => names.push("less-than-a-minute".into()),
             1 => names.extend(["1".to_string(), "minute".into()]),
@@ -179,8 +183,19 @@ impl Engine {
         }
     }
 
-    /// The caller leaves the queue unanswered: say goodbye, then hang up.
+    /// The caller leaves the queue unanswered: overflow to the queue's
+    /// number through a trunk when it has one, else say goodbye and hang up.
     pub(super) fn exit_queue(&mut self, now: Instant, call: CallKey) {
+        let number = self
+            .queued(call)
+            .and_then(|c| self.cfg.queue(&c.queue))
+            .and_then(|q| q.overflow_number.as_ref().map(|n| n.get_ref().clone()));
+        if let Some(number) = number {
+            if self.dial_out(now, call, &number, 0) {
+                return;
+            }
+            tracing::warn!(call, "overflow: no outbound trunk is up");
+        }
         let goodbye = self.prompts.get("goodbye");
         match (self.queued(call).map(|c| c.session.id), goodbye) {
             (Some(session), Some(prompt)) => {

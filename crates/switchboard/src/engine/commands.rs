@@ -154,6 +154,7 @@ impl Engine {
             "counters": self.counters,
             "media": { "ports_in_use": self.media.ports_in_use(), "sessions": self.media.sessions() },
             "transactions": self.tx.len(),
+            "trunks": self.trunks(),
             "router": serde_json::to_value(self.router().snapshot(now)).unwrap_or_default(),
         })
     }

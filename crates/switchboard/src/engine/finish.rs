@@ -112,6 +112,8 @@ impl Engine {
             }
         }
         match (&c.agent, c.bridged) {
+            // Overflowed through a trunk: the router let the call go at its exit.
+            (Some(agent), Some(_)) if agent.starts_with("trunk:") => {}
             (Some(agent), Some(_)) => self.router.call_ended(call, agent, now),
             _ => self.router.abandon(call, now),
         }

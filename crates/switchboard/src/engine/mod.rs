@@ -18,6 +18,7 @@ mod finish;
 pub mod overload;
 pub mod reject;
 mod reload;
+pub mod trunks;
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
@@ -50,6 +51,8 @@ enum Timer {
     RefreshProvisional { call: CallKey },
     /// Registration expiry sweep.
     Registrations,
+    /// Probe the outbound trunks with OPTIONS.
+    ProbeTrunks,
     /// A goodbye prompt did not report its end: hang up anyway.
     ExitAfterPrompt { call: CallKey },
     /// Forget an agent leg that never finished (no answer to our CANCEL).
@@ -81,6 +84,7 @@ pub struct Engine {
     overload: overload::Overload,
     prompts: announce::Prompts,
     queue_log: CdrWriter,
+    trunks: Vec<trunks::TrunkState>,
 }
 
 impl Engine {
@@ -110,7 +114,7 @@ impl Engine {
                 }
             }
         }
-        Engine {
+        let mut engine = Engine {
             host: cfg.public_host(),
             tx: TransactionLayer::new(timers),
             router: Router::new(cfg.router_config(), now),
@@ -131,8 +135,11 @@ impl Engine {
             overload: overload::Overload::new(cfg.raw.overload.clone()),
             prompts: announce::Prompts::load(cfg.prompts.as_deref()),
             queue_log: CdrWriter::discard(),
+            trunks: Vec::new(),
             cfg,
-        }
+        };
+        engine.load_trunks(now);
+        engine
     }
 
     /// Where queue events go as JSON lines (`[cdr] queue_log`).
@@ -367,6 +374,7 @@ impl Engine {
                 }
                 self.arm_registration_sweep();
             }
+            Timer::ProbeTrunks => self.probe_trunks(now),
             Timer::ExitAfterPrompt { call } => {
                 self.hang_up(now, call, finish::Party::Engine, "timeout")
             }
@@ -495,7 +503,11 @@ impl Engine {
         crate::metrics::sip_in(&msg);
         self.counters.responses += 1;
         match self.tx.on_response(&msg, now) {
-            Some((_key, ClientAction::Deliver)) => self.agent_response(now, msg),
+            Some((_key, ClientAction::Deliver)) => {
+                if !self.probe_response(&msg) {
+                    self.agent_response(now, msg)
+                }
+            }
             Some((_key, ClientAction::Retransmitted2xx)) => self.reack(now, &msg),
             Some((_, _)) => self.counters.retransmissions += 1,
             None => {
@@ -515,7 +527,9 @@ impl Engine {
     fn on_tx_event(&mut self, now: Instant, ev: TxEvent) {
         match ev {
             TxEvent::Timeout(key) | TxEvent::TransportError(key) => {
-                self.agent_tx_timeout(now, &key)
+                if !self.probe_timeout(&key) {
+                    self.agent_tx_timeout(now, &key)
+                }
             }
             TxEvent::AckTimeout(key) => {
                 let call = self

@@ -61,6 +61,7 @@ impl Engine {
         self.router.reload(cfg.router_config(), now);
         report.agents_removed = self.registrar.retain_agents(&cfg);
         self.cfg = cfg;
+        self.load_trunks(now);
         tracing::info!(
             agents = self.cfg.raw.agents.len(),
             queues = self.cfg.raw.queues.len(),

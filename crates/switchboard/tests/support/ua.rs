@@ -203,8 +203,15 @@ impl Ua {
     pub fn answer(&self) -> SocketAddr {
         let invite = loop {
             let m = self.recv();
-            if m.method() == Some(Method::Invite) {
-                break m;
+            match m.method() {
+                Some(Method::Invite) => break m,
+                // A trunk's far end answers the engine's OPTIONS probes.
+                Some(Method::Options) => {
+                    let via = m.top_via().unwrap();
+                    let to = SocketAddr::new(via.host.parse().unwrap(), via.port.unwrap_or(5060));
+                    self.send(&ResponseBuilder::new(&m, 200).to_tag(&self.tag).build(), to);
+                }
+                _ => {}
             }
         };
         let from = invite
