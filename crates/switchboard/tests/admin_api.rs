@@ -50,7 +50,8 @@ fn bearer_token_guards_the_api_but_not_the_probes() {
     }
     let r = request(e.admin, "POST", "/api/v1/drain", Some("nope"), None);
     assert_eq!(r.status, 401, "an action without the right token");
-    // The event stream takes the token in the query (EventSource has no headers).
+    // The event stream takes the token in the query (EventSource has no
+    // headers); other routes do not.
     let r = request(
         e.admin,
         "GET",
@@ -59,6 +60,18 @@ fn bearer_token_guards_the_api_but_not_the_probes() {
         None,
     );
     assert_eq!(r.status, 401);
+    let r = request(
+        e.admin,
+        "GET",
+        "/api/v1/queues?access_token=s3cret-token",
+        None,
+        None,
+    );
+    assert_eq!(r.status, 401);
+    let first = first_event(e.admin, "/api/v1/events?access_token=s3cret%2Dtoken");
+    assert!(first.starts_with("HTTP/1.1 200"), "{first}");
+    assert!(first.contains("event: wallboard"), "{first}");
+    assert!(first.contains("\"queues\":[{"), "{first}");
     // Probes, metrics, the page and the API document stay open.
     for path in [
         "/healthz",
@@ -69,6 +82,23 @@ fn bearer_token_guards_the_api_but_not_the_probes() {
     ] {
         assert_eq!(get(e.admin, path).status, 200, "{path} is open");
     }
+}
+
+/// Reads an event stream's head and first event, then hangs up.
+fn first_event(admin: std::net::SocketAddr, path: &str) -> String {
+    use std::io::{Read, Write};
+    let mut s = std::net::TcpStream::connect(admin).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").unwrap();
+    let mut got = String::new();
+    let mut buf = [0u8; 4096];
+    while !(got.contains("data:") && got.ends_with("\n\n")) {
+        match s.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.push_str(&String::from_utf8_lossy(&buf[..n])),
+        }
+    }
+    got
 }
 
 #[test]

@@ -64,7 +64,7 @@ impl Prompts {
     fn number(n: u64) -> Vec<String> {
         match n {
             0..=20 => vec![n.to_string()],
-            21..=59 if n % 10 == 0 => vec![n.to_string()],
+            21..=59 if n.is_multiple_of(10) => vec![n.to_string()],
             21..=59 => vec![(n / 10 * 10).to_string(), (n % 10).to_string()],
             _ => Vec::new(),
         }
@@ -102,43 +102,6 @@ impl Prompts {
         let parts = parts?;
         let refs: Vec<&Prompt> = parts.iter().map(|p| p.as_ref()).collect();
         Some(Arc::new(Prompt::concat(&refs)))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn scripts_say_position_and_wait() {
-        let s = |p, secs| Prompts::script(p, Duration::from_secs(secs)).join(" ");
-        assert_eq!(
-            s(3, 150),
-            "you-are-caller-number 3 estimated-wait 3 minutes"
-        );
-        assert_eq!(
-            s(34, 20),
-            "you-are-caller-number 30 4 estimated-wait less-than-a-minute"
-        );
-        assert_eq!(s(1, 60), "you-are-caller-number 1 estimated-wait 1 minute");
-        assert_eq!(s(80, 7200), "estimated-wait more-than-an-hour");
-        assert_eq!(
-            s(40, 0),
-            "you-are-caller-number 40 estimated-wait less-than-a-minute"
-        );
-    }
-
-    #[test]
-    fn the_shipped_prompts_cover_every_script() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/media/prompts/en");
-        let p = Prompts::load(Some(&dir));
-        for position in 0..70 {
-            for secs in [0, 30, 60, 61, 600, 3599, 3600, 90_000] {
-                let names = Prompts::script(position, Duration::from_secs(secs));
-                assert!(p.compose(&names).is_some(), "{names:?}");
-            }
-        }
-        assert!(p.get("goodbye").is_some());
     }
 }
 
@@ -238,5 +201,42 @@ impl Engine {
         if let Err(e) = self.queue_log.write(&v) {
             tracing::warn!("queue_log write failed: {e}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scripts_say_position_and_wait() {
+        let s = |p, secs| Prompts::script(p, Duration::from_secs(secs)).join(" ");
+        assert_eq!(
+            s(3, 150),
+            "you-are-caller-number 3 estimated-wait 3 minutes"
+        );
+        assert_eq!(
+            s(34, 20),
+            "you-are-caller-number 30 4 estimated-wait less-than-a-minute"
+        );
+        assert_eq!(s(1, 60), "you-are-caller-number 1 estimated-wait 1 minute");
+        assert_eq!(s(80, 7200), "estimated-wait more-than-an-hour");
+        assert_eq!(
+            s(40, 0),
+            "you-are-caller-number 40 estimated-wait less-than-a-minute"
+        );
+    }
+
+    #[test]
+    fn the_shipped_prompts_cover_every_script() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/media/prompts/en");
+        let p = Prompts::load(Some(&dir));
+        for position in 0..70 {
+            for secs in [0, 30, 60, 61, 600, 3599, 3600, 90_000] {
+                let names = Prompts::script(position, Duration::from_secs(secs));
+                assert!(p.compose(&names).is_some(), "{names:?}");
+            }
+        }
+        assert!(p.get("goodbye").is_some());
     }
 }

@@ -428,9 +428,9 @@ impl Engine {
                     return;
                 }
                 let unix = self.unix(now);
-                let (resp, change) = self
-                    .registrar
-                    .register(&self.cfg, &msg, source, reliable, now, unix, &tag);
+                let (resp, change) =
+                    self.registrar
+                        .register(&self.cfg, &msg, (source, reliable), now, unix, &tag);
                 self.respond(&key, resp, now);
                 match change {
                     Change::Login(agent) => {
@@ -526,11 +526,7 @@ impl Engine {
 
     fn on_tx_event(&mut self, now: Instant, ev: TxEvent) {
         match ev {
-            TxEvent::Timeout(key) | TxEvent::TransportError(key) => {
-                if !self.probe_timeout(&key) {
-                    self.agent_tx_timeout(now, &key)
-                }
-            }
+            TxEvent::Timeout(key) | TxEvent::TransportError(key) => self.client_timeout(now, &key),
             TxEvent::AckTimeout(key) => {
                 let call = self
                     .calls
@@ -544,6 +540,13 @@ impl Engine {
             }
             #[allow(unreachable_patterns)]
             _ => {}
+        }
+    }
+
+    /// Timer B/F or a transport error on one of our client transactions.
+    fn client_timeout(&mut self, now: Instant, key: &TxKey) {
+        if !self.probe_timeout(key) {
+            self.agent_tx_timeout(now, key);
         }
     }
 
