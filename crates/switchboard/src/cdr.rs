@@ -29,6 +29,8 @@ pub struct Cdr {
     /// Final SIP status sent to the caller when not answered.
     pub sip_status: Option<u16>,
     pub agents_tried: Vec<String>,
+    /// Keys the caller pressed.
+    pub dtmf: String,
     pub rtp: Option<media::StatsSnapshot>,
 }
 

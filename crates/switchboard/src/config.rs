@@ -365,6 +365,10 @@ pub struct QueueConfig {
     /// `ring-all`: agents rung at once, at most.
     #[serde(default)]
     pub ring_all_limit: Option<usize>,
+    /// A key that lets a waiting caller leave the queue (to the overflow
+    /// number when there is one, else a goodbye), e.g. `"0"`.
+    #[serde(default)]
+    pub exit_key: Option<Spanned<String>>,
 }
 
 fn empty_require() -> Spanned<BTreeMap<String, u8>> {
@@ -768,6 +772,23 @@ fn validate(raw: RawConfig, base: &Path, errs: &mut Errors<'_>) -> Config {
                         "queue {:?}: overflow_queue {:?} is not defined",
                         q.get_ref().name,
                         o.get_ref()
+                    ),
+                );
+            }
+        }
+    }
+    for q in &raw.queues {
+        if let Some(k) = &q.get_ref().exit_key {
+            let ok = k.get_ref().len() == 1
+                && k.get_ref()
+                    .chars()
+                    .all(|c| c.is_ascii_digit() || "*#ABCD".contains(c));
+            if !ok {
+                errs.at(
+                    k.span(),
+                    format!(
+                        "queue {:?}: exit_key must be one of 0-9 * # A-D",
+                        q.get_ref().name
                     ),
                 );
             }

@@ -94,3 +94,23 @@ require = { billing = 1 }
     assert_eq!(c["agent"], "2001");
     assert_eq!(c["queue"], "billing");
 }
+
+#[test]
+fn a_waiting_caller_leaves_with_the_exit_key() {
+    let base = port_block();
+    let toml = config(base, DEFAULT_TRUNK_AND_QUEUE)
+        .replace(
+            "rtp_timeout = \"30s\"",
+            &format!("rtp_timeout = \"30s\"\nprompts = \"{}\"", prompts_dir()),
+        )
+        .replace("wrap_up = \"1s\"", "wrap_up = \"1s\"\nexit_key = \"0\"");
+    let e = Engine::start("exit-key", base, &toml);
+    let caller = Ua::new(e.sip, "carrier");
+    let engine_rtp = caller.invite_early("5000");
+    caller.send_dtmf(engine_rtp, 0);
+    let last = caller.recv_response(sip_core::Method::Invite, None);
+    assert_eq!(last.status(), Some(480));
+    let c = &e.wait_cdrs(1)[0];
+    assert_eq!(c["dtmf"], "0", "{c}");
+    assert_eq!(c["outcome"], "timeout", "{c}");
+}

@@ -323,10 +323,14 @@ impl Engine {
             && self.calls.get(&call).is_some_and(|c| {
                 c.state == CallState::Queued && c.ringing.iter().any(|r| r == leg_id)
             });
-        let remote = Sdp::parse(&msg.body())
-            .ok()
-            .as_ref()
-            .and_then(sdp::remote_audio);
+        let answer = Sdp::parse(&msg.body()).ok();
+        let remote = answer.as_ref().and_then(sdp::remote_audio);
+        let agent_te = answer.as_ref().and_then(|a| {
+            a.media
+                .iter()
+                .find(|m| m.kind.eq_ignore_ascii_case("audio") && m.port != 0)
+                .and_then(|m| m.telephone_event())
+        });
         let (Some((remote, format)), true) = (remote, wanted) else {
             // Late 2xx after CANCEL, call gone, or no usable SDP: end this leg.
             if wanted {
@@ -359,6 +363,8 @@ impl Engine {
         let session = c.session.id;
         let codec = media_codec(&format).unwrap_or(media::Codec::Pcmu);
         self.media.set_remote(session, media::Leg::B, remote, codec);
+        self.media
+            .set_telephone_event(session, media::Leg::B, agent_te);
         self.media.bridge(session);
         tracing::info!(agent = %agent, "agent answered: bridged");
         self.counters.calls_answered += 1;

@@ -191,6 +191,29 @@ impl Engine {
         }
     }
 
+    /// The caller pressed a key: remembered for the CDR; the queue's
+    /// `exit_key` takes a waiting caller out of the queue.
+    pub(super) fn caller_key(&mut self, now: Instant, session: media::SessionId, digit: char) {
+        let Some(c) = self.calls.values_mut().find(|c| c.session.id == session) else {
+            return;
+        };
+        if c.dtmf.len() < 64 {
+            c.dtmf.push(digit);
+        }
+        let (call, queue) = (c.key, c.queue.clone());
+        tracing::debug!(call, %digit, "caller key");
+        let exit = self
+            .cfg
+            .queue(&queue)
+            .and_then(|q| q.exit_key.as_ref())
+            .is_some_and(|k| k.get_ref().starts_with(digit));
+        if exit && self.queued(call).is_some() {
+            tracing::info!(call, %digit, "caller pressed the exit key");
+            self.router.abandon(call, now);
+            self.exit_queue(now, call);
+        }
+    }
+
     /// One queue_log line, stamped with the wall-clock time.
     pub(super) fn queue_log(&mut self, now: Instant, ev: &router::QueueLogEvent) {
         let mut v = serde_json::to_value(ev).unwrap_or_default();

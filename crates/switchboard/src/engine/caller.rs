@@ -59,6 +59,8 @@ pub struct Call {
     pub bridged_leg: Option<String>,
     pub agent: Option<String>,
     pub agents_tried: Vec<String>,
+    /// Keys the caller pressed (RFC 4733 or in-band), in order.
+    pub dtmf: String,
     /// An announcement is playing instead of music.
     pub announcing: bool,
     /// Leaving the queue: the goodbye prompt plays, then the call ends.
@@ -229,6 +231,11 @@ impl Engine {
         self.next_key += 1;
         self.media
             .set_remote(session.id, media::Leg::A, remote, media_codec);
+        // Keys: RFC 4733 events when the caller offered them, else tones in the audio.
+        self.media
+            .set_telephone_event(session.id, media::Leg::A, telephone_event);
+        self.media
+            .detect_inband_dtmf(session.id, media::Leg::A, telephone_event.is_none());
         let prompt = self
             .music
             .get(&queue)
@@ -271,6 +278,7 @@ impl Engine {
             bridged_leg: None,
             agent: None,
             agents_tried: Vec::new(),
+            dtmf: String::new(),
             announcing: false,
             exiting: false,
             arrived: now,

@@ -325,6 +325,15 @@ impl Engine {
         {
             self.play_finished(now, session);
         }
+        if let MediaEvent::Dtmf {
+            session,
+            leg: media::Leg::A,
+            digit,
+            ..
+        } = ev
+        {
+            self.caller_key(now, session, digit);
+        }
         if let MediaEvent::RtpTimeout { session, leg } = ev {
             let key = self
                 .calls

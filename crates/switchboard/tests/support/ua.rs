@@ -191,6 +191,37 @@ impl Ua {
         (m.status().unwrap(), m)
     }
 
+    /// Sends an INVITE and waits for the 183 with early media; returns the
+    /// engine's RTP address (the final response is read later with
+    /// `recv_response`).
+    pub fn invite_early(&self, number: &str) -> SocketAddr {
+        let uri = format!("sip:{number}@{}", self.engine);
+        let sdp = self.sdp();
+        let invite = self.request("INVITE", &uri, 1, None);
+        self.send(
+            &invite.build(Some(("application/sdp", sdp.as_bytes()))),
+            self.engine,
+        );
+        let progress = self.recv_response(Method::Invite, Some(183));
+        assert_eq!(progress.status(), Some(183));
+        rtp_target(&progress)
+    }
+
+    /// Presses `digit` as RFC 4733 telephone-events (PT 101): three packets
+    /// of one event, the last with the end bit.
+    pub fn send_dtmf(&self, to: SocketAddr, digit: u8) {
+        for (i, end) in [(0u16, false), (1, false), (2, true)] {
+            let mut pkt = vec![0x80, if i == 0 { 0x80 | 101 } else { 101 }];
+            pkt.extend_from_slice(&(1000 + i).to_be_bytes());
+            pkt.extend_from_slice(&48_000u32.to_be_bytes());
+            pkt.extend_from_slice(&0x0d7f_0001u32.to_be_bytes());
+            pkt.extend_from_slice(&[digit, if end { 0x8a } else { 0x0a }]);
+            pkt.extend_from_slice(&(160 * (i + 1)).to_be_bytes());
+            self.rtp.send_to(&pkt, to).unwrap();
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     pub fn hang_up(&self, number: &str, to_tag: &str) -> u16 {
         let uri = format!("sip:{number}@{}", self.engine);
         let bye = self.request("BYE", &uri, 2, Some(to_tag)).build(None);
