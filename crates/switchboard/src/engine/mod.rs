@@ -245,8 +245,15 @@ impl Engine {
             return; // CRLF keep-alive (RFC 5626 §3.5.1)
         }
         match Message::parse(data.clone()) {
-            Ok(msg) if msg.is_request() => self.handle_request(now, source, msg, reliable),
-            Ok(msg) => self.handle_response(now, msg),
+            Ok(msg) => {
+                let span = self.message_span(&msg);
+                let _enter = span.enter();
+                if msg.is_request() {
+                    self.handle_request(now, source, msg, reliable)
+                } else {
+                    self.handle_response(now, msg)
+                }
+            }
             Err(e) => {
                 self.counters.parse_errors += 1;
                 tracing::debug!(%source, "unparseable message: {e}");
@@ -559,7 +566,43 @@ impl Engine {
         }
     }
 
+    /// The span every log line about one call is written in: its caller
+    /// Call-ID and queue (RFC 3261 Call-ID of the caller's leg, also for
+    /// messages on the agent's leg).
+    fn call_span(&self, call: CallKey) -> tracing::Span {
+        match self.calls.get(&call) {
+            Some(c) => tracing::info_span!("call", call_id = %c.call_id, queue = %c.queue),
+            None => tracing::Span::none(),
+        }
+    }
+
+    fn message_span(&self, msg: &Message) -> tracing::Span {
+        let id = msg.call_id();
+        let call = self
+            .by_call_id
+            .get(id)
+            .copied()
+            .or_else(|| self.legs.get(id).map(|l| l.call));
+        match call {
+            Some(call) => self.call_span(call),
+            None => tracing::info_span!("sip", call_id = %id),
+        }
+    }
+
     fn on_router_event(&mut self, now: Instant, ev: RouterEvent) {
+        let call = match &ev {
+            RouterEvent::Offer { call, .. }
+            | RouterEvent::RingTimeout { call, .. }
+            | RouterEvent::CancelRing { call, .. }
+            | RouterEvent::Exit { call, .. }
+            | RouterEvent::Announce { call, .. }
+            | RouterEvent::Moved { call, .. } => Some(*call),
+            _ => None,
+        };
+        let span = call
+            .map(|c| self.call_span(c))
+            .unwrap_or_else(tracing::Span::none);
+        let _enter = span.enter();
         match ev {
             RouterEvent::Offer { call, agent, queue } => self.ring_agent(now, call, &agent, &queue),
             RouterEvent::RingTimeout { call, agent } | RouterEvent::CancelRing { call, agent } => {

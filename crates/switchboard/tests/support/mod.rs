@@ -115,6 +115,11 @@ wrap_up = "1s"
 
 impl Engine {
     pub fn start(name: &str, base: u16, toml: &str) -> Engine {
+        Engine::start_with(name, base, toml, &[])
+    }
+
+    /// Starts the engine with extra command-line arguments (e.g. `--log-json`).
+    pub fn start_with(name: &str, base: u16, toml: &str, args: &[&str]) -> Engine {
         let dir = std::env::temp_dir().join(format!("switchboard-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
@@ -123,6 +128,7 @@ impl Engine {
         let child = Command::new(env!("CARGO_BIN_EXE_switchboard"))
             .arg("--config")
             .arg(dir.join("switchboard.toml"))
+            .args(args)
             .current_dir(&dir)
             .env(
                 "RUST_LOG",
