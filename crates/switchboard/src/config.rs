@@ -186,6 +186,23 @@ impl Default for CdrSection {
     }
 }
 
+/// SIP capture to a Homer server (HEPv3 over UDP).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HepSection {
+    /// Homer's HEP address, `"IP:PORT"`.
+    pub address: Spanned<String>,
+    #[serde(default = "default_hep_agent")]
+    pub agent_id: u32,
+    /// Name of an environment variable holding the HEP auth key, if Homer wants one.
+    #[serde(default)]
+    pub password_env: Option<String>,
+}
+
+fn default_hep_agent() -> u32 {
+    2001
+}
+
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct OverloadSection {
@@ -412,6 +429,8 @@ pub struct RawConfig {
     pub cdr: CdrSection,
     #[serde(default)]
     pub overload: OverloadSection,
+    #[serde(default)]
+    pub hep: Option<HepSection>,
     #[serde(default, rename = "trunk")]
     pub trunks: Vec<Spanned<TrunkConfig>>,
     #[serde(default, rename = "agent")]
@@ -726,6 +745,14 @@ fn validate(raw: RawConfig, base: &Path, errs: &mut Errors<'_>) -> Config {
             } else {
                 music.insert(qc.name.clone(), p);
             }
+        }
+    }
+    if let Some(h) = &raw.hep {
+        if h.address.get_ref().parse::<SocketAddr>().is_err() {
+            errs.at(
+                h.address.span(),
+                format!("[hep] address {:?} is not IP:PORT", h.address.get_ref()),
+            );
         }
     }
     let has_outbound = raw.trunks.iter().any(|t| t.get_ref().outbound.is_some());

@@ -12,6 +12,7 @@ pub mod cidr;
 pub mod config;
 pub mod duration;
 pub mod engine;
+pub mod hep;
 pub mod logging;
 pub mod metrics;
 pub mod registrar;

@@ -102,6 +102,38 @@ pub async fn run(cfg: Config) -> anyhow_lite::Result<()> {
     }
 
     let tcp = Connections::new(Limits::default(), dgram_tx.clone());
+    let hep = match &cfg.raw.hep {
+        Some(h) => {
+            let addr: std::net::SocketAddr = h
+                .address
+                .get_ref()
+                .parse()
+                .map_err(|_| anyhow_lite::Error("[hep] address".into()))?;
+            let password = h.password_env.as_ref().and_then(|v| std::env::var(v).ok());
+            tracing::info!(%addr, "SIP capture to HEP");
+            Some(crate::hep::Hep::new(addr, h.agent_id, password)?)
+        }
+        None => None,
+    };
+    let local = sockets[0].local_addr()?;
+    // HEP capture of one message; `outbound` when the engine sent it.
+    let capture = |outbound: bool, peer, tcp: bool, data: &[u8]| {
+        if let Some(h) = &hep {
+            let (src, dst) = if outbound {
+                (local, peer)
+            } else {
+                (peer, local)
+            };
+            h.send(&crate::hep::Capture {
+                src,
+                dst,
+                tcp,
+                time: SystemTime::now(),
+                payload: data,
+                call_id: crate::hep::call_id(data),
+            });
+        }
+    };
     for l in cfg.listen.iter().filter(|l| l.transport == Transport::Tcp) {
         let listener = tokio::net::TcpListener::bind(l.addr)
             .await
@@ -120,11 +152,13 @@ pub async fn run(cfg: Config) -> anyhow_lite::Result<()> {
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
         tokio::select! {
             Some(msg) = dgram_rx.recv() => {
+                capture(false, msg.source, msg.reliable, &msg.data);
                 deliver(&mut engine, msg);
                 // Take whatever else is already queued before flushing.
                 while let Ok(msg) = dgram_rx.try_recv() {
+                    capture(false, msg.source, msg.reliable, &msg.data);
                     deliver(&mut engine, msg);
-                    flush(&mut engine, &sockets, &ipv4, &tcp).await;
+                    flush(&mut engine, &sockets, &ipv4, &tcp, &capture).await;
                 }
             }
             Some(ev) = media_events.recv() => engine.handle_media_event(Instant::now(), ev),
@@ -148,7 +182,7 @@ pub async fn run(cfg: Config) -> anyhow_lite::Result<()> {
                 break;
             }
         }
-        flush(&mut engine, &sockets, &ipv4, &tcp).await;
+        flush(&mut engine, &sockets, &ipv4, &tcp, &capture).await;
         if engine.is_draining() && drain_deadline.is_none() {
             let _ = ready_tx.send(false);
             drain_deadline = Some(Instant::now() + Duration::from_secs(300));
@@ -170,8 +204,15 @@ fn deliver(engine: &mut Engine, msg: Inbound) {
     engine.handle_message(now, msg.source, msg.data, msg.reliable);
 }
 
-async fn flush(engine: &mut Engine, sockets: &[Arc<UdpSocket>], ipv4: &[bool], tcp: &Connections) {
+async fn flush(
+    engine: &mut Engine,
+    sockets: &[Arc<UdpSocket>],
+    ipv4: &[bool],
+    tcp: &Connections,
+    capture: &impl Fn(bool, std::net::SocketAddr, bool, &[u8]),
+) {
     while let Some(t) = engine.poll_transmit() {
+        capture(true, t.dest, t.reliable, &t.data);
         if t.reliable {
             tracing::trace!(dest = %t.dest, "send (tcp)\n{}", String::from_utf8_lossy(&t.data));
             tcp.send_nowait(t.dest, t.data);

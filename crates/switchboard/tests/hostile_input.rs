@@ -163,3 +163,34 @@ fn a_flooding_stranger_is_banned_and_dropped() {
     let ok = udp_exchange(e.sip, OPTIONS.as_bytes()).expect("a 200");
     assert!(String::from_utf8_lossy(&ok).starts_with("SIP/2.0 200 OK"));
 }
+
+#[test]
+fn sip_is_captured_to_a_hep_collector() {
+    let base = port_block();
+    let collector = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    collector
+        .set_read_timeout(Some(std::time::Duration::from_secs(2)))
+        .unwrap();
+    let toml = config(base, DEFAULT_TRUNK_AND_QUEUE)
+        + &format!(
+            "\n[hep]\naddress = \"{}\"\nagent_id = 77\n",
+            collector.local_addr().unwrap()
+        );
+    let e = Engine::start("hep", base, &toml);
+    let resp = udp_exchange(e.sip, OPTIONS.as_bytes()).expect("a 200");
+    assert!(String::from_utf8_lossy(&resp).starts_with("SIP/2.0 200"));
+    // The OPTIONS in and the 200 out, as HEPv3 packets carrying the SIP text.
+    let mut buf = vec![0u8; 65_536];
+    let mut seen = Vec::new();
+    while seen.len() < 2 {
+        let (n, _) = collector.recv_from(&mut buf).expect("a HEP packet");
+        assert_eq!(&buf[..4], b"HEP3");
+        seen.push(String::from_utf8_lossy(&buf[..n]).to_string());
+    }
+    assert!(seen
+        .iter()
+        .any(|p| p.contains("OPTIONS sip:switchboard@127.0.0.1 SIP/2.0")));
+    assert!(seen
+        .iter()
+        .any(|p| p.contains("SIP/2.0 200 OK") && p.contains("options-1")));
+}
