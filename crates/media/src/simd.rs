@@ -147,7 +147,28 @@ mod avx2 {
     }
     #[target_feature(enable = "avx2")]
     unsafe fn minus(out: &mut [i16], sum: &[i32], own: &[i16]) {
-        super::minus_g(out, sum, own)
+        use std::arch::x86_64::*;
+        let n = out.len().min(sum.len()).min(own.len());
+        let mut i = 0;
+        while i + 16 <= n {
+            // SAFETY: i + 16 <= n, and n is at most the length of each
+            // slice, so every unaligned 32-byte load/store below stays in
+            // bounds (16 i32 of `sum` in two loads, 16 i16 of `own` and
+            // `out`). AVX2 is enabled on this function.
+            unsafe {
+                let s0 = _mm256_loadu_si256(sum.as_ptr().add(i).cast());
+                let s1 = _mm256_loadu_si256(sum.as_ptr().add(i + 8).cast());
+                let o = _mm256_loadu_si256(own.as_ptr().add(i).cast());
+                let o0 = _mm256_cvtepi16_epi32(_mm256_castsi256_si128(o));
+                let o1 = _mm256_cvtepi16_epi32(_mm256_extracti128_si256::<1>(o));
+                // Saturating pack works per 128-bit lane; fix the order.
+                let p = _mm256_packs_epi32(_mm256_sub_epi32(s0, o0), _mm256_sub_epi32(s1, o1));
+                let p = _mm256_permute4x64_epi64::<0b11_01_10_00>(p);
+                _mm256_storeu_si256(out.as_mut_ptr().add(i).cast(), p);
+            }
+            i += 16;
+        }
+        super::minus_g(&mut out[i..n], &sum[i..n], &own[i..n])
     }
     #[target_feature(enable = "avx2")]
     unsafe fn sat(out: &mut [i16], sum: &[i32]) {
