@@ -133,17 +133,11 @@ impl<'a> RawParams<'a> {
         let s = self.rest;
         let b = s.as_bytes();
         // one pass to the next ';', unless a quote comes first
-        let mut end = b.len();
-        for (i, &c) in b.iter().enumerate() {
-            if c == b';' {
-                end = i;
-                break;
-            }
-            if c == b'"' {
-                end = crate::split::find_unquoted(s, b';').unwrap_or(b.len());
-                break;
-            }
-        }
+        let end = match memchr::memchr2(b';', b'"', b) {
+            Some(i) if b[i] == b';' => i,
+            Some(_) => crate::split::find_unquoted(s, b';').unwrap_or(b.len()),
+            None => b.len(),
+        };
         let item = &s[..end];
         self.rest = if end < b.len() {
             let rest = &s[end + 1..];

@@ -87,15 +87,11 @@ fn item_end(b: &[u8]) -> usize {
     }
 }
 
-/// `memchr` for the short strings header values are made of: below 64
-/// bytes a plain loop beats memchr's dispatch.
+/// The byte search used on header values (memchr: measured faster than a
+/// plain loop even on 20-byte values).
 #[inline]
 pub(crate) fn find_byte(c: u8, b: &[u8]) -> Option<usize> {
-    if b.len() < 64 {
-        b.iter().position(|&x| x == c)
-    } else {
-        memchr::memchr(c, b)
-    }
+    memchr::memchr(c, b)
 }
 
 /// Length of the quoted string at the start of `s` (which begins with `"`),
