@@ -18,6 +18,7 @@ use crate::duration::serde_str;
 pub enum Transport {
     Udp,
     Tcp,
+    Tls,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,9 +36,10 @@ impl std::str::FromStr for Listen {
         let transport = match t.to_ascii_lowercase().as_str() {
             "udp" => Transport::Udp,
             "tcp" => Transport::Tcp,
+            "tls" => Transport::Tls,
             other => {
                 return Err(format!(
-                    "listen {s:?}: unsupported transport {other:?} (udp, tcp)"
+                    "listen {s:?}: unsupported transport {other:?} (udp, tcp, tls)"
                 ))
             }
         };
@@ -67,6 +69,10 @@ pub struct SipSection {
     /// Reach agents at the address their REGISTER came from instead of the
     /// Contact they registered (phones behind NAT).
     pub nat: bool,
+    /// PEM certificate chain and private key for `tls:` listeners (relative
+    /// to the config file).
+    pub tls_cert: Option<Spanned<PathBuf>>,
+    pub tls_key: Option<Spanned<PathBuf>>,
     /// Re-send the queued caller's 183 this often so upstream proxies keep the
     /// INVITE transaction alive (RFC 3261 §13.3.1.1).
     #[serde(with = "serde_str")]
@@ -85,6 +91,8 @@ impl Default for SipSection {
             min_expires: 60,
             max_expires: 3600,
             nat: false,
+            tls_cert: None,
+            tls_key: None,
             provisional_refresh: Duration::from_secs(60),
         }
     }
@@ -456,6 +464,8 @@ pub struct Config {
     pub prompts: Option<PathBuf>,
     /// Outbound trunks in config order: (index into `trunks`, destination).
     pub outbound: Vec<(usize, SocketAddr)>,
+    /// Resolved TLS certificate and key paths, when a `tls:` listener exists.
+    pub tls: Option<(PathBuf, PathBuf)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -561,6 +571,22 @@ fn validate(raw: RawConfig, base: &Path, errs: &mut Errors<'_>) -> Config {
         match l.get_ref().parse::<Listen>() {
             Ok(v) => listen.push(v),
             Err(e) => errs.at(l.span(), e),
+        }
+    }
+    let mut tls = None;
+    if listen.iter().any(|l| l.transport == Transport::Tls) {
+        match (&raw.sip.tls_cert, &raw.sip.tls_key) {
+            (Some(c), Some(k)) => match crate::transport::tls::acceptor(
+                &base.join(c.get_ref()),
+                &base.join(k.get_ref()),
+            ) {
+                Ok(_) => tls = Some((base.join(c.get_ref()), base.join(k.get_ref()))),
+                Err(e) => errs.at(c.span(), format!("[sip] tls_cert/tls_key: {e}")),
+            },
+            _ => errs.at(
+                0..0,
+                "[sip] a tls: listener needs tls_cert and tls_key".into(),
+            ),
         }
     }
     if raw.sip.listen.is_empty() {
@@ -869,6 +895,7 @@ fn validate(raw: RawConfig, base: &Path, errs: &mut Errors<'_>) -> Config {
         music,
         prompts,
         outbound,
+        tls,
     };
     // The router's own checks (relaxation order, capacity...), placed on the
     // entry they concern; the ones checked above are not repeated.

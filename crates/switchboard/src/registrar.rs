@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use sip_core::{AuthError, DigestServer, HeaderName, Message, ResponseBuilder};
 
 use crate::config::Config;
+use crate::transport::Proto;
 
 /// Where an agent's phone can be reached.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -21,7 +22,7 @@ pub struct Binding {
     pub expires_at: Instant,
     pub user_agent: Option<String>,
     /// Registered over TCP: requests go on that connection (target is its peer).
-    pub reliable: bool,
+    pub proto: Proto,
 }
 
 /// What the engine learns from one REGISTER.
@@ -74,7 +75,7 @@ impl Registrar {
         &mut self,
         cfg: &Config,
         req: &Message,
-        (source, reliable): (SocketAddr, bool),
+        (source, proto): (SocketAddr, Proto),
         now: Instant,
         now_unix: u64,
         to_tag: &str,
@@ -161,7 +162,7 @@ impl Registrar {
         let granted = requested.min(cfg.raw.sip.max_expires);
         let target = contact
             .uri()
-            .filter(|_| !cfg.raw.sip.nat && !reliable)
+            .filter(|_| !cfg.raw.sip.nat && !proto.reliable())
             .and_then(|u| {
                 let ip: IpAddr = u.host.parse().ok()?;
                 Some(SocketAddr::new(ip, u.port.unwrap_or(5060)))
@@ -172,7 +173,7 @@ impl Registrar {
             target,
             expires_at: now + Duration::from_secs(granted as u64),
             user_agent: req.header(HeaderName::UserAgent).map(str::to_string),
-            reliable,
+            proto,
         };
         let change = if self.bindings.insert(agent.clone(), binding).is_none() {
             Change::Login(agent)

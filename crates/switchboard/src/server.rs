@@ -88,7 +88,7 @@ pub async fn run(cfg: Config) -> anyhow_lite::Result<()> {
                             at: Instant::now(),
                             source: src,
                             data: Bytes::copy_from_slice(&buf[..n]),
-                            reliable: false,
+                            proto: crate::transport::Proto::Udp,
                         };
                         if tx.send(msg).await.is_err() {
                             break;
@@ -102,6 +102,18 @@ pub async fn run(cfg: Config) -> anyhow_lite::Result<()> {
     }
 
     let tcp = Connections::new(Limits::default(), dgram_tx.clone());
+    for l in cfg.listen.iter().filter(|l| l.transport == Transport::Tls) {
+        let (cert, key) = cfg
+            .tls
+            .clone()
+            .ok_or_else(|| anyhow_lite::Error("tls listener without certificate".into()))?;
+        let acceptor = crate::transport::tls::acceptor(&cert, &key).map_err(anyhow_lite::Error)?;
+        let listener = tokio::net::TcpListener::bind(l.addr)
+            .await
+            .map_err(|e| anyhow_lite::Error(format!("bind tls {}: {e}", l.addr)))?;
+        tracing::info!(addr = %l.addr, "SIP listening (TLS)");
+        tokio::spawn(tcp.clone().listen_tls(listener, acceptor));
+    }
     let hep = match &cfg.raw.hep {
         Some(h) => {
             let addr: std::net::SocketAddr = h
@@ -152,11 +164,11 @@ pub async fn run(cfg: Config) -> anyhow_lite::Result<()> {
             .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
         tokio::select! {
             Some(msg) = dgram_rx.recv() => {
-                capture(false, msg.source, msg.reliable, &msg.data);
+                capture(false, msg.source, msg.proto.reliable(), &msg.data);
                 deliver(&mut engine, msg);
                 // Take whatever else is already queued before flushing.
                 while let Ok(msg) = dgram_rx.try_recv() {
-                    capture(false, msg.source, msg.reliable, &msg.data);
+                    capture(false, msg.source, msg.proto.reliable(), &msg.data);
                     deliver(&mut engine, msg);
                     flush(&mut engine, &sockets, &ipv4, &tcp, &capture).await;
                 }
@@ -200,8 +212,8 @@ pub async fn run(cfg: Config) -> anyhow_lite::Result<()> {
 fn deliver(engine: &mut Engine, msg: Inbound) {
     let now = Instant::now();
     engine.note_queue_delay(now.saturating_duration_since(msg.at));
-    tracing::trace!(src = %msg.source, tcp = msg.reliable, "recv\n{}", String::from_utf8_lossy(&msg.data));
-    engine.handle_message(now, msg.source, msg.data, msg.reliable);
+    tracing::trace!(src = %msg.source, tcp = msg.proto.reliable(), "recv\n{}", String::from_utf8_lossy(&msg.data));
+    engine.handle_message(now, msg.source, msg.data, msg.proto);
 }
 
 async fn flush(

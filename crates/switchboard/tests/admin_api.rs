@@ -92,7 +92,10 @@ fn first_event(admin: std::net::SocketAddr, path: &str) -> String {
     write!(s, "GET {path} HTTP/1.1\r\nHost: test\r\n\r\n").unwrap();
     let mut got = String::new();
     let mut buf = [0u8; 4096];
-    while !(got.contains("data:") && got.ends_with("\n\n")) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !got.find("data:").is_some_and(|i| got[i..].contains("\n\n"))
+        && std::time::Instant::now() < deadline
+    {
         match s.read(&mut buf) {
             Ok(0) | Err(_) => break,
             Ok(n) => got.push_str(&String::from_utf8_lossy(&buf[..n])),

@@ -14,6 +14,7 @@ use sip_core::{Message, Method, RequestBuilder, ResponseBuilder};
 use super::caller::{contact_target, media_codec, CallState};
 use super::finish::Party;
 use super::{new_tag, Engine, Timer};
+use crate::transport::Proto;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -48,7 +49,7 @@ pub struct AgentLeg {
     pub cseq: u32,
     pub ack: Option<Bytes>,
     /// The agent registered over TCP.
-    pub reliable: bool,
+    pub proto: Proto,
     /// Set when this leg goes out through a trunk (overflow to a number).
     pub trunk: Option<TrunkAttempt>,
 }
@@ -66,7 +67,7 @@ pub struct LegTarget {
     pub uri: String,
     pub to: String,
     pub dest: SocketAddr,
-    pub reliable: bool,
+    pub proto: Proto,
     /// Agent id, or `trunk:<name>`.
     pub label: String,
     pub trunk: Option<TrunkAttempt>,
@@ -84,7 +85,7 @@ impl Engine {
             uri: binding.contact.clone(),
             to: format!("<{}>", binding.contact),
             dest: binding.target,
-            reliable: binding.reliable,
+            proto: binding.proto,
             label: agent.to_string(),
             trunk: None,
         };
@@ -112,8 +113,8 @@ impl Engine {
         t: LegTarget,
     ) -> Option<String> {
         let branch = new_branch();
-        let via = self.via(&branch, t.reliable);
-        let contact = self.contact(t.reliable);
+        let via = self.via(&branch, t.proto);
+        let contact = self.contact(t.proto);
         let c = self.calls.get_mut(&call)?;
         let call_id = format!("{}-{}", new_tag(), new_tag());
         let local_tag = new_tag();
@@ -149,7 +150,7 @@ impl Engine {
             Method::Invite,
             &branch,
             t.dest,
-            t.reliable,
+            t.proto.reliable(),
             now,
         );
         c.ringing.push(call_id.clone());
@@ -175,7 +176,7 @@ impl Engine {
                 route_set: Vec::new(),
                 cseq: 1,
                 ack: None,
-                reliable: t.reliable,
+                proto: t.proto,
                 trunk: t.trunk,
             },
         );
@@ -208,8 +209,8 @@ impl Engine {
             return;
         }
         leg.state = LegState::Cancelling;
-        let (reliable, invite_branch) = (leg.reliable, leg.invite_branch.clone());
-        let via = self.via(&invite_branch, reliable);
+        let (proto, invite_branch) = (leg.proto, leg.invite_branch.clone());
+        let via = self.via(&invite_branch, proto);
         let Some(leg) = self.legs.get(leg_id) else {
             return;
         };
@@ -227,7 +228,7 @@ impl Engine {
             Method::Cancel,
             &branch,
             dest,
-            reliable,
+            proto.reliable(),
             now,
         );
         // If the agent never answers the CANCEL, Timer B ends the INVITE
@@ -297,7 +298,7 @@ impl Engine {
         let (target, addr) = contact_target(&msg, leg.dest);
         leg.remote_target = Some(target);
         // Over TCP the dialog stays on the agent's connection.
-        leg.target_addr = if leg.reliable { leg.dest } else { addr };
+        leg.target_addr = if leg.proto.reliable() { leg.dest } else { addr };
         leg.route_set = msg
             .list(sip_core::HeaderName::RecordRoute)
             .map(str::to_string)
@@ -307,11 +308,11 @@ impl Engine {
         if let (Some(ack), Some(leg)) = (ack, self.legs.get_mut(leg_id)) {
             let data = Bytes::from(ack.1);
             leg.ack = Some(data.clone());
-            let reliable = leg.reliable;
+            let proto = leg.proto;
             self.out.push_back(Transmit {
                 dest: ack.0,
                 data,
-                reliable,
+                reliable: proto.reliable(),
             });
         }
         let Some(leg) = self.legs.get(leg_id) else {
@@ -389,7 +390,7 @@ impl Engine {
         let target = leg.remote_target.as_deref().unwrap_or(&leg.uri);
         let branch = branch.map(str::to_string).unwrap_or_else(new_branch);
         let mut r = RequestBuilder::new(method, target)
-            .header("Via", self.via(&branch, leg.reliable))
+            .header("Via", self.via(&branch, leg.proto))
             .header("Max-Forwards", 70)
             .header("From", format!("{};tag={}", leg.from, leg.local_tag));
         r = match &leg.remote_tag {
@@ -412,11 +413,17 @@ impl Engine {
         };
         leg.cseq += 1;
         leg.state = LegState::Ending;
-        let (cseq, reliable) = (leg.cseq, leg.reliable);
+        let (cseq, proto) = (leg.cseq, leg.proto);
         let branch = new_branch();
         if let Some((dest, bye)) = self.in_dialog_request(leg_id, "BYE", cseq, Some(&branch)) {
-            self.tx
-                .send_request(Bytes::from(bye), Method::Bye, &branch, dest, reliable, now);
+            self.tx.send_request(
+                Bytes::from(bye),
+                Method::Bye,
+                &branch,
+                dest,
+                proto.reliable(),
+                now,
+            );
         }
         let forget = now + self.cfg.raw.sip.t1 * 64 + Duration::from_secs(1);
         self.arm(
@@ -432,11 +439,11 @@ impl Engine {
         if let Some(leg) = self.legs.get(msg.call_id()) {
             if let Some(ack) = leg.ack.clone() {
                 let dest = route_dest(&leg.route_set, leg.target_addr);
-                let reliable = leg.reliable;
+                let proto = leg.proto;
                 self.out.push_back(Transmit {
                     dest,
                     data: ack,
-                    reliable,
+                    reliable: proto.reliable(),
                 });
                 return;
             }
@@ -505,9 +512,8 @@ impl Engine {
                         2,
                     )
                 });
-                let reliable = self.legs.get(&leg_id).is_some_and(|l| l.reliable);
-                let mut r =
-                    ResponseBuilder::new(&msg, 200).header("Contact", self.contact(reliable));
+                let proto = self.legs.get(&leg_id).map_or(Proto::Udp, |l| l.proto);
+                let mut r = ResponseBuilder::new(&msg, 200).header("Contact", self.contact(proto));
                 if let Some(o) = offer.as_ref() {
                     r = r.body("application/sdp", o.as_bytes());
                 }

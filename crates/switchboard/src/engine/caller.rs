@@ -13,6 +13,7 @@ use sip_core::{HeaderName, Message, Method, ResponseBuilder, Scheme};
 use super::finish::Party;
 use super::{new_tag, Engine, Timer, ALLOW};
 use crate::config::AnswerMode;
+use crate::transport::Proto;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -38,7 +39,7 @@ pub struct Call {
     pub invite_tx: Option<TxKey>,
     pub source: SocketAddr,
     /// The caller's signalling runs over TCP (requests to it reuse the connection).
-    pub reliable: bool,
+    pub proto: Proto,
     pub local_tag: String,
     /// Where in-dialog requests to the caller go.
     pub remote_target: String,
@@ -78,7 +79,7 @@ impl Engine {
         source: SocketAddr,
         key: TxKey,
         msg: Message,
-        reliable: bool,
+        proto: Proto,
     ) {
         let tag = new_tag();
         let reject = |engine: &mut Engine, status: u16, extra: Option<(&str, String)>| {
@@ -244,7 +245,7 @@ impl Engine {
         self.media.play(session.id, media::Leg::A, prompt, true);
 
         let (remote_target, mut target_addr) = contact_target(&msg, source);
-        if reliable {
+        if proto.reliable() {
             target_addr = source; // reuse the caller's connection
         }
         let route_set: Vec<String> = msg
@@ -262,7 +263,7 @@ impl Engine {
             answer_mode,
             invite_tx: Some(key.clone()),
             source,
-            reliable,
+            proto,
             local_tag: tag,
             remote_target,
             target_addr,
@@ -312,7 +313,7 @@ impl Engine {
         if status > 100 {
             r = r
                 .to_tag(&c.local_tag)
-                .header("Contact", self.contact(c.reliable));
+                .header("Contact", self.contact(c.proto));
         }
         let resp = if status == 183 {
             r.body("application/sdp", c.local_sdp.as_bytes()).build()
@@ -332,7 +333,7 @@ impl Engine {
 
     /// Sends the caller's 2xx (an agent answered, or immediate answer mode).
     pub(super) fn answer_caller(&mut self, now: Instant, call: CallKey) {
-        let contact = self.contact(self.calls.get(&call).is_some_and(|c| c.reliable));
+        let contact = self.contact(self.calls.get(&call).map_or(Proto::Udp, |c| c.proto));
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
@@ -408,7 +409,7 @@ impl Engine {
                 // Session refresh or hold: we keep anchoring media, answer
                 // with our unchanged SDP (RFC 3264 §8: same version allowed).
                 let resp = ResponseBuilder::new(&msg, 200)
-                    .header("Contact", self.contact(c.reliable))
+                    .header("Contact", self.contact(c.proto))
                     .body("application/sdp", c.local_sdp.as_bytes())
                     .build();
                 self.respond(&key, resp, now);

@@ -11,6 +11,7 @@ use sip_core::{Method, RequestBuilder, ResponseBuilder};
 use super::agent_leg::{route_dest, LegState};
 use super::Engine;
 use crate::cdr::{rfc3339, Cdr};
+use crate::transport::Proto;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Party {
@@ -58,8 +59,8 @@ impl Engine {
 
     fn bye_caller(&mut self, now: Instant, call: CallKey) {
         let branch = new_branch();
-        let reliable = self.calls.get(&call).is_some_and(|c| c.reliable);
-        let via = self.via(&branch, reliable);
+        let proto = self.calls.get(&call).map_or(Proto::Udp, |c| c.proto);
+        let via = self.via(&branch, proto);
         let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
@@ -80,7 +81,7 @@ impl Engine {
         let dest = route_dest(&c.route_set, c.target_addr);
         let bye = Bytes::from(r.build(None));
         self.tx
-            .send_request(bye, Method::Bye, &branch, dest, reliable, now);
+            .send_request(bye, Method::Bye, &branch, dest, proto.reliable(), now);
     }
 
     /// Tears the call down once the caller's side is settled.

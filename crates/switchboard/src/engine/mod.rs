@@ -38,6 +38,7 @@ use crate::cdr::CdrWriter;
 use crate::config::Config;
 use crate::registrar::{Change, Registrar};
 use crate::stats::Counters;
+use crate::transport::Proto;
 
 pub use agent_leg::AgentLeg;
 pub use caller::Call;
@@ -192,26 +193,26 @@ impl Engine {
         self.timers.push(Reverse((at, t)));
     }
 
-    fn send(&mut self, dest: SocketAddr, data: Vec<u8>, reliable: bool) {
+    fn send(&mut self, dest: SocketAddr, data: Vec<u8>, proto: Proto) {
         self.out.push_back(Transmit {
             dest,
             data: Bytes::from(data),
-            reliable,
+            reliable: proto.reliable(),
         });
     }
 
     /// Our Contact, marking TCP so the peer keeps the dialog on TCP.
-    fn contact(&self, reliable: bool) -> String {
-        if reliable {
-            format!("<sip:switchboard@{};transport=tcp>", self.host)
-        } else {
-            format!("<sip:switchboard@{}>", self.host)
+    fn contact(&self, proto: Proto) -> String {
+        match proto {
+            Proto::Udp => format!("<sip:switchboard@{}>", self.host),
+            Proto::Tcp => format!("<sip:switchboard@{};transport=tcp>", self.host),
+            Proto::Tls => format!("<sip:switchboard@{};transport=tls>", self.host),
         }
     }
 
-    /// The Via header value for a request we originate on `reliable`'s transport.
-    fn via(&self, branch: &str, reliable: bool) -> String {
-        let t = if reliable { "TCP" } else { "UDP" };
+    /// The Via header value for a request we originate on `proto`'s transport.
+    fn via(&self, branch: &str, proto: Proto) -> String {
+        let t = proto.via_name();
         format!("SIP/2.0/{t} {};branch={branch};rport", self.host)
     }
 
@@ -224,18 +225,12 @@ impl Engine {
 
     /// A datagram from `source` arrived on a UDP listener.
     pub fn handle_datagram(&mut self, now: Instant, source: SocketAddr, data: Bytes) {
-        self.handle_message(now, source, data, false);
+        self.handle_message(now, source, data, Proto::Udp);
     }
 
-    /// One message from `source`; `reliable` for a stream transport (TCP),
-    /// whose answers go back on the same connection.
-    pub fn handle_message(
-        &mut self,
-        now: Instant,
-        source: SocketAddr,
-        data: Bytes,
-        reliable: bool,
-    ) {
+    /// One message from `source` on `proto`; answers to messages on a
+    /// stream transport (TCP, TLS) go back on the same connection.
+    pub fn handle_message(&mut self, now: Instant, source: SocketAddr, data: Bytes, proto: Proto) {
         self.counters.received += 1;
         if self.overload.is_banned(source.ip(), now) {
             self.counters.banned_drops += 1;
@@ -249,7 +244,7 @@ impl Engine {
                 let span = self.message_span(&msg);
                 let _enter = span.enter();
                 if msg.is_request() {
-                    self.handle_request(now, source, msg, reliable)
+                    self.handle_request(now, source, msg, proto)
                 } else {
                     self.handle_response(now, msg)
                 }
@@ -259,7 +254,7 @@ impl Engine {
                 tracing::debug!(%source, "unparseable message: {e}");
                 let status = e.status();
                 if let Some(resp) = reject::error_response(&data, status, &e.to_string()) {
-                    self.send(source, resp, reliable);
+                    self.send(source, resp, proto);
                 }
             }
         }
@@ -408,11 +403,11 @@ impl Engine {
 
     // ----- requests ----------------------------------------------------
 
-    fn handle_request(&mut self, now: Instant, source: SocketAddr, msg: Message, reliable: bool) {
+    fn handle_request(&mut self, now: Instant, source: SocketAddr, msg: Message, proto: Proto) {
         crate::metrics::sip_in(&msg);
         self.counters.requests += 1;
-        match self.tx.on_request(&msg, source, reliable, now) {
-            ServerAction::New(key) => self.new_request(now, source, key, msg, reliable),
+        match self.tx.on_request(&msg, source, proto.reliable(), now) {
+            ServerAction::New(key) => self.new_request(now, source, key, msg, proto),
             ServerAction::AckForDialog => self.on_ack(now, &msg),
             ServerAction::Cancel { invite, cancel } => self.on_cancel(now, invite, cancel, &msg),
             ServerAction::Retransmit | ServerAction::Absorbed => self.counters.retransmissions += 1,
@@ -427,7 +422,7 @@ impl Engine {
         source: SocketAddr,
         key: TxKey,
         msg: Message,
-        reliable: bool,
+        proto: Proto,
     ) {
         let method = msg.method().unwrap_or(Method::Other);
         let tag = new_tag();
@@ -446,7 +441,7 @@ impl Engine {
                 let unix = self.unix(now);
                 let (resp, change) =
                     self.registrar
-                        .register(&self.cfg, &msg, (source, reliable), now, unix, &tag);
+                        .register(&self.cfg, &msg, (source, proto), now, unix, &tag);
                 self.respond(&key, resp, now);
                 match change {
                     Change::Login(agent) => {
@@ -472,7 +467,7 @@ impl Engine {
                 self.respond(&key, resp, now);
             }
             Method::Invite if msg.to().tag().is_none() => {
-                self.new_call(now, source, key, msg, reliable)
+                self.new_call(now, source, key, msg, proto)
             }
             Method::Invite | Method::Bye | Method::Info | Method::Update | Method::Notify => {
                 self.in_dialog(now, key, msg)

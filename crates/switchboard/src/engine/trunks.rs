@@ -13,6 +13,7 @@ use sip_core::{Message, Method, RequestBuilder};
 use super::agent_leg::{LegTarget, TrunkAttempt};
 use super::finish::Party;
 use super::{new_tag, Engine, Timer};
+use crate::transport::Proto;
 
 /// Default time between OPTIONS probes of an outbound trunk.
 pub const PROBE_INTERVAL: Duration = Duration::from_secs(10);
@@ -65,7 +66,7 @@ impl Engine {
             let call_id = format!("probe-{pos}-{}", new_tag());
             let uri = format!("sip:{dest}");
             let req = RequestBuilder::new("OPTIONS", &uri)
-                .header("Via", self.via(&branch, false))
+                .header("Via", self.via(&branch, Proto::Udp))
                 .header("Max-Forwards", 70)
                 .header(
                     "From",
@@ -144,7 +145,7 @@ impl Engine {
                 to: format!("<{uri}>"),
                 uri,
                 dest: t.dest,
-                reliable: false,
+                proto: Proto::Udp,
                 label: format!("trunk:{}", t.name),
                 trunk: Some(TrunkAttempt {
                     position: pos,

@@ -15,7 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
-use super::Inbound;
+use super::{Inbound, Proto};
 
 /// Limits that keep one peer from holding the engine's resources.
 #[derive(Debug, Clone, Copy)]
@@ -59,6 +59,34 @@ impl Connections {
 
     pub fn open(&self) -> usize {
         self.open.load(Ordering::Relaxed)
+    }
+
+    /// Accepts TLS connections: TCP accept, then the handshake (bounded by
+    /// `message_timeout`) in its own task so a slow client holds nothing else.
+    pub async fn listen_tls(self, listener: TcpListener, acceptor: tokio_rustls::TlsAcceptor) {
+        loop {
+            let Ok((stream, peer)) = listener.accept().await else {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+                continue;
+            };
+            if self.open() >= self.limits.max_connections {
+                tracing::warn!(%peer, "TLS connection refused: limit reached");
+                continue;
+            }
+            let _ = stream.set_nodelay(true);
+            let (this, acceptor) = (self.clone(), acceptor.clone());
+            tokio::spawn(async move {
+                match tokio::time::timeout(this.limits.message_timeout, acceptor.accept(stream))
+                    .await
+                {
+                    Ok(Ok(tls)) => {
+                        this.spawn_stream(tls, peer, Proto::Tls);
+                    }
+                    Ok(Err(e)) => tracing::debug!(%peer, "TLS handshake failed: {e}"),
+                    Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+                }
+            });
+        }
     }
 
     /// Accepts connections until the listener fails.
@@ -122,10 +150,20 @@ impl Connections {
 
     fn spawn(&self, stream: TcpStream, peer: SocketAddr) -> mpsc::Sender<Bytes> {
         let _ = stream.set_nodelay(true);
+        self.spawn_stream(stream, peer, Proto::Tcp)
+    }
+
+    /// Runs a connection over any byte stream (plain TCP, or TLS after its
+    /// handshake): a reader task framing messages, a writer task draining
+    /// the send queue.
+    pub fn spawn_stream<S>(&self, stream: S, peer: SocketAddr, proto: Proto) -> mpsc::Sender<Bytes>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static,
+    {
         let (tx, mut rx) = mpsc::channel::<Bytes>(256);
         self.map.insert(peer, tx.clone());
         self.open.fetch_add(1, Ordering::Relaxed);
-        let (mut reader, mut writer) = stream.into_split();
+        let (mut reader, mut writer) = tokio::io::split(stream);
         let writer_task = tokio::spawn(async move {
             while let Some(data) = rx.recv().await {
                 if writer.write_all(&data).await.is_err() {
@@ -136,7 +174,7 @@ impl Connections {
         let this = self.clone();
         let my_tx = tx.clone();
         tokio::spawn(async move {
-            this.read_loop(&mut reader, peer).await;
+            this.read_loop(&mut reader, peer, proto).await;
             writer_task.abort();
             // Only forget the entry if it is still ours (a newer one may exist).
             this.map.remove_if(&peer, |_, t| t.same_channel(&my_tx));
@@ -145,7 +183,12 @@ impl Connections {
         tx
     }
 
-    async fn read_loop(&self, reader: &mut tokio::net::tcp::OwnedReadHalf, peer: SocketAddr) {
+    async fn read_loop<R: tokio::io::AsyncRead + Unpin>(
+        &self,
+        reader: &mut R,
+        peer: SocketAddr,
+        proto: Proto,
+    ) {
         let mut buf = BytesMut::with_capacity(8192);
         loop {
             // Frame every complete message already buffered.
@@ -153,7 +196,12 @@ impl Connections {
                 match Message::frame_len(&buf) {
                     Ok(Some(n)) => {
                         let data = buf.split_to(n).freeze();
-                        if self.inbound.send(Inbound::tcp(peer, data)).await.is_err() {
+                        if self
+                            .inbound
+                            .send(Inbound::stream(peer, data, proto))
+                            .await
+                            .is_err()
+                        {
                             return;
                         }
                     }
@@ -163,7 +211,7 @@ impl Connections {
                         // answers 400/513 when it can) and close.
                         tracing::debug!(%peer, "TCP framing error: {e}");
                         let data = buf.split().freeze();
-                        let _ = self.inbound.send(Inbound::tcp(peer, data)).await;
+                        let _ = self.inbound.send(Inbound::stream(peer, data, proto)).await;
                         return;
                     }
                 }
@@ -190,12 +238,12 @@ impl Connections {
 }
 
 impl Inbound {
-    fn tcp(source: SocketAddr, data: Bytes) -> Inbound {
+    fn stream(source: SocketAddr, data: Bytes, proto: Proto) -> Inbound {
         Inbound {
             at: Instant::now(),
             source,
             data,
-            reliable: true,
+            proto,
         }
     }
 }
