@@ -23,7 +23,7 @@ pub struct MediaConfig {
     pub port_min: u16,
     /// Highest port of the RTP range (inclusive).
     pub port_max: u16,
-    /// Worker threads; 0 means one per core.
+    /// Worker threads; 0 means one per core, each pinned to its core.
     pub workers: usize,
     /// A leg whose remote is set and that receives nothing for this long
     /// is reported with [`MediaEvent::RtpTimeout`].
@@ -186,6 +186,8 @@ impl MediaEngine {
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
         cfg.validate()
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
+        // "One per core" also pins each worker to its core.
+        let pin = cfg.workers == 0;
         let n = if cfg.workers == 0 {
             std::thread::available_parallelism().map_or(1, |n| n.get())
         } else {
@@ -195,7 +197,7 @@ impl MediaEngine {
         let mut workers = Vec::with_capacity(n);
         for i in 0..n {
             let (tx, rx) = unbounded_channel();
-            relay::spawn_worker(i, rx)?;
+            relay::spawn_worker(i, pin, rx)?;
             workers.push(tx);
         }
         Ok(MediaEngine {

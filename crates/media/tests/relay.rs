@@ -396,3 +396,26 @@ fn dropping_the_engine_closes_sockets() {
     }
     wait_until("socket closed", || UdpSocket::bind(addr).is_ok());
 }
+
+#[test]
+fn one_pinned_worker_per_core() {
+    let e = MediaEngine::start(MediaConfig {
+        bind_ip: "127.0.0.1".parse().unwrap(),
+        port_min: 42500,
+        port_max: 42519,
+        workers: 0,
+        rtp_timeout: Duration::from_secs(10),
+    })
+    .unwrap();
+    assert_eq!(
+        e.workers(),
+        std::thread::available_parallelism().unwrap().get()
+    );
+    let s = e.create_session().unwrap();
+    let caller = peer();
+    e.set_remote(s.id, Leg::A, caller.local_addr().unwrap(), Codec::Pcmu);
+    e.play(s.id, Leg::A, Arc::new(Prompt::default_music()), true);
+    assert!(RtpPacket::parse(&recv(&caller)).is_ok());
+    e.release(s.id);
+    wait_until("ports back", || e.ports_in_use() == 0);
+}

@@ -66,8 +66,10 @@ impl std::fmt::Debug for WorkerMsg {
 
 /// Starts worker `index`; it runs until every sender of `rx` is dropped,
 /// then cancels its sessions (closing their sockets, returning their ports).
+/// With `pin`, the thread is pinned to CPU `index` (one worker per core).
 pub(crate) fn spawn_worker(
     index: usize,
+    pin: bool,
     mut rx: UnboundedReceiver<WorkerMsg>,
 ) -> std::io::Result<()> {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -76,6 +78,9 @@ pub(crate) fn spawn_worker(
     std::thread::Builder::new()
         .name(format!("media-worker-{index}"))
         .spawn(move || {
+            if pin {
+                sys::pin_to_cpu(index);
+            }
             rt.block_on(async move {
                 while let Some(msg) = rx.recv().await {
                     match msg {

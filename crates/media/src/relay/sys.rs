@@ -121,3 +121,25 @@ fn sockaddr(s: &libc::sockaddr_storage, len: libc::socklen_t) -> Option<SocketAd
         _ => None,
     }
 }
+
+/// Pins the calling thread to CPU `cpu` (Linux); a no-op elsewhere or on
+/// failure (e.g. a restricted cpuset), which is logged.
+pub(crate) fn pin_to_cpu(cpu: usize) {
+    #[cfg(target_os = "linux")]
+    {
+        // SAFETY: cpu_set_t is a plain bitmask for which all-zero is valid;
+        // CPU_SET writes inside it (it ignores CPUs beyond CPU_SETSIZE);
+        // sched_setaffinity(0, ..) reads `size_of::<cpu_set_t>()` bytes of it
+        // and affects only the calling thread.
+        let rc = unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(cpu, &mut set);
+            libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set)
+        };
+        if rc != 0 {
+            tracing::debug!(cpu, error = %io::Error::last_os_error(), "could not pin media worker");
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = cpu;
+}
