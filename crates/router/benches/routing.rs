@@ -181,11 +181,13 @@ impl World {
         self.now += Duration::from_micros(10);
     }
 
-    /// One timed agent-becomes-free decision; the rest keeps the world steady.
-    fn agent_free_step(&mut self) -> Duration {
+    /// One timed agent-becomes-free step; the rest keeps the world steady.
+    /// Returns the time and whether the agent was offered a caller (a
+    /// routing decision) or found none (it joins its free sets).
+    fn agent_free_step(&mut self) -> (Duration, bool) {
         self.tick();
         let Some((call, agent)) = self.talking.pop_front() else {
-            return Duration::ZERO;
+            return (Duration::ZERO, false);
         };
         let t = Instant::now();
         self.r.call_ended(call, &agent, self.now);
@@ -196,13 +198,14 @@ impl World {
             }
         }
         let dt = t.elapsed();
+        let decided = offered.is_some();
         if let Some((call, agent)) = offered {
             self.r.ring_answered(call, &agent, self.now);
             self.talking.push_back((call, agent));
         }
         self.enqueue_random();
         self.answer_offers();
-        dt
+        (dt, decided)
     }
 
     /// One timed call-arrives decision.
@@ -301,6 +304,24 @@ fn report(name: &str, samples: &mut [Duration]) {
     );
 }
 
+/// Agent-free steps, split into routing decisions and "nobody to take".
+fn agent_free(name: &str, n: usize, w: &mut World) {
+    for _ in 0..n / 10 {
+        w.agent_free_step();
+    }
+    let (mut decided, mut idle) = (Vec::new(), Vec::new());
+    for _ in 0..n {
+        let (dt, d) = w.agent_free_step();
+        if d {
+            decided.push(dt);
+        } else {
+            idle.push(dt);
+        }
+    }
+    report(&format!("{name}: offered"), &mut decided);
+    report(&format!("{name}: none waiting"), &mut idle);
+}
+
 fn percentiles(name: &str, n: usize, mut step: impl FnMut() -> Duration) {
     for _ in 0..n / 10 {
         step(); // warm up
@@ -322,9 +343,7 @@ fn bench(c: &mut Criterion) {
         loaded.waiting(),
         t.elapsed()
     );
-    percentiles("agent-free/loaded (100k waiting)", n, || {
-        loaded.agent_free_step()
-    });
+    agent_free("agent-free/loaded (100k waiting)", n, &mut loaded);
     percentiles("call-arrives/loaded (100k waiting, none free)", n, || {
         loaded.loaded_arrival_step()
     });
@@ -345,10 +364,10 @@ fn bench(c: &mut Criterion) {
         (20_000, 200_000),
     ] {
         let mut w = World::loaded(scale(agents), scale(waiting));
-        percentiles(
+        agent_free(
             &format!("agent-free/loaded {agents} agents {waiting} waiting"),
             n / 2,
-            || w.agent_free_step(),
+            &mut w,
         );
     }
     println!("--- scaling of call-arrives/free-agents ---");
@@ -367,7 +386,7 @@ fn bench(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(3))
         .warm_up_time(Duration::from_secs(1));
     g.bench_function("agent-free/loaded", |b| {
-        b.iter_custom(|iters| (0..iters).map(|_| loaded.agent_free_step()).sum())
+        b.iter_custom(|iters| (0..iters).map(|_| loaded.agent_free_step().0).sum())
     });
     g.bench_function("call-arrives/free-agents", |b| {
         b.iter_custom(|iters| (0..iters).map(|_| idle.call_arrives_step()).sum())

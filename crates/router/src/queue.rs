@@ -6,7 +6,8 @@
 //! exactly one bucket; an agent belongs to every bucket whose requirement
 //! it satisfies.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
 
 use crate::call::CallOrd;
 use crate::config::QueueConfig;
@@ -20,7 +21,8 @@ pub(crate) struct Bucket {
     pub require: Vec<(u16, u8)>,
     pub max_penalty: Option<u32>,
     pub waiting: BTreeSet<CallOrd>,
-    pub free: BTreeSet<FreeKey>,
+    /// Free agents, smallest key on top; may hold stale entries.
+    pub free: BinaryHeap<Reverse<FreeKey>>,
     /// Members logged in and unpaused.
     pub ready: u32,
     /// Member agents (any state): bounds the free set before compaction.

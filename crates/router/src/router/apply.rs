@@ -242,6 +242,8 @@ impl Router {
                     let ag = &mut self.agents[a as usize];
                     ag.buckets.push(Membership {
                         bucket: b as u32,
+                        queue,
+                        last_offer: 0,
                         tier,
                         proficiency,
                     });

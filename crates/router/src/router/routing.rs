@@ -8,6 +8,8 @@ use crate::call::{CallOrd, CallState, Leg};
 use crate::config::{Emptiness, Overflow};
 use crate::error::RouterError;
 use crate::event::{EndedBy, ExitReason, QueueLogEvent, RingFailure, RouterEvent};
+use std::cmp::Reverse;
+
 use crate::strategy::{AgentView, FreeKey};
 use crate::timers::Timer;
 use crate::util::{dur_ns, ms};
@@ -204,42 +206,39 @@ impl Router {
                 ..
             } = self;
             let bucket = &mut buckets[b as usize];
-            let Some(first) = bucket.free.first().copied() else {
+            let Some(&Reverse(first)) = bucket.free.peek() else {
                 break;
             };
+            bucket.free.pop();
             if !agents[first.agent as usize].entry_valid(&first, now) {
-                bucket.free.pop_first();
                 continue;
             }
             let qu = &mut queues[q as usize];
-            if qu.selector.rings_all() {
-                let limit = qu.cfg.ring_all_limit.max(1);
-                let mut chosen = Vec::new();
-                let mut stale = Vec::new();
-                for k in bucket.free.iter().take_while(|k| k.tier == first.tier) {
-                    if chosen.len() >= limit {
-                        break;
-                    }
-                    if agents[k.agent as usize].entry_valid(k, now) {
-                        chosen.push(k.agent);
-                    } else {
-                        stale.push(*k);
-                    }
-                }
-                for k in stale {
-                    bucket.free.remove(&k);
-                }
-                self.offer(call, &chosen);
+            qu.selector.offered(
+                &mut qu.memory,
+                Some(&first),
+                agents[first.agent as usize].order,
+            );
+            if !qu.selector.rings_all() {
+                self.offer(call, &[first.agent]);
                 return;
             }
-            let k = qu.selector.pick(&bucket.free, &qu.memory).unwrap_or(first);
-            if !agents[k.agent as usize].entry_valid(&k, now) {
-                bucket.free.remove(&k);
-                continue;
+            let limit = qu.cfg.ring_all_limit.max(1);
+            let mut chosen = vec![first.agent];
+            while chosen.len() < limit {
+                match bucket.free.peek() {
+                    Some(&Reverse(k)) if k.tier == first.tier => {
+                        bucket.free.pop();
+                        if agents[k.agent as usize].entry_valid(&k, now)
+                            && !chosen.contains(&k.agent)
+                        {
+                            chosen.push(k.agent);
+                        }
+                    }
+                    _ => break,
+                }
             }
-            qu.selector
-                .offered(&mut qu.memory, Some(&k), agents[k.agent as usize].order);
-            self.offer(call, &[k.agent]);
+            self.offer(call, &chosen);
             return;
         }
         let bucket = &mut self.buckets[b as usize];
@@ -323,6 +322,12 @@ impl Router {
             } else {
                 self.detach(ord.call, false);
                 self.route_call(ord.call);
+                if matches!(self.calls[&ord.call].state, CallState::Waiting { .. }) {
+                    // Agent `a` is free and listed in that bucket, so the call
+                    // must have been offered; never spin if that breaks.
+                    debug_assert!(false, "agent {a} free but not offered call {}", ord.call);
+                    break;
+                }
             }
         }
         self.refresh(a);
@@ -339,7 +344,14 @@ impl Router {
             self.offer_seq += 1;
             let offer = self.offer_seq;
             legs.push(Leg { agent: a, offer });
-            self.agents[a as usize].ringing.push(call);
+            let ag = &mut self.agents[a as usize];
+            ag.ringing.push(call);
+            // Its entry in this bucket was taken and its counters change:
+            // list it again (if it still has free capacity).
+            ag.listed = false;
+            for m in ag.buckets.iter_mut().filter(|m| m.queue == q) {
+                m.last_offer = offer;
+            }
             self.timers.push(at, Timer::Ring { call, offer });
             self.events.push_back(RouterEvent::Offer {
                 call,
@@ -450,6 +462,7 @@ impl Router {
                     calls_answered: ag.calls_answered,
                     talk_ns: ag.talk_ns,
                     proficiency: m.proficiency,
+                    last_offered_here: m.last_offer,
                 };
                 let (primary, secondary) = qu.selector.key(&view, &qu.memory, &mut qu.rng);
                 let k = FreeKey {
@@ -459,7 +472,7 @@ impl Router {
                     agent: a,
                     gen: ag.free_gen,
                 };
-                bucket.free.insert(k);
+                bucket.free.push(Reverse(k));
                 ag.free_entries.push((m.bucket, k));
                 if bucket.free.len() > 2 * bucket.members as usize + 64 {
                     compactions.push(m.bucket);
@@ -470,7 +483,7 @@ impl Router {
             let bucket = &mut buckets[b as usize];
             bucket
                 .free
-                .retain(|k| agents[k.agent as usize].entry_valid(k, now));
+                .retain(|Reverse(k)| agents[k.agent as usize].entry_valid(k, now));
         }
     }
 
@@ -583,6 +596,7 @@ impl Router {
         ag.on_call += 1;
         ag.calls_answered += 1;
         ag.no_answers = 0;
+        ag.listed = false;
         self.remember_sticky(caller, a);
         self.log(QueueLogEvent::Connect {
             call,
@@ -802,6 +816,7 @@ impl Router {
         ag.on_call = ag.on_call.saturating_sub(1);
         ag.talk_ns += talk;
         ag.last_call_end = now;
+        ag.listed = false;
         let wrap = ag.cfg.wrap_up.unwrap_or(queue_wrap);
         if ag.staffed() && !wrap.is_zero() {
             ag.wrapping += 1;

@@ -2,16 +2,16 @@
 //! [`SelectAgent`] implementation.
 //!
 //! Every routing bucket (a queue at one relaxation step) keeps its free
-//! agents in an ordered set of [`FreeKey`]s: `(tier, primary, secondary,
-//! agent)`. The tier is the member's penalty; `primary` and `secondary`
-//! come from [`SelectAgent::key`], computed when the agent becomes free.
-//! Choosing is then `first()` (or a range query for round-robin): O(log n)
-//! whatever the number of agents.
+//! agents in a min-heap of [`FreeKey`]s: `(tier, primary, secondary,
+//! agent, gen)`. The tier is the member's penalty; `primary` and
+//! `secondary` come from [`SelectAgent::key`], computed when the agent
+//! becomes free. Choosing is the heap's top: O(1) to look, O(log n) to take,
+//! whatever the number of agents; listing a freed agent is an O(1)-average
+//! push per bucket.
 //!
 //! Adding a strategy: write a file with a unit struct implementing
 //! [`SelectAgent`], add a [`Strategy`] variant and a line in [`Strategy::selector`].
 
-use std::collections::BTreeSet;
 use std::fmt;
 use std::str::FromStr;
 
@@ -170,6 +170,8 @@ pub struct AgentView<'a> {
     pub talk_ns: u64,
     /// Sum of the agent's levels in the skills this bucket requires.
     pub proficiency: u32,
+    /// Offer sequence number of this queue's last offer to the agent (0: never).
+    pub last_offered_here: u64,
 }
 
 /// An entry in a bucket's free-agent set; smallest rings first.
@@ -191,8 +193,6 @@ pub struct FreeKey {
 /// Per-queue memory a strategy may keep between offers.
 #[derive(Debug, Clone, Default)]
 pub struct QueueMemory {
-    /// `order` of the agent last offered by this queue.
-    pub last_offered: Option<u32>,
     /// Virtual clock of the random strategies' exponential race: the key of
     /// the last agent picked from a free set.
     pub virtual_time: f64,
@@ -206,11 +206,6 @@ pub trait SelectAgent: fmt::Debug + Send + Sync {
     /// Sort keys for a free agent: smallest is offered first. Called when the
     /// agent becomes free (and again whenever its counters change).
     fn key(&self, agent: &AgentView<'_>, memory: &QueueMemory, rng: &mut Rng) -> (u64, u64);
-
-    /// Chooses one agent from the free set (never empty). Default: the first.
-    fn pick(&self, free: &BTreeSet<FreeKey>, _memory: &QueueMemory) -> Option<FreeKey> {
-        free.first().copied()
-    }
 
     /// Whether every free agent of the best tier is rung at once.
     fn rings_all(&self) -> bool {
