@@ -69,6 +69,9 @@ pub struct SipSection {
     /// Reach agents at the address their REGISTER came from instead of the
     /// Contact they registered (phones behind NAT).
     pub nat: bool,
+    /// Smallest session-timer interval (RFC 4028 Min-SE, seconds) we accept;
+    /// a carrier asking for less gets 422.
+    pub min_se: u32,
     /// PEM certificate chain and private key for `tls:` listeners (relative
     /// to the config file).
     pub tls_cert: Option<Spanned<PathBuf>>,
@@ -91,6 +94,7 @@ impl Default for SipSection {
             min_expires: 60,
             max_expires: 3600,
             nat: false,
+            min_se: 90,
             tls_cert: None,
             tls_key: None,
             provisional_refresh: Duration::from_secs(60),

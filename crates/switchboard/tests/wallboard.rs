@@ -1,7 +1,8 @@
 //! The wallboard in headless Chromium (Debian `chromium`, installed by
 //! `scripts/test`): callers wait in a queue and an agent is paused while the
-//! page loads; the DOM must show them, fed by the live event stream. A
-//! screenshot is saved under the test's folder for a person to look at.
+//! page loads; the DOM must show them, and a caller arriving while the page
+//! is open, fed by the live event stream. A screenshot is saved under the
+//! test's folder for a person to look at.
 
 mod admin_common;
 mod support;
@@ -138,16 +139,43 @@ fn wallboard_shows_waiting_callers_and_agent_states_live() {
         get(e.admin, "/api/v1/queues/support").json()["waiting"] == 2
     });
 
-    let url = format!("http://{}/wallboard?updates=2", e.admin);
-    let dom = headless(&browser, &e.dir, &url, &["--dump-dom"]);
+    // The page listens for four updates; once its stream is open a third
+    // caller arrives, which the page must show without reloading.
+    let url = format!("http://{}/wallboard?updates=4", e.admin);
+    let page = std::thread::spawn({
+        let (browser, dir, url) = (browser.clone(), e.dir.clone(), url.clone());
+        move || headless(&browser, &dir, &url, &["--dump-dom"])
+    });
+    wait_for("the page's event stream", Duration::from_secs(60), || {
+        e.log().contains("wallboard stream opened")
+    });
+    let _third = Caller::queue(e.sip, "5000");
+    let dom = page.join().expect("chromium thread");
     assert!(
-        dom.contains("data-source=\"sse\"") && dom.contains("data-updates=\"2\""),
-        "the page did not get two updates over the event stream:\n{dom}"
+        dom.contains("data-source=\"sse\"") && dom.contains("data-updates=\"4\""),
+        "the page did not get four updates over the event stream:\n{dom}"
+    );
+    let history: Vec<&str> = dom
+        .split("data-history=\"")
+        .nth(1)
+        .and_then(|h| h.split('"').next())
+        .unwrap_or_default()
+        .split(',')
+        .collect();
+    assert_eq!(
+        history.first(),
+        Some(&"2"),
+        "waiting per update: {history:?}"
+    );
+    assert_eq!(
+        history.last(),
+        Some(&"3"),
+        "waiting per update: {history:?}"
     );
     let support = row(&dom, "support");
     assert!(
-        support.contains("class=\"big waiting\" data-value=\"2\">2<"),
-        "support row should show 2 waiting:\n{support}"
+        support.contains("class=\"big waiting\" data-value=\"3\">3<"),
+        "support row should show 3 waiting:\n{support}"
     );
     assert!(support.contains("class=\"a-paused\">1<"), "{support}");
     let sales = row(&dom, "sales");
@@ -162,7 +190,7 @@ fn wallboard_shows_waiting_callers_and_agent_states_live() {
     );
     let other = card(&dom, "1002");
     assert!(other.contains("data-state=\"logged-out\""), "{other}");
-    assert!(dom.contains("id=\"t-waiting\">2<"), "totals: 2 waiting");
+    assert!(dom.contains("id=\"t-waiting\">3<"), "totals: 3 waiting");
 
     // A still picture for a person to look at.
     let png = e.dir.join("wallboard.png");

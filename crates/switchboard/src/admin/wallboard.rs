@@ -53,6 +53,7 @@ pub async fn snapshot(State(app): State<App>) -> Response {
 
 /// The live stream: the current state at once, then every [`PERIOD`].
 pub async fn events(State(app): State<App>) -> Response {
+    tracing::debug!("wallboard stream opened");
     let first = fetch(&app).await.unwrap_or_else(|| Arc::from("{}"));
     let rx = app.wallboard.subscribe();
     let later = stream::unfold(rx, |mut rx| async move {

@@ -62,6 +62,11 @@ pub struct Call {
     pub agents_tried: Vec<String>,
     /// Keys the caller pressed (RFC 4733 or in-band), in order.
     pub dtmf: String,
+    /// RFC 4028 timer negotiated on the INVITE (applied with our 2xx).
+    pub negotiated_timer: Option<sip_core::dialog::session_timer::Negotiated>,
+    pub session_timer: Option<sip_core::dialog::session_timer::SessionTimer>,
+    /// Bumped on each (re)start so stale timer wake-ups are ignored.
+    pub timer_epoch: u64,
     /// An announcement is playing instead of music.
     pub announcing: bool,
     /// Leaving the queue: the goodbye prompt plays, then the call ends.
@@ -159,6 +164,10 @@ impl Engine {
                     .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/sdp")) => {}
             _ => return reject(self, 415, Some(("Accept", "application/sdp".into()))),
         }
+        let negotiated_timer = match self.negotiate_timer(&msg) {
+            Ok(n) => n,
+            Err(e) => return reject(self, e.status(), Some(("Min-SE", e.min_se.to_string()))),
+        };
         let offer = match Sdp::parse(&body) {
             Ok(o) => o,
             Err(e) => return reject(self, e.status(), None),
@@ -280,6 +289,9 @@ impl Engine {
             agent: None,
             agents_tried: Vec::new(),
             dtmf: String::new(),
+            negotiated_timer,
+            session_timer: None,
+            timer_epoch: 0,
             announcing: false,
             exiting: false,
             arrived: now,
@@ -340,16 +352,21 @@ impl Engine {
         let Some(key) = c.invite_tx.take() else {
             return;
         };
-        let resp = ResponseBuilder::new(&c.invite, 200)
+        let mut r = ResponseBuilder::new(&c.invite, 200)
             .to_tag(&c.local_tag)
             .header("Contact", contact)
-            .header("Allow", ALLOW)
-            .body("application/sdp", c.local_sdp.as_bytes())
-            .build();
-        let resp = bytes::Bytes::from(resp);
+            .header("Allow", ALLOW);
+        let timer = c.negotiated_timer;
+        if let Some(n) = &timer {
+            r = super::session_timer::headers(r, n);
+        }
+        let resp = bytes::Bytes::from(r.body("application/sdp", c.local_sdp.as_bytes()).build());
         c.answered = Some(now);
         // The transaction layer re-sends the 2xx until the ACK (or reports AckTimeout).
         self.tx.respond(&key, resp, now);
+        if let Some(n) = timer {
+            self.start_session_timer(now, call, n);
+        }
     }
 
     pub(super) fn on_ack(&mut self, _now: Instant, msg: &Message) {
@@ -407,12 +424,9 @@ impl Engine {
             }
             Some(Method::Invite) | Some(Method::Update) => {
                 // Session refresh or hold: we keep anchoring media, answer
-                // with our unchanged SDP (RFC 3264 §8: same version allowed).
-                let resp = ResponseBuilder::new(&msg, 200)
-                    .header("Contact", self.contact(c.proto))
-                    .body("application/sdp", c.local_sdp.as_bytes())
-                    .build();
-                self.respond(&key, resp, now);
+                // with our unchanged SDP (RFC 3264 §8: same version allowed)
+                // and renew the session timer it negotiates.
+                self.answer_caller_refresh(now, call, &key, &msg);
             }
             _ => {
                 let resp = ResponseBuilder::new(&msg, 200).build();

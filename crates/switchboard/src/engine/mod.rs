@@ -18,6 +18,9 @@ mod finish;
 pub mod overload;
 pub mod reject;
 mod reload;
+mod session_timer;
+#[cfg(test)]
+mod tests;
 pub mod trunks;
 
 use std::cmp::Reverse;
@@ -54,6 +57,8 @@ enum Timer {
     Registrations,
     /// Probe the outbound trunks with OPTIONS.
     ProbeTrunks,
+    /// A caller leg's session timer (stale when `epoch` moved on).
+    SessionExpiry { call: CallKey, epoch: u64 },
     /// A goodbye prompt did not report its end: hang up anyway.
     ExitAfterPrompt { call: CallKey },
     /// Forget an agent leg that never finished (no answer to our CANCEL).
@@ -386,6 +391,7 @@ impl Engine {
                 self.arm_registration_sweep();
             }
             Timer::ProbeTrunks => self.probe_trunks(now),
+            Timer::SessionExpiry { call, epoch } => self.session_timer_fired(now, call, epoch),
             Timer::ExitAfterPrompt { call } => {
                 self.hang_up(now, call, finish::Party::Engine, "timeout")
             }
@@ -515,11 +521,19 @@ impl Engine {
         self.counters.responses += 1;
         match self.tx.on_response(&msg, now) {
             Some((_key, ClientAction::Deliver)) => {
-                if !self.probe_response(&msg) {
+                if let Some(&call) = self.by_call_id.get(msg.call_id()) {
+                    self.caller_leg_response(now, call, &msg);
+                } else if !self.probe_response(&msg) {
                     self.agent_response(now, msg)
                 }
             }
-            Some((_key, ClientAction::Retransmitted2xx)) => self.reack(now, &msg),
+            Some((_key, ClientAction::Retransmitted2xx)) => {
+                if let Some(&call) = self.by_call_id.get(msg.call_id()) {
+                    self.caller_leg_response(now, call, &msg);
+                } else {
+                    self.reack(now, &msg)
+                }
+            }
             Some((_, _)) => self.counters.retransmissions += 1,
             None => {
                 // A 2xx to INVITE after its transaction ended: the agent did

@@ -1,0 +1,247 @@
+//! The engine on a simulated clock: SIP text in, SIP text out, time moved
+//! by hand. Timers that span minutes (session timers, 2xx without ACK)
+//! are checked here without waiting.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicU16, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+
+use super::Engine;
+use crate::cdr::CdrWriter;
+use crate::config;
+
+const CARRIER: &str = "127.0.0.1:7070";
+
+struct Sim {
+    engine: Engine,
+    now: Instant,
+    sent: Vec<(SocketAddr, String)>,
+}
+
+fn sim(queue_extra: &str) -> Sim {
+    static PORTS: AtomicU16 = AtomicU16::new(0);
+    let lo =
+        50_000 + PORTS.fetch_add(40, Ordering::SeqCst) + (std::process::id() % 50) as u16 * 200;
+    let toml = format!(
+        r#"
+[sip]
+listen = ["udp:127.0.0.1:5060"]
+[media]
+rtp_ports = [{lo}, {hi}]
+[[trunk]]
+name = "carrier"
+allow = ["127.0.0.0/8"]
+[[agent]]
+id = "1001"
+password = "pw"
+skills = {{ english = 1 }}
+[[queue]]
+name = "support"
+require = {{ english = 1 }}
+{queue_extra}
+[[route]]
+to = "5000"
+queue = "support"
+"#,
+        hi = lo + 39
+    );
+    let cfg = config::parse(Path::new("sim.toml"), &toml).unwrap();
+    let media = media::MediaEngine::start(media::MediaConfig {
+        bind_ip: "127.0.0.1".parse().unwrap(),
+        port_min: lo,
+        port_max: lo + 39,
+        workers: 1,
+        rtp_timeout: Duration::from_secs(3600),
+    })
+    .unwrap();
+    let now = Instant::now();
+    let engine = Engine::new(
+        Arc::new(cfg),
+        media,
+        CdrWriter::discard(),
+        b"k",
+        now,
+        SystemTime::now(),
+    );
+    Sim {
+        engine,
+        now,
+        sent: Vec::new(),
+    }
+}
+
+impl Sim {
+    fn drain(&mut self) {
+        while let Some(t) = self.engine.poll_transmit() {
+            self.sent
+                .push((t.dest, String::from_utf8_lossy(&t.data).into_owned()));
+        }
+    }
+
+    fn input(&mut self, text: &str) {
+        let src: SocketAddr = CARRIER.parse().unwrap();
+        self.engine
+            .handle_datagram(self.now, src, Bytes::from(text.to_string()));
+        self.drain();
+    }
+
+    /// Moves the clock to `now + d`, firing every timer on its deadline.
+    fn advance(&mut self, d: Duration) {
+        let target = self.now + d;
+        while let Some(t) = self.engine.poll_timeout().filter(|t| *t <= target) {
+            self.now = t.max(self.now);
+            self.engine.handle_timeout(self.now);
+            self.drain();
+        }
+        self.now = target;
+    }
+
+    /// Distinct requests (by Via branch; retransmissions count once).
+    fn take_unique(&mut self, start: &str) -> usize {
+        let mut branches: Vec<String> = self
+            .take(start)
+            .iter()
+            .filter_map(|m| {
+                m.lines()
+                    .find(|l| l.starts_with("Via:"))
+                    .map(str::to_string)
+            })
+            .collect();
+        branches.sort();
+        branches.dedup();
+        branches.len()
+    }
+
+    /// Messages sent since the last call whose first line starts with `start`.
+    fn take(&mut self, start: &str) -> Vec<String> {
+        let (hit, rest): (Vec<_>, Vec<_>) =
+            self.sent.drain(..).partition(|(_, m)| m.starts_with(start));
+        self.sent = rest;
+        hit.into_iter().map(|(_, m)| m).collect()
+    }
+}
+
+fn invite(extra: &str) -> String {
+    let sdp = "v=0\r\no=c 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4000 RTP/AVP 0\r\n";
+    format!(
+        "INVITE sip:5000@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {CARRIER};branch=z9hG4bK-sim-1\r\n\
+From: <sip:c@127.0.0.1>;tag=c1\r\nTo: <sip:5000@127.0.0.1>\r\nCall-ID: sim-1\r\nCSeq: 1 INVITE\r\n\
+Contact: <sip:c@{CARRIER}>\r\nMax-Forwards: 70\r\n{extra}Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
+        sdp.len()
+    )
+}
+
+fn to_tag(resp: &str) -> String {
+    let to = resp.lines().find(|l| l.starts_with("To:")).unwrap();
+    to.split("tag=").nth(1).unwrap().trim().to_string()
+}
+
+fn in_dialog(method: &str, cseq: u32, tag: &str, extra: &str) -> String {
+    format!(
+        "{method} sip:switchboard@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {CARRIER};branch=z9hG4bK-sim-{method}-{cseq}\r\n\
+From: <sip:c@127.0.0.1>;tag=c1\r\nTo: <sip:5000@127.0.0.1>;tag={tag}\r\nCall-ID: sim-1\r\nCSeq: {cseq} {method}\r\n\
+Max-Forwards: 70\r\n{extra}Content-Length: 0\r\n\r\n"
+    )
+}
+
+/// An answered call (immediate answer mode) with a session timer.
+fn answered(s: &mut Sim, extra: &str) -> String {
+    s.input(&invite(extra));
+    let ok = s.take("SIP/2.0 200").pop().expect("200 OK");
+    let tag = to_tag(&ok);
+    s.input(&in_dialog("ACK", 1, &tag, ""));
+    assert!(ok.contains("Session-Expires: "), "{ok}");
+    ok
+}
+
+#[test]
+fn an_unrefreshed_session_ends_with_bye() {
+    let mut s = sim("answer = \"immediate\"");
+    let ok = answered(
+        &mut s,
+        "Session-Expires: 120;refresher=uac\r\nSupported: timer\r\n",
+    );
+    assert!(ok.contains("Session-Expires: 120;refresher=uac"), "{ok}");
+    assert!(ok.contains("Require: timer"), "{ok}");
+    // RFC 4028 §10: BYE at SE - min(32, SE/3) = 88 s without a refresh.
+    s.advance(Duration::from_secs(87));
+    assert!(s.take("BYE ").is_empty());
+    s.advance(Duration::from_secs(2));
+    assert_eq!(s.take_unique("BYE "), 1, "BYE once the session expired");
+    assert_eq!(s.engine.active_calls(), 0);
+}
+
+#[test]
+fn a_refresh_keeps_the_session_alive() {
+    let mut s = sim("answer = \"immediate\"");
+    let ok = answered(
+        &mut s,
+        "Session-Expires: 120;refresher=uac\r\nSupported: timer\r\n",
+    );
+    let tag = to_tag(&ok);
+    for n in 0..5 {
+        s.advance(Duration::from_secs(60));
+        s.input(&in_dialog(
+            "UPDATE",
+            2 + n,
+            &tag,
+            "Session-Expires: 120;refresher=uac\r\nSupported: timer\r\n",
+        ));
+        let resp = s.take("SIP/2.0 200").pop().expect("200 to the refresh");
+        assert!(resp.contains("Session-Expires: 120"), "{resp}");
+    }
+    assert!(s.take("BYE ").is_empty(), "five refreshes, no BYE");
+    assert_eq!(s.engine.active_calls(), 1);
+}
+
+#[test]
+fn when_we_refresh_we_send_update_at_half_the_interval() {
+    let mut s = sim("answer = \"immediate\"");
+    // No `Supported: timer`: the carrier cannot refresh, so we do (RFC 4028 §9).
+    let ok = answered(
+        &mut s,
+        "Session-Expires: 180\r\nAllow: INVITE, ACK, BYE, CANCEL, UPDATE\r\n",
+    );
+    assert!(ok.contains("Session-Expires: 180;refresher=uas"), "{ok}");
+    s.advance(Duration::from_secs(89));
+    assert!(s.take("UPDATE ").is_empty());
+    s.advance(Duration::from_secs(2));
+    let update = s.take("UPDATE ").pop().expect("an UPDATE refresh at SE/2");
+    assert!(
+        update.contains("Session-Expires: 180;refresher=uas"),
+        "{update}"
+    );
+}
+
+#[test]
+fn too_short_an_interval_gets_422_with_min_se() {
+    let mut s = sim("");
+    s.input(&invite("Session-Expires: 30\r\nSupported: timer\r\n"));
+    let r = s.take("SIP/2.0 422").pop().expect("422");
+    assert!(r.contains("Min-SE: 90"), "{r}");
+}
+
+#[test]
+fn a_2xx_never_acked_ends_the_call() {
+    let mut s = sim("answer = \"immediate\"");
+    s.input(&invite(""));
+    assert_eq!(s.take("SIP/2.0 200").len(), 1);
+    // The 2xx is re-sent (T1 doubling to T2) and the call ends after 64*T1.
+    s.advance(Duration::from_secs(33));
+    assert!(s.take("SIP/2.0 200").len() >= 5, "2xx retransmitted");
+    assert_eq!(s.take_unique("BYE "), 1);
+    assert_eq!(s.engine.active_calls(), 0);
+}
+
+#[test]
+fn a_queued_callers_183_is_refreshed_every_minute() {
+    let mut s = sim("");
+    s.input(&invite(""));
+    assert_eq!(s.take("SIP/2.0 183").len(), 1);
+    s.advance(Duration::from_secs(60 * 5 + 1));
+    assert_eq!(s.take("SIP/2.0 183").len(), 5, "RFC 3261 §13.3.1.1");
+}
