@@ -356,12 +356,20 @@ fn main() {
         pct(&all.latencies_us, 0.99),
         pct(&all.latencies_us, 1.0)
     );
-    if let Some((e, _)) = &engine {
+    if let Some((e, sessions)) = &engine {
+        let (mut rx, mut relayed, mut errs) = (0u64, 0u64, 0u64);
+        for s in sessions {
+            let v = s.stats.snapshot();
+            rx += v.a.rx_packets + v.b.rx_packets;
+            relayed += v.relayed_a_to_b + v.relayed_b_to_a;
+            errs += v.a.send_errors + v.b.send_errors;
+        }
+        println!("engine: received {rx}, relayed {relayed}, send errors {errs} (loss before the engine = sent - received; after = relayed - tool received)");
         println!(
             "engine: {} worker(s), CPU {:.3} s = {:.2} µs per relayed packet ({:.1} % of one core)",
             e.workers(),
             cpu as f64 / 1e9,
-            cpu as f64 / 1e3 / all.received.max(1) as f64,
+            cpu as f64 / 1e3 / relayed.max(1) as f64,
             100.0 * cpu as f64 / 1e9 / secs
         );
     }
