@@ -19,6 +19,9 @@
 //!
 //! Run: `cargo bench -p router --bench routing`
 
+// A benchmark measures wall-clock time.
+#![allow(clippy::disallowed_methods)]
+
 use std::collections::VecDeque;
 use std::hint::black_box;
 use std::time::{Duration, Instant};

@@ -57,6 +57,7 @@
 //!
 //! See the crate README for the feature table and benchmark figures.
 #![forbid(unsafe_code)]
+#![deny(clippy::disallowed_methods)]
 
 mod agent;
 mod call;

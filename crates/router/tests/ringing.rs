@@ -165,3 +165,20 @@ fn capacity_two_takes_two_calls() {
     s.end(1, "a");
     assert_eq!(s.offers(), vec![(3, "a".to_string())]);
 }
+
+#[test]
+fn agent_with_spare_capacity_stays_offerable() {
+    let mut cfg = two();
+    cfg.agents.truncate(1);
+    cfg.agents[0].capacity = 3;
+    let mut s = Sim::with_all_logged_in(cfg);
+    for c in 1..=3 {
+        s.enqueue(c, "q", 0);
+        assert_eq!(s.offers(), vec![(c, "a".to_string())], "call {c}");
+    }
+    s.enqueue(4, "q", 0);
+    assert!(s.offers().is_empty(), "capacity reached");
+    s.r.ring_failed(2, "a", RingFailure::Rejected, s.now);
+    s.drain();
+    s.r.check_invariants().unwrap();
+}
