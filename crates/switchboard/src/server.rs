@@ -202,6 +202,9 @@ pub async fn run(cfg: Config) -> anyhow_lite::Result<()> {
         if let Some(d) = drain_deadline {
             if engine.active_calls() == 0 || Instant::now() >= d {
                 tracing::info!(active = engine.active_calls(), "drained: exiting");
+                // Let the admin reply (or the last BYE) that ended the drain go out.
+                flush(&mut engine, &sockets, &ipv4, &tcp, &capture).await;
+                tokio::time::sleep(Duration::from_millis(300)).await;
                 break;
             }
         }

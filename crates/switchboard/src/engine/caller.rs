@@ -126,15 +126,6 @@ impl Engine {
         if !matches!(uri.scheme, Scheme::Sip | Scheme::Sips | Scheme::Tel) {
             return reject(self, 416, None);
         }
-        let unsupported: Vec<&str> = msg
-            .list(HeaderName::Require)
-            .chain(msg.list(HeaderName::ProxyRequire))
-            .filter(|o| !o.eq_ignore_ascii_case("timer"))
-            .collect();
-        if !unsupported.is_empty() {
-            let list = unsupported.join(", ");
-            return reject(self, 420, Some(("Unsupported", list)));
-        }
         let called = uri
             .user_decoded()
             .map(|u| u.into_owned())
@@ -144,6 +135,17 @@ impl Engine {
             return reject(self, 404, None);
         };
         let queue = route.queue.get_ref().clone();
+        // We answer with SDP: a caller that accepts no such body gets 406.
+        let accepts: Vec<&str> = msg.list(HeaderName::Accept).collect();
+        let sdp_ok = |a: &&str| {
+            let t = a.split(';').next().unwrap_or("").trim();
+            t.eq_ignore_ascii_case("application/sdp")
+                || t.eq_ignore_ascii_case("application/*")
+                || t == "*/*"
+        };
+        if !accepts.is_empty() && !accepts.iter().any(sdp_ok) {
+            return reject(self, 406, Some(("Accept", "application/sdp".into())));
+        }
         let body = msg.body();
         if body.is_empty() {
             // Offerless INVITE (offer in our 2xx, answer in ACK): not yet.

@@ -35,7 +35,7 @@ use router::{CallKey, Router, RouterEvent};
 use sip_core::transaction::{
     ClientAction, ServerAction, Timers, TransactionLayer, Transmit, TxEvent, TxKey,
 };
-use sip_core::{DigestServer, Message, Method, ResponseBuilder};
+use sip_core::{DigestServer, HeaderName, Message, Method, ResponseBuilder};
 
 use crate::cdr::CdrWriter;
 use crate::config::Config;
@@ -432,6 +432,27 @@ impl Engine {
     ) {
         let method = msg.method().unwrap_or(Method::Other);
         let tag = new_tag();
+        // RFC 3261 §8.2.2.1: a Request-URI scheme we do not handle gets 416.
+        if !matches!(method, Method::Ack | Method::Cancel) && msg.request_uri().is_none() {
+            let resp = ResponseBuilder::new(&msg, 416).to_tag(&tag).build();
+            return self.respond(&key, resp, now);
+        }
+        // RFC 3261 §8.2.2.3: extensions we do not support (ACK and CANCEL
+        // are exempt). We support session timers only.
+        if !matches!(method, Method::Ack | Method::Cancel) {
+            let unsupported: Vec<&str> = msg
+                .list(HeaderName::Require)
+                .chain(msg.list(HeaderName::ProxyRequire))
+                .filter(|o| !o.eq_ignore_ascii_case("timer"))
+                .collect();
+            if !unsupported.is_empty() {
+                let resp = ResponseBuilder::new(&msg, 420)
+                    .to_tag(&tag)
+                    .header("Unsupported", unsupported.join(", "))
+                    .build();
+                return self.respond(&key, resp, now);
+            }
+        }
         match method {
             Method::Register => {
                 if let Some(verdict) = self.admit(now, source, overload::Kind::Register) {
@@ -478,7 +499,12 @@ impl Engine {
             Method::Invite | Method::Bye | Method::Info | Method::Update | Method::Notify => {
                 self.in_dialog(now, key, msg)
             }
-            Method::Ack | Method::Cancel => {} // handled by the transaction layer's actions
+            // A CANCEL matching no INVITE transaction (RFC 3261 §9.2).
+            Method::Cancel => {
+                let resp = ResponseBuilder::new(&msg, 481).to_tag(&tag).build();
+                self.respond(&key, resp, now);
+            }
+            Method::Ack => {} // never answered
             Method::Prack
             | Method::Subscribe
             | Method::Refer

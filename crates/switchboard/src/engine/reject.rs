@@ -54,7 +54,9 @@ pub fn error_response(raw: &[u8], status: u16, reason: &str) -> Option<Vec<u8>> 
         out.push_str(value);
         out.push_str("\r\n");
     }
-    if !have_via || have.iter().filter(|h| **h).count() < 2 {
+    // A Via is the least a response can be routed by (RFC 3261 §18.2.2);
+    // whatever else is readable is copied so the sender can match it.
+    if !have_via {
         return None;
     }
     out.push_str("Content-Length: 0\r\n\r\n");

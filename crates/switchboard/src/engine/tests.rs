@@ -46,6 +46,9 @@ require = {{ english = 1 }}
 [[route]]
 to = "5000"
 queue = "support"
+[[route]]
+to = "*"
+queue = "support"
 "#,
         hi = lo + 39
     );
@@ -244,4 +247,115 @@ fn a_queued_callers_183_is_refreshed_every_minute() {
     assert_eq!(s.take("SIP/2.0 183").len(), 1);
     s.advance(Duration::from_secs(60 * 5 + 1));
     assert_eq!(s.take("SIP/2.0 183").len(), 5, "RFC 3261 §13.3.1.1");
+}
+
+/// What the engine must answer to each RFC 4475 torture message (INDEX.md):
+/// `Some(code)` for one exact status, `None` for silence (responses are
+/// never answered), `Ok` for "processed normally: any answer but 400/505/513".
+#[derive(Debug, Clone, Copy)]
+enum Expect {
+    Status(u16),
+    Silent,
+    Processed,
+}
+
+#[test]
+fn the_engine_answers_every_rfc4475_message_as_the_rfc_says() {
+    use Expect::*;
+    let table: &[(&str, Expect)] = &[
+        // 3.1.1 valid messages
+        ("wsinv", Processed),
+        ("intmeth", Status(501)),
+        ("esc01", Processed),
+        ("escnull", Processed),
+        ("esc02", Status(501)),
+        ("lwsdisp", Processed),
+        ("longreq", Processed),
+        ("dblreq", Processed),
+        ("semiuri", Processed),
+        ("transports", Processed),
+        ("mpart01", Processed),
+        ("unreason", Silent),
+        ("noreason", Silent),
+        // 3.1.2 invalid messages
+        ("badinv01", Status(400)),
+        ("clerr", Status(400)),
+        ("ncl", Status(400)),
+        ("scalar02", Status(400)),
+        ("scalarlg", Silent),
+        ("quotbal", Status(400)),
+        ("ltgtruri", Status(400)),
+        ("lwsruri", Status(400)),
+        ("lwsstart", Status(400)),
+        ("trws", Status(400)),
+        ("escruri", Status(400)),
+        ("regbadct", Status(400)),
+        ("badaspec", Status(400)),
+        ("baddn", Status(400)),
+        ("badvers", Status(505)),
+        ("mismatch01", Status(400)),
+        ("mismatch02", Status(400)),
+        ("bigcode", Silent),
+        // 3.2 transaction layer
+        ("badbranch", Processed),
+        // 3.3 application layer
+        ("insuf", Status(400)),
+        ("unkscm", Status(416)),
+        ("novelsc", Status(416)),
+        ("unksm2", Processed),
+        ("bext01", Status(420)),
+        ("invut", Status(415)),
+        ("regaut01", Status(401)),
+        ("multi01", Status(400)),
+        ("mcl01", Status(400)),
+        ("bcast", Silent),
+        ("zeromf", Status(200)),
+        ("cparam01", Status(401)),
+        ("cparam02", Status(401)),
+        ("regescrt", Status(401)),
+        ("sdp01", Status(406)),
+        // 3.4 backward compatibility
+        ("inv2543", Processed),
+    ];
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../sip-core/tests/rfc4475");
+    let mut s = sim("");
+    let mut wrong = Vec::new();
+    for (name, expect) in table {
+        let raw = std::fs::read(dir.join(format!("{name}.dat"))).unwrap();
+        s.sent.clear();
+        let src: SocketAddr = CARRIER.parse().unwrap();
+        s.engine.handle_datagram(s.now, src, Bytes::from(raw));
+        s.drain();
+        let finals: Vec<u16> = s
+            .sent
+            .iter()
+            .filter_map(|(_, m)| m.strip_prefix("SIP/2.0 ").and_then(|r| r[..3].parse().ok()))
+            .filter(|c| *c >= 200)
+            .collect();
+        let ok = match expect {
+            Status(code) => finals == [*code],
+            Silent => finals.is_empty() && !s.sent.iter().any(|(_, m)| !m.starts_with("SIP/2.0 1")),
+            Processed => finals.iter().all(|c| ![400, 505, 513].contains(c)) && !s.sent.is_empty(),
+        };
+        if !ok {
+            wrong.push(format!(
+                "{name}: expected {expect:?}, engine sent {finals:?}"
+            ));
+        }
+        if let Expect::Status(420) = expect {
+            assert!(
+                s.sent.iter().any(|(_, m)| m.contains("Unsupported: ")),
+                "420 names what is unsupported"
+            );
+        }
+        if let Expect::Status(415) = expect {
+            assert!(
+                s.sent
+                    .iter()
+                    .any(|(_, m)| m.contains("Accept: application/sdp")),
+                "415 says what is accepted"
+            );
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:#?}");
 }
