@@ -291,6 +291,8 @@ impl Router {
             self.calls.get_mut(&call).expect("exists").step = step;
             self.schedule_call_timers(call);
         }
+        // Staffing may have changed anywhere: re-check `leave_empty`.
+        self.emptied.extend(0..self.queues.len() as u32);
         replace.sort_unstable();
         for ord in replace {
             let Some(c) = self.calls.get(&ord.call) else {
