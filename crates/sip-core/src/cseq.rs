@@ -13,20 +13,50 @@ pub struct CSeq<'a> {
 impl<'a> CSeq<'a> {
     pub fn parse(s: &'a str) -> Result<CSeq<'a>, ParseError> {
         const BAD: ParseError = ParseError::BadHeaderValue("CSeq");
-        let mut it = s.split_whitespace();
-        let num = it.next().ok_or(BAD)?;
-        let method = it.next().ok_or(BAD)?;
-        if it.next().is_some() || !num.bytes().all(|b| b.is_ascii_digit()) || !is_token(method) {
+        let s = s.trim_ascii();
+        let digits = s.bytes().take_while(u8::is_ascii_digit).count();
+        let rest = &s[digits..];
+        let method = rest.trim_ascii_start();
+        // digits, then whitespace, then one token
+        if digits == 0 || digits > 10 || method.len() == rest.len() || !is_token(method) {
             return Err(BAD);
         }
-        let seq: u32 = num.parse().map_err(|_| BAD)?;
+        let seq: u64 = s[..digits].parse().map_err(|_| BAD)?;
         if seq >= 1 << 31 {
             return Err(BAD);
         }
         Ok(CSeq {
-            seq,
+            seq: seq as u32,
             method: Method::from_token(method),
             method_str: method,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_bounds_cseq() {
+        let c = CSeq::parse(" 0009 \t INVITE ").unwrap();
+        assert_eq!(
+            (c.seq, c.method, c.method_str),
+            (9, Method::Invite, "INVITE")
+        );
+        assert_eq!(CSeq::parse("2147483647 BYE").unwrap().seq, 2147483647);
+        for bad in [
+            "2147483648 BYE",
+            "1BYE",
+            "BYE",
+            "1",
+            "1 BYE x",
+            "-1 BYE",
+            "1 B@E",
+            "",
+            "36893488147419103232 REGISTER",
+        ] {
+            assert!(CSeq::parse(bad).is_err(), "{bad}");
+        }
     }
 }

@@ -53,7 +53,7 @@ impl<'a> NameAddr<'a> {
             if !display.is_empty() && !valid_display(display) {
                 return Err(bad);
             }
-            if uri_text.is_empty() || uri_text.bytes().any(|c| c == b' ' || c == b'\t') {
+            if uri_text.is_empty() || memchr::memchr2(b' ', b'\t', uri_text.as_bytes()).is_some() {
                 return Err(bad);
             }
             return Ok(NameAddr {
@@ -72,10 +72,7 @@ impl<'a> NameAddr<'a> {
             Some(i) => (s[..i].trim_ascii_end(), &s[i + 1..]),
             None => (s, ""),
         };
-        if uri_text.is_empty()
-            || uri_text
-                .bytes()
-                .any(|c| c == b' ' || c == b'\t' || c == b'?')
+        if uri_text.is_empty() || memchr::memchr3(b' ', b'\t', b'?', uri_text.as_bytes()).is_some()
         {
             return Err(bad);
         }

@@ -68,9 +68,7 @@ impl<'a> Params<'a> {
                         None => return false,
                     }
                 } else {
-                    let end = scan(b, i, |c| {
-                        is_token_char(c) || matches!(c, b':' | b'[' | b']')
-                    });
+                    let end = scan(b, i, |c| PARAM_VALUE[c as usize]);
                     if end == i {
                         return false;
                     }
@@ -86,6 +84,15 @@ impl<'a> Params<'a> {
         }
     }
 }
+
+/// `token` characters plus those a host adds (':' '[' ']').
+static PARAM_VALUE: [bool; 256] = {
+    let mut t = crate::method::TOKEN;
+    t[b':' as usize] = true;
+    t[b'[' as usize] = true;
+    t[b']' as usize] = true;
+    t
+};
 
 fn skip_ws(b: &[u8], mut i: usize) -> usize {
     while i < b.len() && matches!(b[i], b' ' | b'\t') {
