@@ -27,6 +27,16 @@ impl RecvStats {
     /// Records one packet. `arrival` is the arrival time in RTP clock ticks
     /// (any fixed origin).
     pub fn on_packet(&mut self, ssrc: u32, seq: u16, ts: u32, arrival: u32) {
+        self.record(ssrc, seq, Some((ts, arrival)));
+    }
+
+    /// Records a packet whose timestamp says nothing about timing (an RFC
+    /// 4733 event keeps its start timestamp): counts it, no jitter update.
+    pub fn on_packet_untimed(&mut self, ssrc: u32, seq: u16) {
+        self.record(ssrc, seq, None);
+    }
+
+    fn record(&mut self, ssrc: u32, seq: u16, timing: Option<(u32, u32)>) {
         if self.ssrc != Some(ssrc) {
             self.restart(ssrc, seq);
         } else {
@@ -63,6 +73,7 @@ impl RecvStats {
                 }
             }
         }
+        let Some((ts, arrival)) = timing else { return };
         let transit = arrival as i64 - ts as i64;
         if let Some(prev) = self.last_transit {
             let d = (transit - prev).unsigned_abs();
@@ -165,5 +176,42 @@ mod tests {
         s.on_packet(2, 500, 0, 0);
         s.on_packet(2, 501, 0, 0);
         assert_eq!(s.lost(), 1);
+    }
+
+    proptest::proptest! {
+        /// Any subset of a stream, delivered with local reordering (swaps
+        /// within 8 packets) and duplicates: loss is exactly the packets
+        /// missing between the lowest and highest received. (A duplicate
+        /// more than 64 packets late counts as a late packet.)
+        #[test]
+        fn loss_is_exact_under_reorder_and_duplicates(
+            start: u16,
+            keep in proptest::collection::vec(proptest::prelude::any::<bool>(), 2..400),
+            swaps in proptest::collection::vec((0usize..400, 1usize..8), 0..40),
+            dups in proptest::collection::vec(0usize..400, 0..10),
+        ) {
+            let mut order: Vec<usize> = (0..keep.len()).filter(|&i| keep[i]).collect();
+            proptest::prop_assume!(order.len() >= 2);
+            for (a, d) in swaps {
+                let a = a % order.len();
+                let b = (a + d).min(order.len() - 1);
+                order.swap(a, b);
+            }
+            // Duplicates arrive shortly after the original (the 64-packet
+            // window tells a duplicate from a late packet).
+            for d in dups {
+                let at = d % order.len();
+                let x = order[at];
+                order.insert((at + 3).min(order.len()), x);
+            }
+            let mut s = RecvStats::default();
+            for &i in &order {
+                s.on_packet(1, start.wrapping_add(i as u16), 0, 0);
+            }
+            let lo = *order.iter().min().unwrap();
+            let hi = *order.iter().max().unwrap();
+            let got = (lo..=hi).filter(|&i| keep[i]).count();
+            proptest::prop_assert_eq!(s.lost(), (hi - lo + 1 - got) as u64);
+        }
     }
 }

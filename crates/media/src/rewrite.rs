@@ -199,4 +199,36 @@ mod tests {
         let c = rw.rewrite(SourceKey::Player(3), 0, 0, 0, t0);
         assert_eq!((c.sequence, c.timestamp), (1, 319));
     }
+
+    proptest::proptest! {
+        /// Whatever the sources and their numbering, in-order packets leave
+        /// with one SSRC, sequence numbers +1 each, and timestamps that
+        /// never go backwards across a source change.
+        #[test]
+        fn one_continuous_stream(
+            switches in proptest::collection::vec((proptest::prelude::any::<u32>(), proptest::prelude::any::<u16>(), proptest::prelude::any::<u32>(), 1usize..20, 0u64..2000), 1..12),
+            init in proptest::prelude::any::<(u32, u16, u32)>(),
+        ) {
+            let t0 = Instant::now();
+            let mut rw = StreamRewriter::new(init.0, init.1, init.2, 8000);
+            let mut at = t0;
+            let mut last: Option<Rewritten> = None;
+            for (k, (ssrc, seq0, ts0, n, gap_ms)) in switches.into_iter().enumerate() {
+                at += Duration::from_millis(gap_ms);
+                let key = if k % 3 == 0 { SourceKey::Player(k as u64) } else { SourceKey::Relay(ssrc) };
+                for i in 0..n {
+                    let r = rw.rewrite(key, seq0.wrapping_add(i as u16), ts0.wrapping_add(160 * i as u32), 160, at);
+                    proptest::prop_assert_eq!(r.ssrc, init.0);
+                    if let Some(l) = last {
+                        proptest::prop_assert_eq!(r.sequence, l.sequence.wrapping_add(1));
+                        let dts = r.timestamp.wrapping_sub(l.timestamp) as i32;
+                        proptest::prop_assert!(dts >= 160, "timestamp step {}", dts);
+                        proptest::prop_assert_eq!(r.marker, i == 0);
+                    }
+                    last = Some(r);
+                    at += Duration::from_millis(20);
+                }
+            }
+        }
+    }
 }

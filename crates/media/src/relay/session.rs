@@ -488,7 +488,12 @@ impl State {
         }
         let rate = l.codec.clock_rate() as u64;
         let arrival = (now.duration_since(self.start).as_micros() as u64 * rate / 1_000_000) as u32;
-        l.recv.on_packet(ssrc, seq, ts, arrival);
+        let is_te = l.te_pt == Some(pt);
+        if is_te {
+            l.recv.on_packet_untimed(ssrc, seq);
+        } else {
+            l.recv.on_packet(ssrc, seq, ts, arrival);
+        }
         l.in_ssrc = Some(ssrc);
         set(&stats.lost, l.recv.lost());
         set(&stats.out_of_order, l.recv.out_of_order());
@@ -499,7 +504,6 @@ impl State {
         );
 
         let leg = leg_of(i);
-        let is_te = l.te_pt == Some(pt);
         if is_te {
             for ev in l.te_rx.on_packet(ts, &pkt[hl..pend]) {
                 if let DtmfEvent::Begin(digit) = ev {
