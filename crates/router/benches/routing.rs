@@ -2,7 +2,8 @@
 //!
 //! World: 10,000 agents, 500 queues, 50 skills (5 per agent, levels 1-5;
 //! queues need 1 or 2 skills, the 2-skill ones relax to 1 after 30 s), a
-//! mix of nine strategies, and 100,000 waiting callers. Measured, each
+//! mix of nine strategies (then again with longest-idle everywhere), and
+//! 100,000 waiting callers. Measured, each
 //! including the `poll_event` drain:
 //!
 //! - `agent-free/loaded`: `call_ended` (no wrap-up) on a busy agent while
@@ -52,7 +53,7 @@ fn skill(i: usize) -> String {
     format!("s{i}")
 }
 
-fn config(agents: usize) -> RouterConfig {
+fn config(agents: usize, mixed: bool) -> RouterConfig {
     let mut rng = Lcg(42);
     let strategies: Vec<Strategy> = Strategy::ALL
         .into_iter()
@@ -89,7 +90,11 @@ fn config(agents: usize) -> RouterConfig {
                 name: format!("queue{j}"),
                 require,
                 relax,
-                strategy: strategies[j % strategies.len()],
+                strategy: if mixed {
+                    strategies[j % strategies.len()]
+                } else {
+                    Strategy::LongestIdle
+                },
                 ..Default::default()
             }
         })
@@ -108,9 +113,9 @@ struct World {
 
 impl World {
     /// `agents` agents all busy talking, `waiting` callers waiting.
-    fn loaded(agents: usize, waiting: usize) -> World {
+    fn loaded(agents: usize, waiting: usize, mixed: bool) -> World {
         let now = Instant::now();
-        let cfg = config(agents);
+        let cfg = config(agents, mixed);
         let ids: Vec<String> = cfg.agents.iter().map(|a| a.id.clone()).collect();
         let mut w = World {
             r: Router::new(cfg, now),
@@ -136,9 +141,9 @@ impl World {
     }
 
     /// `agents` agents logged in and free, nobody waiting.
-    fn idle(agents: usize) -> World {
+    fn idle(agents: usize, mixed: bool) -> World {
         let now = Instant::now();
-        let cfg = config(agents);
+        let cfg = config(agents, mixed);
         let ids: Vec<String> = cfg.agents.iter().map(|a| a.id.clone()).collect();
         let mut w = World {
             r: Router::new(cfg, now),
@@ -338,9 +343,11 @@ fn bench(c: &mut Criterion) {
     let small = cfg!(debug_assertions);
     let scale = |n: usize| if small { (n / 100).max(10) } else { n };
     let n = scale(200_000);
-    println!("\n--- routing decisions (10,000 agents, 500 queues, 50 skills) ---");
+    println!(
+        "\n--- routing decisions (10,000 agents, 500 queues, 50 skills, nine strategies mixed) ---"
+    );
     let t = Instant::now();
-    let mut loaded = World::loaded(scale(10_000), scale(100_000));
+    let mut loaded = World::loaded(scale(10_000), scale(100_000), true);
     println!(
         "setup: 10k agents busy, {} callers waiting, built in {:?}",
         loaded.waiting(),
@@ -350,7 +357,7 @@ fn bench(c: &mut Criterion) {
     percentiles("call-arrives/loaded (100k waiting, none free)", n, || {
         loaded.loaded_arrival_step()
     });
-    let mut idle = World::idle(scale(10_000));
+    let mut idle = World::idle(scale(10_000), true);
     percentiles("call-arrives/free-agents (10k free)", n, || {
         idle.call_arrives_step()
     });
@@ -358,7 +365,27 @@ fn bench(c: &mut Criterion) {
         idle.idle_free_step()
     });
 
-    println!("--- scaling of agent-free/loaded ---");
+    println!("--- same world, every queue longest-idle (the default strategy) ---");
+    {
+        let mut w = World::loaded(scale(10_000), scale(100_000), false);
+        agent_free("agent-free/loaded (100k waiting)", n, &mut w);
+        percentiles("call-arrives/loaded (100k waiting, none free)", n, || {
+            w.loaded_arrival_step()
+        });
+        let mut w = World::idle(scale(10_000), false);
+        percentiles("call-arrives/free-agents (10k free)", n, || {
+            w.call_arrives_step()
+        });
+        percentiles("agent-free/idle (nobody waiting)", n, || w.idle_free_step());
+        let mut w = World::loaded(scale(10_000), scale(10_000), false);
+        agent_free(
+            "agent-free/loaded 10000 agents 10000 waiting",
+            n / 2,
+            &mut w,
+        );
+    }
+
+    println!("--- scaling of agent-free/loaded (mixed strategies) ---");
     for (agents, waiting) in [
         (1_000, 10_000),
         (1_000, 100_000),
@@ -366,16 +393,16 @@ fn bench(c: &mut Criterion) {
         (10_000, 100_000),
         (20_000, 200_000),
     ] {
-        let mut w = World::loaded(scale(agents), scale(waiting));
+        let mut w = World::loaded(scale(agents), scale(waiting), true);
         agent_free(
             &format!("agent-free/loaded {agents} agents {waiting} waiting"),
             n / 2,
             &mut w,
         );
     }
-    println!("--- scaling of call-arrives/free-agents ---");
+    println!("--- scaling of call-arrives/free-agents (mixed strategies) ---");
     for agents in [1_000, 10_000, 20_000] {
-        let mut w = World::idle(scale(agents));
+        let mut w = World::idle(scale(agents), true);
         percentiles(
             &format!("call-arrives/free-agents {agents} agents"),
             n / 2,

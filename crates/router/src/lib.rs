@@ -64,6 +64,7 @@ mod call;
 pub mod config;
 mod error;
 mod event;
+mod free_set;
 mod queue;
 mod router;
 mod snapshot;

@@ -6,13 +6,13 @@
 //! exactly one bucket; an agent belongs to every bucket whose requirement
 //! it satisfies.
 
-use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap};
+use std::collections::{BTreeMap, BTreeSet};
 
 use crate::call::CallOrd;
 use crate::config::QueueConfig;
+use crate::free_set::FreeSet;
 use crate::stats::Rolling;
-use crate::strategy::{FreeKey, QueueMemory, SelectAgent};
+use crate::strategy::{QueueMemory, SelectAgent};
 use crate::util::Rng;
 
 #[derive(Debug)]
@@ -21,8 +21,8 @@ pub(crate) struct Bucket {
     pub require: Vec<(u16, u8)>,
     pub max_penalty: Option<u32>,
     pub waiting: BTreeSet<CallOrd>,
-    /// Free agents, smallest key on top; may hold stale entries.
-    pub free: BinaryHeap<Reverse<FreeKey>>,
+    /// Free agents, smallest key first; may hold stale entries.
+    pub free: FreeSet,
     /// Members logged in and unpaused.
     pub ready: u32,
     /// Member agents (any state): bounds the free set before compaction.

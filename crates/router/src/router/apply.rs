@@ -8,6 +8,7 @@ use crate::agent::{Agent, Membership};
 use crate::call::{CallOrd, CallState};
 use crate::config::RouterConfig;
 use crate::event::ExitReason;
+use crate::free_set::FreeSet;
 use crate::queue::{Bucket, Queue};
 use crate::stats::Rolling;
 use crate::strategy::QueueMemory;
@@ -176,7 +177,7 @@ impl Router {
                     require: req,
                     max_penalty,
                     waiting: Default::default(),
-                    free: Default::default(),
+                    free: FreeSet::new(self.queues[q].cfg.strategy.selector().monotone()),
                     ready: 0,
                     members: 0,
                 });

@@ -83,7 +83,7 @@ impl Router {
             if self.heads[b] != bk.waiting.first().copied() {
                 return Err(format!("bucket {b}: stale head"));
             }
-            for std::cmp::Reverse(k) in bk.free.iter() {
+            for k in &bk.free.entries() {
                 let ag = &self.agents[k.agent as usize];
                 // Other entries are stale and dropped lazily.
                 if ag.entry_valid(k, now) && !ag.free_entries.contains(&(b as u32, *k)) {
@@ -132,7 +132,7 @@ impl Router {
                     return Err(format!("agent {} free but not listed", ag.id));
                 }
                 for (b, k) in &ag.free_entries {
-                    if !self.buckets[*b as usize].free.iter().any(|e| e.0 == *k) {
+                    if !self.buckets[*b as usize].free.entries().contains(k) {
                         return Err(format!("agent {} free but missing from bucket {b}", ag.id));
                     }
                 }

@@ -8,8 +8,6 @@ use crate::call::{CallOrd, CallState, Leg};
 use crate::config::{Emptiness, Overflow};
 use crate::error::RouterError;
 use crate::event::{EndedBy, ExitReason, QueueLogEvent, RingFailure, RouterEvent};
-use std::cmp::Reverse;
-
 use crate::strategy::{AgentView, FreeKey};
 use crate::timers::Timer;
 use crate::util::{dur_ns, ms};
@@ -206,7 +204,7 @@ impl Router {
                 ..
             } = self;
             let bucket = &mut buckets[b as usize];
-            let Some(&Reverse(first)) = bucket.free.peek() else {
+            let Some(first) = bucket.free.peek() else {
                 break;
             };
             bucket.free.pop();
@@ -227,7 +225,7 @@ impl Router {
             let mut chosen = vec![first.agent];
             while chosen.len() < limit {
                 match bucket.free.peek() {
-                    Some(&Reverse(k)) if k.tier == first.tier => {
+                    Some(k) if k.tier == first.tier => {
                         bucket.free.pop();
                         if agents[k.agent as usize].entry_valid(&k, now)
                             && !chosen.contains(&k.agent)
@@ -463,6 +461,7 @@ impl Router {
                     talk_ns: ag.talk_ns,
                     proficiency: m.proficiency,
                     last_offered_here: m.last_offer,
+                    listed_at: now,
                 };
                 let (primary, secondary) = qu.selector.key(&view, &qu.memory, &mut qu.rng);
                 let k = FreeKey {
@@ -472,7 +471,7 @@ impl Router {
                     agent: a,
                     gen: ag.free_gen,
                 };
-                bucket.free.push(Reverse(k));
+                bucket.free.push(k);
                 ag.free_entries.push((m.bucket, k));
                 if bucket.free.len() > 2 * bucket.members as usize + 64 {
                     compactions.push(m.bucket);
@@ -483,7 +482,7 @@ impl Router {
             let bucket = &mut buckets[b as usize];
             bucket
                 .free
-                .retain(|Reverse(k)| agents[k.agent as usize].entry_valid(k, now));
+                .retain(|k| agents[k.agent as usize].entry_valid(k, now));
         }
     }
 

@@ -3,7 +3,9 @@
 use super::{AgentView, QueueMemory, SelectAgent};
 use crate::util::Rng;
 
-/// Longest idle first (since its last call's wrap-up, login or unpause).
+/// Longest idle first: the agent that has been offerable the longest (since
+/// its last call's wrap-up ended, its login, its unpause or the end of a
+/// reject / no-answer delay). Keys only grow, so the bucket is a FIFO.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LongestIdle;
 
@@ -12,7 +14,11 @@ impl SelectAgent for LongestIdle {
         "longest-idle"
     }
 
+    fn monotone(&self) -> bool {
+        true
+    }
+
     fn key(&self, a: &AgentView<'_>, _memory: &QueueMemory, _rng: &mut Rng) -> (u64, u64) {
-        (a.idle_since, u64::from(a.order))
+        (a.listed_at, u64::from(a.order))
     }
 }

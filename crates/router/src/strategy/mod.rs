@@ -172,6 +172,8 @@ pub struct AgentView<'a> {
     pub proficiency: u32,
     /// Offer sequence number of this queue's last offer to the agent (0: never).
     pub last_offered_here: u64,
+    /// Now: when the agent is (re)listed as free.
+    pub listed_at: u64,
 }
 
 /// An entry in a bucket's free-agent set; smallest rings first.
@@ -206,6 +208,12 @@ pub trait SelectAgent: fmt::Debug + Send + Sync {
     /// Sort keys for a free agent: smallest is offered first. Called when the
     /// agent becomes free (and again whenever its counters change).
     fn key(&self, agent: &AgentView<'_>, memory: &QueueMemory, rng: &mut Rng) -> (u64, u64);
+
+    /// Whether `key` never decreases from one call to the next (apart from
+    /// the tie-break): the bucket then keeps a FIFO instead of a heap.
+    fn monotone(&self) -> bool {
+        false
+    }
 
     /// Whether every free agent of the best tier is rung at once.
     fn rings_all(&self) -> bool {

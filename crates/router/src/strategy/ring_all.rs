@@ -13,8 +13,12 @@ impl SelectAgent for RingAll {
         "ring-all"
     }
 
+    fn monotone(&self) -> bool {
+        true
+    }
+
     fn key(&self, a: &AgentView<'_>, _memory: &QueueMemory, _rng: &mut Rng) -> (u64, u64) {
-        (a.idle_since, u64::from(a.order))
+        (a.listed_at, u64::from(a.order))
     }
 
     fn rings_all(&self) -> bool {
