@@ -15,8 +15,11 @@ pub(crate) struct Kernels {
     pub sum: fn(&mut [i32], &[&[i16]], bool),
     /// `out[n] = sat16(sum[n] - own[n])`
     pub minus: fn(&mut [i16], &[i32], &[i16]),
-    /// `out[n] = sat16(sum[n])`
-    pub sat: fn(&mut [i16], &[i32]),
+    /// `out[n] = sat16(sum[n])`; true when no sample needed saturating.
+    pub sat: fn(&mut [i16], &[i32]) -> bool,
+    /// `out[n] = sat16(sum16[n] - own[n])` on i16 lanes; equal to `minus`
+    /// when the i32 sum fitted in i16 (then `sum16` is exact).
+    pub minus16: fn(&mut [i16], &[i16], &[i16]),
     /// µ-law bytes to linear.
     pub ulaw: fn(&[u8], &mut [i16]),
     /// A-law bytes to linear.
@@ -77,9 +80,20 @@ fn minus_g(out: &mut [i16], sum: &[i32], own: &[i16]) {
 }
 
 #[inline(always)]
-fn sat_g(out: &mut [i16], sum: &[i32]) {
+fn sat_g(out: &mut [i16], sum: &[i32]) -> bool {
+    let (mut lo, mut hi) = (0i32, 0i32);
     for (o, &s) in out.iter_mut().zip(sum) {
+        lo = lo.min(s);
+        hi = hi.max(s);
         *o = s.clamp(i16::MIN as i32, i16::MAX as i32) as i16;
+    }
+    lo >= i16::MIN as i32 && hi <= i16::MAX as i32
+}
+
+#[inline(always)]
+fn minus16_g(out: &mut [i16], sum16: &[i16], own: &[i16]) {
+    for ((o, &s), &w) in out.iter_mut().zip(sum16).zip(own) {
+        *o = s.saturating_sub(w);
     }
 }
 
@@ -130,6 +144,7 @@ pub(crate) const PORTABLE: Kernels = Kernels {
     sum: sum_g,
     minus: minus_g,
     sat: sat_g,
+    minus16: minus16_g,
     ulaw: ulaw_table,
     alaw: alaw_table,
     name: "portable",
@@ -171,8 +186,12 @@ mod avx2 {
         super::minus_g(&mut out[i..n], &sum[i..n], &own[i..n])
     }
     #[target_feature(enable = "avx2")]
-    unsafe fn sat(out: &mut [i16], sum: &[i32]) {
+    unsafe fn sat(out: &mut [i16], sum: &[i32]) -> bool {
         super::sat_g(out, sum)
+    }
+    #[target_feature(enable = "avx2")]
+    unsafe fn minus16(out: &mut [i16], sum16: &[i16], own: &[i16]) {
+        super::minus16_g(out, sum16, own)
     }
     #[target_feature(enable = "avx2")]
     unsafe fn ulaw(input: &[u8], out: &mut [i16]) {
@@ -183,7 +202,7 @@ mod avx2 {
         super::alaw_g(input, out)
     }
 
-    // SAFETY (all six below): these wrappers are reachable only through
+    // SAFETY (all seven below): these wrappers are reachable only through
     // `AVX2`, which `detect()` hands out only after
     // `is_x86_feature_detected!("avx2")` returned true, so the CPU executes
     // the AVX2 instructions of the callee. The callees are safe Rust
@@ -197,8 +216,11 @@ mod avx2 {
     fn minus_e(out: &mut [i16], sum: &[i32], own: &[i16]) {
         unsafe { minus(out, sum, own) }
     }
-    fn sat_e(out: &mut [i16], sum: &[i32]) {
+    fn sat_e(out: &mut [i16], sum: &[i32]) -> bool {
         unsafe { sat(out, sum) }
+    }
+    fn minus16_e(out: &mut [i16], sum16: &[i16], own: &[i16]) {
+        unsafe { minus16(out, sum16, own) }
     }
     fn ulaw_e(input: &[u8], out: &mut [i16]) {
         unsafe { ulaw(input, out) }
@@ -212,6 +234,7 @@ mod avx2 {
         sum: sum_e,
         minus: minus_e,
         sat: sat_e,
+        minus16: minus16_e,
         ulaw: ulaw_e,
         alaw: alaw_e,
         name: "avx2",
@@ -238,6 +261,29 @@ pub(crate) fn detect() -> Kernels {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn i16_fast_path_equals_i32_path_when_sum_fits() {
+        let a: Vec<i16> = (0..999)
+            .map(|i| ((i * 7919) % 32000 - 16000) as i16)
+            .collect();
+        let b: Vec<i16> = (0..999)
+            .map(|i| ((i * 104729) % 32000 - 16000) as i16)
+            .collect();
+        let own: Vec<i16> = (0..999)
+            .map(|i| ((i * 31337) % 65536 - 32768) as i16)
+            .collect();
+        for k in [PORTABLE, detect()] {
+            let mut sum = vec![0i32; 999];
+            (k.sum)(&mut sum, &[&a[..], &b[..]], false);
+            let mut sum16 = vec![0i16; 999];
+            assert!((k.sat)(&mut sum16, &sum));
+            let (mut x, mut y) = (vec![0i16; 999], vec![0i16; 999]);
+            (k.minus)(&mut x, &sum, &own);
+            (k.minus16)(&mut y, &sum16, &own);
+            assert_eq!(x, y, "{}", k.name);
+        }
+    }
 
     #[test]
     fn g711_formula_equals_table() {
@@ -286,7 +332,7 @@ mod tests {
                 let want = (2 * y[n] as i32).clamp(-32768, 32767) as i16;
                 assert_eq!(out[n], want, "{} at {n}", k.name);
             }
-            (k.sat)(&mut out, &sum);
+            assert!(!(k.sat)(&mut out, &sum), "this sum overflows i16");
             for n in 0..1000 {
                 let want = (x[n] as i32 + 2 * y[n] as i32).clamp(-32768, 32767) as i16;
                 assert_eq!(out[n], want);

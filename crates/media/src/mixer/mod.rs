@@ -50,6 +50,7 @@ pub struct Mixer {
     frame: usize,
     parties: Vec<Party>,
     sum: Vec<i32>,
+    sum16: Vec<i16>,
     scratch: Vec<i32>,
     k: Kernels,
 }
@@ -62,6 +63,7 @@ impl Mixer {
             frame,
             parties: Vec::new(),
             sum: vec![0; frame],
+            sum16: vec![0; frame],
             scratch: vec![0; frame],
             k: kernels::detect(),
         }
@@ -188,6 +190,9 @@ impl Mixer {
         if g > 0 || !add {
             (k.sum)(&mut self.sum, &group[..g], add);
         }
+        // Saturated copy of the sum; when nothing saturated it is exact and
+        // each listener's `sat16(sum − own)` is one saturating i16 subtract.
+        let fits = (k.sat)(&mut self.sum16, &self.sum);
         let has_whisper = self
             .parties
             .iter()
@@ -202,10 +207,12 @@ impl Mixer {
                     .any(|w| w.has_input && w.role == Role::Whisper { to: id });
             if !whispered {
                 let p = &mut self.parties[i];
-                if own_public {
-                    (k.minus)(&mut p.output, &self.sum, &p.input);
+                if !own_public {
+                    p.output.copy_from_slice(&self.sum16);
+                } else if fits {
+                    (k.minus16)(&mut p.output, &self.sum16, &p.input);
                 } else {
-                    (k.sat)(&mut p.output, &self.sum);
+                    (k.minus)(&mut p.output, &self.sum, &p.input);
                 }
                 continue;
             }
@@ -280,6 +287,24 @@ mod tests {
         m.set_input(2, &[-25000; 4]);
         m.mix();
         assert_eq!(m.output(3).unwrap(), &[-32768; 4]);
+    }
+
+    #[test]
+    fn fast_path_saturates_exactly() {
+        // The sum fits in i16 (32000) but a listener's N-1 does not
+        // (32000 - (-5000) = 37000): it must saturate to 32767, not wrap.
+        let mut m = mixer(&[
+            (1, Role::Participant),
+            (2, Role::Participant),
+            (3, Role::Participant),
+        ]);
+        m.set_input(1, &[-5000; 4]);
+        m.set_input(2, &[20000; 4]);
+        m.set_input(3, &[17000; 4]);
+        m.mix();
+        assert_eq!(m.output(1).unwrap(), &[32767; 4]);
+        assert_eq!(m.output(2).unwrap(), &[12000; 4]);
+        assert_eq!(m.output(3).unwrap(), &[15000; 4]);
     }
 
     #[test]
