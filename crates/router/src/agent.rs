@@ -43,6 +43,8 @@ pub enum AgentState {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Membership {
     pub bucket: u32,
+    /// `Bucket::pool` of `bucket`.
+    pub pool: u32,
     pub queue: u32,
     /// Offer sequence of the queue's last offer to this agent.
     pub last_offer: u64,

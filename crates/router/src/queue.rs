@@ -21,7 +21,12 @@ pub(crate) struct Bucket {
     pub require: Vec<(u16, u8)>,
     pub max_penalty: Option<u32>,
     pub waiting: BTreeSet<CallOrd>,
-    /// Free agents, smallest key first; may hold stale entries.
+    /// The bucket whose `free` set this one uses: itself, or the first
+    /// bucket with the same requirement, penalty limit, members and a
+    /// shareable strategy (relaxation steps of many queues often converge).
+    pub pool: u32,
+    /// Free agents, smallest key first; may hold stale entries. Used only
+    /// when `pool` is this bucket.
     pub free: FreeSet,
     /// Members logged in and unpaused.
     pub ready: u32,

@@ -85,3 +85,32 @@ fn positions_and_status() {
         })
     );
 }
+
+#[test]
+fn queues_sharing_a_free_set_still_choose_by_their_own_callers() {
+    // Same requirement and strategy: one free set for both queues.
+    let cfg = RouterConfig {
+        agents: vec![agent("a", &[("en", 1)]), agent("b", &[("en", 1)])],
+        queues: vec![
+            queue("sales", &[("en", 1)], Strategy::LongestIdle),
+            queue("support", &[("en", 1)], Strategy::LongestIdle),
+        ],
+    };
+    let mut s = Sim::with_all_logged_in(cfg);
+    s.enqueue(1, "sales", 0);
+    s.enqueue(2, "support", 0);
+    let mut got: Vec<String> = s.offers().into_iter().map(|(_, a)| a).collect();
+    got.sort();
+    assert_eq!(got, ["a", "b"]);
+    s.enqueue(3, "support", 0);
+    assert!(s.offers().is_empty());
+    s.r.ring_failed(1, "a", RingFailure::Rejected, s.now);
+    s.drain();
+    s.advance(secs(10));
+    assert_eq!(
+        s.offers(),
+        vec![(1, "a".to_string())],
+        "sales caller entered before support caller 3"
+    );
+    s.r.check_invariants().unwrap();
+}

@@ -14,7 +14,7 @@ use proptest::strategy::Strategy as Gen;
 use router::*;
 
 const AGENTS: [&str; 5] = ["a0", "a1", "a2", "a3", "a4"];
-const QUEUES: [&str; 3] = ["q0", "q1", "q2"];
+const QUEUES: [&str; 4] = ["q0", "q1", "q2", "q3"];
 
 fn config(strategies: &[Strategy; 3], caps: &[u32; 5]) -> RouterConfig {
     let skill_sets: [&[(&str, u8)]; 5] = [
@@ -62,6 +62,8 @@ fn config(strategies: &[Strategy; 3], caps: &[u32; 5]) -> RouterConfig {
                 leave_empty: Some(Emptiness::NoReadyAgents),
                 ..queue("q2", &[("z", 1)], strategies[2])
             },
+            // shares its free set with q0 relaxed (same requirement and strategy)
+            queue("q3", &[("x", 1)], strategies[0]),
         ],
     }
 }
@@ -83,7 +85,7 @@ enum Op {
 
 fn op() -> impl Gen<Value = Op> {
     prop_oneof![
-        4 => (0..3usize, 0..3u8, 0..6u8).prop_map(|(q, prio, caller)| Op::Enqueue { q, prio, caller }),
+        4 => (0..4usize, 0..3u8, 0..6u8).prop_map(|(q, prio, caller)| Op::Enqueue { q, prio, caller }),
         1 => any::<usize>().prop_map(Op::Abandon),
         4 => any::<usize>().prop_map(Op::Answer),
         2 => (any::<usize>(), 0..3u8).prop_map(|(i, w)| Op::Fail(i, w)),

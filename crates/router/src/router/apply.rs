@@ -2,7 +2,7 @@
 //! rebuilding buckets and memberships, and putting every caller back in its
 //! place.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use crate::agent::{Agent, Membership};
 use crate::call::{CallOrd, CallState};
@@ -11,7 +11,7 @@ use crate::event::ExitReason;
 use crate::free_set::FreeSet;
 use crate::queue::{Bucket, Queue};
 use crate::stats::Rolling;
-use crate::strategy::QueueMemory;
+use crate::strategy::{QueueMemory, Strategy};
 use crate::util::{dur_ns, Rng};
 
 use super::{Router, STATS_SLOT_NS};
@@ -151,9 +151,28 @@ impl Router {
             .map(dur_ns)
             .unwrap_or(0);
 
-        // 5. Buckets: one per queue and relaxation step.
+        // 5. Buckets: one per queue and relaxation step. Buckets with the
+        // same requirement, penalty limit, explicit members and a shareable
+        // strategy share one free set.
         self.buckets.clear();
         self.heads.clear();
+        let mut explicit: HashMap<&str, Vec<(u32, u32)>> = HashMap::new();
+        for (a, ag) in self.agents.iter().enumerate() {
+            if !ag.removed {
+                for (q, &tier) in &ag.cfg.queues {
+                    explicit
+                        .entry(q.as_str())
+                        .or_default()
+                        .push((a as u32, tier));
+                }
+            }
+        }
+        let explicit: HashMap<String, Vec<(u32, u32)>> = explicit
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        type PoolKey = (Vec<(u16, u8)>, Option<u32>, Strategy, Vec<(u32, u32)>);
+        let mut pools: HashMap<PoolKey, u32> = HashMap::new();
         for q in 0..self.queues.len() {
             if self.queues[q].removed {
                 continue;
@@ -172,7 +191,20 @@ impl Router {
                     require.iter().map(|(s, &l)| (self.intern(s), l)).collect();
                 req.sort_unstable();
                 let b = self.buckets.len() as u32;
+                let strategy = self.queues[q].cfg.strategy;
+                let pool = if strategy.selector().shareable() {
+                    let sig = explicit
+                        .get(&self.queues[q].name)
+                        .cloned()
+                        .unwrap_or_default();
+                    *pools
+                        .entry((req.clone(), max_penalty, strategy, sig))
+                        .or_insert(b)
+                } else {
+                    b
+                };
                 self.buckets.push(Bucket {
+                    pool,
                     queue: q as u32,
                     require: req,
                     max_penalty,
@@ -243,6 +275,7 @@ impl Router {
                     let ag = &mut self.agents[a as usize];
                     ag.buckets.push(Membership {
                         bucket: b as u32,
+                        pool: self.buckets[b].pool,
                         queue,
                         last_offer: 0,
                         tier,

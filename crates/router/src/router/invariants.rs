@@ -136,12 +136,13 @@ impl Router {
                         return Err(format!("agent {} free but missing from bucket {b}", ag.id));
                     }
                 }
-                if ag.free_entries.len() != ag.buckets.len() {
+                let pools = ag.buckets.iter().filter(|m| m.bucket == m.pool).count();
+                if ag.free_entries.len() != pools {
                     return Err(format!(
                         "agent {} free but in {} of {} free sets",
                         ag.id,
                         ag.free_entries.len(),
-                        ag.buckets.len()
+                        pools
                     ));
                 }
                 // Nobody waits while an agent able to serve them is free.

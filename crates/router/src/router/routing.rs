@@ -203,7 +203,8 @@ impl Router {
                 queues,
                 ..
             } = self;
-            let bucket = &mut buckets[b as usize];
+            let pool = buckets[b as usize].pool;
+            let bucket = &mut buckets[pool as usize];
             let Some(first) = bucket.free.peek() else {
                 break;
             };
@@ -448,7 +449,8 @@ impl Router {
             ag.listed = true;
             ag.free_gen = ag.free_gen.wrapping_add(1);
             ag.free_entries.clear();
-            for m in &ag.buckets {
+            // Once per free set: the memberships of pool-owning buckets.
+            for m in ag.buckets.iter().filter(|m| m.bucket == m.pool) {
                 let bucket = &mut buckets[m.bucket as usize];
                 let qu = &mut queues[bucket.queue as usize];
                 let view = AgentView {

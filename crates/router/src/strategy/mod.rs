@@ -215,6 +215,13 @@ pub trait SelectAgent: fmt::Debug + Send + Sync {
         false
     }
 
+    /// Whether buckets of different queues with the same requirement,
+    /// penalty limit and members may share one free set under this strategy
+    /// (false when keys depend on per-queue state).
+    fn shareable(&self) -> bool {
+        true
+    }
+
     /// Whether every free agent of the best tier is rung at once.
     fn rings_all(&self) -> bool {
         false

@@ -18,6 +18,10 @@ impl SelectAgent for Random {
         "random"
     }
 
+    fn shareable(&self) -> bool {
+        false
+    }
+
     fn key(&self, _a: &AgentView<'_>, memory: &QueueMemory, rng: &mut Rng) -> (u64, u64) {
         race_key(memory, 1, rng)
     }

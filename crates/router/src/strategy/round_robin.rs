@@ -15,6 +15,10 @@ impl SelectAgent for RoundRobin {
         "round-robin"
     }
 
+    fn shareable(&self) -> bool {
+        false
+    }
+
     fn key(&self, a: &AgentView<'_>, _memory: &QueueMemory, _rng: &mut Rng) -> (u64, u64) {
         (a.last_offered_here, u64::from(a.order))
     }

@@ -16,6 +16,10 @@ impl SelectAgent for WeightedRandom {
         "weighted-random"
     }
 
+    fn shareable(&self) -> bool {
+        false
+    }
+
     fn key(&self, a: &AgentView<'_>, memory: &QueueMemory, rng: &mut Rng) -> (u64, u64) {
         race_key(memory, a.weight, rng)
     }
