@@ -15,6 +15,9 @@ fn repo() -> PathBuf {
 /// Runs `scripts/load ARGS --engine <this build> --json FILE`; returns the
 /// JSON summary, panicking with the tool's output if it failed.
 fn load(name: &str, args: &[&str]) -> serde_json::Value {
+    // The profiles start an engine on the tool's fixed SIP port: one at a time.
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     support::require_sipp();
     let dir = std::env::temp_dir().join(format!(
         "switchboard-load-smoke-{name}-{}",
