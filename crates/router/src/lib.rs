@@ -49,11 +49,12 @@
 //!
 //! Each queue has one *bucket* per relaxation step. A bucket holds its
 //! waiting callers in an ordered set (priority, then entry time) and its
-//! free agents in an ordered set keyed by the queue's strategy
-//! ([`strategy`]). A caller arriving takes `first()` of its bucket's free
-//! set; an agent becoming free compares the cached heads of its buckets
-//! (across all its queues) and takes the best. Both are O(buckets of one
-//! agent + log n), never a scan of all agents or callers.
+//! free agents in a FIFO or min-heap keyed by the queue's strategy
+//! ([`strategy`]), shared with other buckets that have the same requirement
+//! and members. A caller arriving takes its bucket's first free agent; an
+//! agent becoming free compares the cached heads of its buckets (across all
+//! its queues) and takes the best. Both are O(buckets of one agent + log n),
+//! never a scan of all agents or callers.
 //!
 //! See the crate README for the feature table and benchmark figures.
 #![forbid(unsafe_code)]

@@ -429,6 +429,16 @@ impl Router {
         Some(self.ewt(q, qu.buckets.first().copied(), position, self.clock.ns(now)))
     }
 
+    /// The configuration of a queue (e.g. its `overflow` number or
+    /// `exit_announcement` after an `Exit`).
+    pub fn queue_config(&self, queue: &str) -> Option<&crate::QueueConfig> {
+        self.queue_ix
+            .get(queue)
+            .map(|&q| &self.queues[q as usize])
+            .filter(|q| !q.removed)
+            .map(|q| &q.cfg)
+    }
+
     /// Callers in a queue (waiting, held for an agent or ringing).
     pub fn queue_len(&self, queue: &str) -> Option<usize> {
         self.queue_ix
