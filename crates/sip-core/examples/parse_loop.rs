@@ -7,6 +7,12 @@
 //! Arguments: message (`register`, `carrier_invite`, `invite_4k`), parser
 //! (`sip-core`, `rsip`), iterations. Each iteration parses and does the five
 //! typed reads of the criterion bench.
+//!
+//! It also prints the CPU time per iteration, read from
+//! `/proc/thread-self/stat` (user + system ticks): unlike criterion's wall
+//! clock, it does not count the time the thread waits for a core, so it
+//! stays meaningful on a loaded machine. Use a million iterations or more
+//! (the tick is 10 ms).
 
 use bytes::Bytes;
 
@@ -24,6 +30,7 @@ fn main() {
         .expect("message: register, carrier_invite or invite_4k");
     let m: &'static [u8] = Box::leak(msg.into_bytes().into_boxed_slice());
     let mut total = 0usize;
+    let cpu_before = cpu_ticks();
     for _ in 0..n {
         total += match parser {
             "rsip" => {
@@ -37,5 +44,26 @@ fn main() {
             }
         };
     }
-    println!("{total}");
+    let ticks = cpu_ticks().zip(cpu_before).map(|(a, b)| a - b);
+    match ticks {
+        Some(t) if n > 0 => {
+            // USER_HZ is 100 on Linux
+            let ns = t as f64 * 10_000_000.0 / n as f64;
+            println!(
+                "{which} {parser}: {ns:.0} ns CPU per iteration ({n} iterations, checksum {total})"
+            );
+        }
+        _ => println!("checksum {total}"),
+    }
+}
+
+/// utime + stime of this thread, in clock ticks.
+fn cpu_ticks() -> Option<u64> {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").ok()?;
+    let after_comm = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = after_comm.split(' ').collect();
+    // fields 14 and 15 of stat(5), counted from the state field (3)
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(utime + stime)
 }

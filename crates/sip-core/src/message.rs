@@ -670,17 +670,23 @@ fn parse_start_line(line: &str, head: &str) -> Result<StartLine, ParseError> {
 /// Any absolute URI is syntactically acceptable (an unknown scheme is an
 /// application-layer 416); SIP URIs must parse and may not carry headers.
 fn validate_request_uri(uri: &str) -> Result<(), ParseError> {
-    let scheme = Uri::scheme_of(uri).ok_or(ParseError::BadRequestUri)?;
-    let sip = scheme.eq_ignore_ascii_case("sip") || scheme.eq_ignore_ascii_case("sips");
-    if sip || scheme.eq_ignore_ascii_case("tel") {
-        // Uri::parse refuses controls, spaces, '<', '>' and '"' itself
-        let parsed = Uri::parse(uri).ok_or(ParseError::BadRequestUri)?;
-        if sip && parsed.headers.is_some() || uri.as_bytes().contains(&0x7f) {
+    // SIP, SIPS and TEL: Uri::parse checks the scheme and refuses controls,
+    // spaces, '<', '>' and '"' in one pass.
+    if let Some(parsed) = Uri::parse(uri) {
+        if parsed.scheme != crate::uri::Scheme::Tel && parsed.headers.is_some()
+            || uri.as_bytes().contains(&0x7f)
+        {
             return Err(ParseError::BadRequestUri);
         }
-    } else if uri
-        .bytes()
-        .any(|b| b <= b' ' || b == b'<' || b == b'>' || b == 0x7f)
+        return Ok(());
+    }
+    let scheme = Uri::scheme_of(uri).ok_or(ParseError::BadRequestUri)?;
+    if ["sip", "sips", "tel"]
+        .iter()
+        .any(|k| scheme.eq_ignore_ascii_case(k))
+        || uri
+            .bytes()
+            .any(|b| b <= b' ' || b == b'<' || b == b'>' || b == 0x7f)
     {
         return Err(ParseError::BadRequestUri);
     }

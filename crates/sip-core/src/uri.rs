@@ -29,21 +29,34 @@ impl<'a> Uri<'a> {
     /// Parses an absolute SIP/SIPS/TEL URI. Other schemes return `None`
     /// (the caller answers 416 where a SIP URI was required).
     pub fn parse(s: &'a str) -> Option<Uri<'a>> {
-        let colon = crate::split::find_byte(b':', s.as_bytes())?;
-        let scheme = &s[..colon];
-        let rest = &s[colon + 1..];
-        if rest
-            .bytes()
-            .any(|b| b <= b' ' || b == b'<' || b == b'>' || b == b'"')
-        {
+        let b = s.as_bytes();
+        let prefix = |p: &[u8]| b.len() >= p.len() && b[..p.len()].eq_ignore_ascii_case(p);
+        let (scheme, rest) = if prefix(b"sip:") {
+            (Scheme::Sip, &s[4..])
+        } else if prefix(b"sips:") {
+            (Scheme::Sips, &s[5..])
+        } else if prefix(b"tel:") {
+            (Scheme::Tel, &s[4..])
+        } else {
             return None;
+        };
+        // One pass: refuse controls, spaces, '<', '>', '"', and find the
+        // first '@', which can only be the userinfo separator (params and
+        // headers must escape it; userinfo may hold '?', ';' and ':').
+        let mut at = None;
+        for (i, &c) in rest.as_bytes().iter().enumerate() {
+            match URI_CLASS[c as usize] {
+                0 => {}
+                1 => return None,
+                _ => {
+                    if at.is_none() {
+                        at = Some(i);
+                    }
+                }
+            }
         }
-        let scheme = if scheme.eq_ignore_ascii_case("sip") {
-            Scheme::Sip
-        } else if scheme.eq_ignore_ascii_case("sips") {
-            Scheme::Sips
-        } else if scheme.eq_ignore_ascii_case("tel") {
-            let (number, params) = match rest.find(';') {
+        if scheme == Scheme::Tel {
+            let (number, params) = match memchr::memchr(b';', rest.as_bytes()) {
                 Some(i) => (&rest[..i], &rest[i + 1..]),
                 None => (rest, ""),
             };
@@ -59,21 +72,13 @@ impl<'a> Uri<'a> {
                 params: Params(params),
                 headers: None,
             });
-        } else {
-            return None;
-        };
-        // '@' can appear only as the userinfo separator (params and headers
-        // must escape it), and userinfo may hold '?', ';' and ':'.
-        let (userinfo, rest) = match crate::split::find_byte(b'@', rest.as_bytes()) {
+        }
+        let (userinfo, hp) = match at {
             Some(i) => (Some(&rest[..i]), &rest[i + 1..]),
             None => (None, rest),
         };
-        let (hostpart, headers) = match crate::split::find_byte(b'?', rest.as_bytes()) {
-            Some(i) => (&rest[..i], Some(&rest[i + 1..])),
-            None => (rest, None),
-        };
         let (user, password) = match userinfo {
-            Some(u) => match crate::split::find_byte(b':', u.as_bytes()) {
+            Some(u) => match memchr::memchr(b':', u.as_bytes()) {
                 Some(i) => (Some(&u[..i]), Some(&u[i + 1..])),
                 None => (Some(u), None),
             },
@@ -82,11 +87,47 @@ impl<'a> Uri<'a> {
         if user == Some("") {
             return None;
         }
-        let (hostport, params) = match crate::split::find_byte(b';', hostpart.as_bytes()) {
-            Some(i) => (&hostpart[..i], &hostpart[i + 1..]),
-            None => (hostpart, ""),
+        // host [":" port] then ";params" then "?headers"
+        let hb = hp.as_bytes();
+        let (host, mut i) = if hb.first() == Some(&b'[') {
+            let end = memchr::memchr(b']', hb)?;
+            let host = &hp[1..end];
+            // RFC 5118 §4.9: "[2001:db8:::192.0.2.1]" is not an address.
+            if host.parse::<std::net::Ipv6Addr>().is_err() {
+                return None;
+            }
+            (host, end + 1)
+        } else {
+            let n = hb
+                .iter()
+                .position(|&c| !HOST_CHAR[c as usize])
+                .unwrap_or(hb.len());
+            if n == 0 {
+                return None;
+            }
+            (&hp[..n], n)
         };
-        let (host, port) = split_host_port(hostport)?;
+        let mut port = None;
+        if hb.get(i) == Some(&b':') {
+            let digits = hb[i + 1..]
+                .iter()
+                .take_while(|c| c.is_ascii_digit())
+                .count();
+            port = Some(parse_port(&hb[i + 1..i + 1 + digits])?);
+            i += 1 + digits;
+        }
+        let (params, headers) = match hb.get(i) {
+            None => ("", None),
+            Some(b';') => {
+                let p = &hp[i + 1..];
+                match memchr::memchr(b'?', p.as_bytes()) {
+                    Some(q) => (&p[..q], Some(&p[q + 1..])),
+                    None => (p, None),
+                }
+            }
+            Some(b'?') => ("", Some(&hp[i + 1..])),
+            Some(_) => return None,
+        };
         Some(Uri {
             scheme,
             user,
@@ -121,6 +162,34 @@ impl<'a> Uri<'a> {
         self.params.value("transport")
     }
 }
+
+/// Byte classes for one pass over a URI: 0 plain, 1 refused (controls,
+/// space, '<', '>', '"'), 2 '@'.
+static URI_CLASS: [u8; 256] = {
+    let mut t = [0u8; 256];
+    let mut i = 0;
+    while i <= b' ' as usize {
+        t[i] = 1;
+        i += 1;
+    }
+    t[b'<' as usize] = 1;
+    t[b'>' as usize] = 1;
+    t[b'"' as usize] = 1;
+    t[b'@' as usize] = 2;
+    t
+};
+
+/// Characters of a hostname or IPv4 address.
+static HOST_CHAR: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        t[i] = c.is_ascii_alphanumeric() || c == b'.' || c == b'-' || c == b'_';
+        i += 1;
+    }
+    t
+};
 
 /// Splits `host[:port]`, `[v6][:port]`. Validates the host characters.
 pub(crate) fn split_host_port(s: &str) -> Option<(&str, Option<u16>)> {
