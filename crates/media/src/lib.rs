@@ -1,12 +1,41 @@
 //! # media — Switchboard's media engine
 //!
-//! RTP/RTCP relay workers, G.711, prompts and music on hold, RTP statistics.
+//! RTP/RTCP relay workers, G.711, prompts and music on hold, DTMF, an
+//! adaptive jitter buffer, an N−1 mixer, RTP statistics, and `rtpload`, an
+//! RTP load generator (`src/bin/rtpload.rs`).
 //!
 //! The I/O lives in [`MediaEngine`]: worker threads (one current-thread tokio
 //! runtime each) that own their sockets and sessions outright. Everything
-//! else — [`rtp`], [`rtcp`], [`g711`], [`rewrite`], [`recv_stats`], [`wav`] —
-//! is sans-IO: plain functions and state machines that take bytes and
+//! else — [`rtp`], [`rtcp`], [`g711`], [`rewrite`], [`recv_stats`],
+//! [`jitter`], [`mixer`], [`dtmf`], [`netem`], [`wav`], [`resample`] — is
+//! sans-IO: plain functions and state machines that take bytes and
 //! `Instant`s and never touch a socket or the clock.
+//!
+//! A jitter buffer and mixer run loop, as a terminating leg would drive them
+//! on its 20 ms tick:
+//!
+//! ```
+//! use std::time::{Duration, Instant};
+//! use media::jitter::{JitterBuffer, JitterConfig};
+//! use media::mixer::{Mixer, Role};
+//!
+//! let t0 = Instant::now();
+//! let mut jb = JitterBuffer::new(JitterConfig::default());
+//! let mut mix = Mixer::new(160);
+//! mix.add_party(1, Role::Participant); // caller
+//! mix.add_party(2, Role::Participant); // agent
+//! mix.add_party(3, Role::Whisper { to: 2 }); // supervisor coaching the agent
+//! for tick in 0..10u32 {
+//!     let now = t0 + Duration::from_millis(20 * tick as u64);
+//!     jb.insert(now, tick as u16, tick * 160, &[0xFF; 160]); // caller's RTP payload
+//!     let frame = mix.input_mut(1).unwrap();
+//!     jb.pull(now + Duration::from_millis(5), frame);
+//!     mix.mix();
+//!     let _to_agent = mix.output(2).unwrap(); // encode and send
+//! }
+//! ```
+//!
+//! The engine, as call control drives it:
 //!
 //! ```no_run
 //! use std::sync::Arc;
