@@ -150,6 +150,10 @@ pub struct QueueConfig {
     pub stats_windows: Vec<Duration>,
     /// For `ring-all`: ring at most this many agents at once. Default 50.
     pub ring_all_limit: usize,
+    /// Raise a waiting caller's priority by one every this long (up to 255),
+    /// so a steady stream of higher-priority callers cannot hold it back
+    /// forever. `None` (default): strict priority.
+    pub priority_aging: Option<Duration>,
 }
 
 impl Default for QueueConfig {
@@ -177,6 +181,7 @@ impl Default for QueueConfig {
             default_handle_time: Duration::from_secs(180),
             stats_windows: vec![Duration::from_secs(15 * 60), Duration::from_secs(24 * 3600)],
             ring_all_limit: 50,
+            priority_aging: None,
         }
     }
 }

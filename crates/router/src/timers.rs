@@ -10,6 +10,8 @@ use crate::CallKey;
 pub(crate) enum Timer {
     /// An offer rang for the queue's ring timeout.
     Ring { call: CallKey, offer: u64 },
+    /// The call's priority ages by one.
+    Age { call: CallKey, gen: u64 },
     /// The call reaches its next relaxation step.
     Relax { call: CallKey, gen: u64 },
     /// The call waited `max_wait`.

@@ -114,3 +114,20 @@ fn queues_sharing_a_free_set_still_choose_by_their_own_callers() {
     );
     s.r.check_invariants().unwrap();
 }
+
+#[test]
+fn priority_aging_lets_a_low_priority_caller_through() {
+    for aging in [None, Some(secs(10))] {
+        let mut cfg = multi();
+        cfg.queues[0].priority_aging = aging;
+        let mut s = Sim::with_all_logged_in(cfg);
+        busy_agent(&mut s);
+        s.enqueue(1, "en", 0);
+        s.advance(secs(35));
+        s.enqueue(2, "en", 3);
+        s.end(999, "a");
+        let (c, _) = s.answer_next();
+        assert_eq!(c, if aging.is_some() { 1 } else { 2 }, "aging {aging:?}");
+        s.r.check_invariants().unwrap();
+    }
+}

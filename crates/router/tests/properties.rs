@@ -56,6 +56,7 @@ fn config(strategies: &[Strategy; 3], caps: &[u32; 5]) -> RouterConfig {
                 max_wait: Some(secs(90)),
                 overflow: Some(Overflow::Queue("q2".into())),
                 announce_every: Some(secs(15)),
+                priority_aging: Some(secs(12)),
                 ..queue("q1", &[("y", 2)], strategies[1])
             },
             QueueConfig {

@@ -166,6 +166,12 @@ impl Router {
         if c.park_until > self.now {
             self.timers.push(c.park_until, Timer::Park { call, gen });
         }
+        if let Some(aging) = qu.cfg.priority_aging.filter(|d| !d.is_zero()) {
+            self.timers.push(
+                enter.saturating_add(dur_ns(aging)),
+                Timer::Age { call, gen },
+            );
+        }
     }
 
     /// A detached caller looks for an agent: its preferred agent, else the

@@ -13,7 +13,10 @@ impl Router {
             Timer::Ring { call, offer } => self.calls.get(&call).is_some_and(
                 |c| matches!(&c.state, CallState::Ringing { legs, .. } if legs.iter().any(|l| l.offer == offer)),
             ),
-            Timer::Relax { call, gen } | Timer::MaxWait { call, gen } | Timer::Announce { call, gen } => {
+            Timer::Relax { call, gen }
+            | Timer::MaxWait { call, gen }
+            | Timer::Announce { call, gen }
+            | Timer::Age { call, gen } => {
                 self.calls.get(&call).is_some_and(|c| c.gen == gen && c.in_queue())
             }
             Timer::Park { call, gen } => {
@@ -46,6 +49,37 @@ impl Router {
                         agent: self.agents[a as usize].id.clone(),
                     });
                     self.fail_leg(call, a, RingFailure::NoAnswer);
+                }
+            }
+            Timer::Age { call, gen } => {
+                let c = &self.calls[&call];
+                let (q, old) = (c.queue, c.ord);
+                if old.prio > 0 {
+                    let state = c.state.clone();
+                    let waiting = matches!(state, CallState::Waiting { .. });
+                    if waiting {
+                        self.detach(call, false);
+                    }
+                    if let CallState::Parked { agent } = state {
+                        self.agents[agent as usize].parked.remove(&old);
+                    }
+                    let c = self.calls.get_mut(&call).expect("live");
+                    c.ord.prio -= 1;
+                    c.priority = c.priority.saturating_add(1);
+                    let new = c.ord;
+                    let qu = &mut self.queues[q as usize];
+                    qu.remove_prio(old.prio);
+                    qu.add_prio(new.prio);
+                    if let CallState::Parked { agent } = state {
+                        self.agents[agent as usize].parked.insert(new);
+                    }
+                    if waiting {
+                        self.route_call(call);
+                    }
+                    if let Some(aging) = self.queues[q as usize].cfg.priority_aging {
+                        self.timers
+                            .push(now.saturating_add(dur_ns(aging)), Timer::Age { call, gen });
+                    }
                 }
             }
             Timer::Relax { call, gen } => {
