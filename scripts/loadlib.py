@@ -152,9 +152,17 @@ def machine():
 
 
 def free_port_block(n, start=21000, stop=60000, step=None):
-    """A base port such that base..base+n are free for UDP on loopback."""
+    """A base port such that base..base+n-1 are free for UDP on loopback.
+    The scan starts at a random block so that runs side by side (parallel
+    tests, other engineers' engines) rarely probe the same ports."""
+    import random
+
     step = step or n
-    for base in range(start, stop - n, step):
+    bases = list(range(start, stop - n, step))
+    if not bases:
+        raise RuntimeError("no free port block")
+    first = random.randrange(len(bases))
+    for base in bases[first:] + bases[:first]:
         socks = []
         try:
             for p in range(base, base + n):
@@ -257,8 +265,24 @@ class Engine:
         self.dir = wdir
         self.callgrind = callgrind
         need = max(64, calls_max * 4 + 64)
-        self.rtp = (10000, min(65000, 10000 + need))
-        self.sip_port = free_port_block(2, start=15060, stop=15999, step=10)
+        for attempt in range(5):
+            try:
+                self._start(binary, wdir, agents, need, log_level, capacity, callgrind)
+                return
+            except RuntimeError:
+                if attempt == 4:
+                    raise
+                log(f"engine did not start (port clash?); retrying; see {wdir}/engine.log")
+
+    def _start(self, binary, wdir, agents, need, log_level, capacity, callgrind):
+        import random
+
+        # RTP range: above the SIPp/Kamailio signaling ports (12000-16999),
+        # at a random offset so parallel runs do not contend for ports.
+        need = min(need, 65000 - 17000)
+        lo = random.randrange(17000, 65000 - need + 1, 4)
+        self.rtp = (lo, lo + need)
+        self.sip_port = free_port_block(2, start=15000, stop=15999, step=2)
         self.admin_port = self.sip_port + 1
         cfg = os.path.join(wdir, "switchboard.toml")
         write_config(cfg, self.sip_port, self.admin_port, agents, self.rtp, capacity=capacity)
@@ -285,6 +309,9 @@ class Engine:
             if self.proc.poll() is not None:
                 break
             time.sleep(0.05)
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
         raise RuntimeError(f"engine did not start; see {wdir}/engine.log")
 
     @property
