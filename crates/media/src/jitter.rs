@@ -40,6 +40,9 @@ const BASE_EPOCH: u32 = 250;
 /// Consecutive missing frames after which playout jumps to the next
 /// buffered frame (a long gap, DTX, or a source restart).
 const RESYNC_AFTER: u32 = 10;
+/// Consecutive packets far outside the playout window after which the
+/// buffer restarts on the new timestamp base.
+const RESET_AFTER_DISCARDS: u32 = 4;
 /// Consecutive pulls more than one frame above target after which a
 /// frame is dropped even if it is not quiet (0.5 s).
 const OVER_RUN_DROP: u32 = 25;
@@ -122,6 +125,8 @@ pub struct JitterStats {
     /// Late packets that arrived while their gap was being concealed, and
     /// were played after it (playout rewound to them).
     pub rewound: u64,
+    /// Playout restarts after a timestamp jump (new source or restart).
+    pub resets: u64,
 }
 
 #[derive(Clone, Copy)]
@@ -151,6 +156,7 @@ pub struct JitterBuffer {
     start_at: Option<i64>,
     missing_run: u32,
     over_run: u32,
+    discard_run: u32,
     plc_count: usize,
     last_frame: [i16; MAX_FRAME],
     // Delay estimation.
@@ -201,6 +207,7 @@ impl JitterBuffer {
             start_at: None,
             missing_run: 0,
             over_run: 0,
+            discard_run: 0,
             plc_count: PLC_GAIN.len(),
             last_frame: [0; MAX_FRAME],
             base_cur: i64::MAX,
@@ -255,6 +262,13 @@ impl JitterBuffer {
     /// Inserts one packet's payload (one 20 ms frame of G.711).
     pub fn insert(&mut self, now: Instant, seq: u16, ts: u32, payload: &[u8]) {
         let arrival = self.ticks(now);
+        if self.discard_run >= RESET_AFTER_DISCARDS {
+            // A run of packets all far outside the playout window: the
+            // sender restarted or the source changed (new timestamp base).
+            // Start over from this packet; keep the jitter history.
+            self.stats.resets += 1;
+            self.restart_playout();
+        }
         let ext = self.unwrap_ts(ts);
         self.stats.inserted += 1;
 
@@ -302,13 +316,20 @@ impl JitterBuffer {
                 self.missing_run = 0;
             } else if ext < next {
                 self.stats.late += 1;
+                // Only packets far behind playout suggest a new timestamp
+                // base; merely late ones are ordinary late loss.
+                if ext < next - self.frame * SLOTS as i64 {
+                    self.discard_run += 1;
+                }
                 return;
             }
             if ext >= next + self.frame * SLOTS as i64 {
                 self.stats.overflow += 1;
+                self.discard_run += 1;
                 return;
             }
         }
+        self.discard_run = 0;
         let slot = &mut self.slots[(ext.div_euclid(self.frame) as usize) & (SLOTS - 1)];
         if slot.ts == ext {
             self.stats.duplicates += 1;
@@ -326,6 +347,22 @@ impl JitterBuffer {
                 PlayoutMode::Adaptive { .. } => arrival,
             });
         }
+    }
+
+    /// Forgets buffered frames, playout position and timestamp base.
+    fn restart_playout(&mut self) {
+        for sl in self.slots.iter_mut() {
+            sl.ts = EMPTY;
+        }
+        self.have_ts = false;
+        self.next_ts = None;
+        self.start_at = None;
+        self.missing_run = 0;
+        self.over_run = 0;
+        self.discard_run = 0;
+        self.base_cur = i64::MAX;
+        self.base_prev = i64::MAX;
+        self.base_count = 0;
     }
 
     fn update_target(&mut self) {
@@ -658,5 +695,42 @@ mod tests {
             }
         }
         assert_eq!(played, 10);
+    }
+
+    #[test]
+    fn follows_a_timestamp_jump() {
+        // A transfer or sender restart: timestamps jump forward, later
+        // backward. Playout resumes on the new base within a few frames.
+        let t0 = Instant::now();
+        let mut jb = JitterBuffer::new(JitterConfig::default());
+        let mut out = [0i16; 160];
+        let mut ts_base = 1000u32;
+        let mut audio_after_jump = [0usize; 2];
+        for i in 0..300u64 {
+            if i == 100 {
+                ts_base = ts_base.wrapping_add(3_000_000);
+            }
+            if i == 200 {
+                ts_base = ts_base.wrapping_sub(9_000_000);
+            }
+            let t = t0 + Duration::from_millis(20 * i);
+            jb.insert(
+                t,
+                i as u16,
+                ts_base.wrapping_add(160 * i as u32),
+                &frame(0x80),
+            );
+            let p = jb.pull(t + Duration::from_millis(5), &mut out);
+            if matches!(p, Pulled::Audio { .. }) {
+                if (110..200).contains(&i) {
+                    audio_after_jump[0] += 1;
+                }
+                if i >= 210 {
+                    audio_after_jump[1] += 1;
+                }
+            }
+        }
+        assert_eq!(jb.stats().resets, 2);
+        assert_eq!(audio_after_jump, [90, 90]);
     }
 }
