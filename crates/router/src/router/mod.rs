@@ -281,7 +281,7 @@ impl Router {
             c.preferred = Some(p);
             c.park_until = self.now.saturating_add(dur_ns(wait));
         }
-        let r = self.admit(call, q, true);
+        let r = self.admit(call, q);
         if r.is_err() {
             self.calls.remove(&call);
         }

@@ -17,12 +17,7 @@ use super::{Router, MAX_HOPS};
 
 impl Router {
     /// Puts a detached caller into queue `q` (or its overflow chain).
-    pub(crate) fn admit(
-        &mut self,
-        call: CallKey,
-        mut q: u32,
-        _first: bool,
-    ) -> Result<(), RouterError> {
+    pub(crate) fn admit(&mut self, call: CallKey, mut q: u32) -> Result<(), RouterError> {
         loop {
             let qu = &self.queues[q as usize];
             let full = qu.cfg.max_len.is_some_and(|m| qu.in_queue >= m);
@@ -775,7 +770,7 @@ impl Router {
             if let Some(c) = self.calls.get_mut(&call) {
                 c.hops += 1;
             }
-            if let Err(e) = self.admit(call, to, false) {
+            if let Err(e) = self.admit(call, to) {
                 let reason = if e == RouterError::QueueFull {
                     ExitReason::Full
                 } else {
