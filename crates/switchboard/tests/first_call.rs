@@ -28,18 +28,7 @@ fn completed_call_with_audio_both_ways_caller_hangs_up() {
     register(&e, "1001", "pw1001", phone_port);
     e.wait_registered(1);
     let agent = phone(&e, "agent-answer.xml", phone_port, &["-rtp_echo"]);
-    e.sipp("carrier-call.xml")
-        .args([
-            "-s",
-            "5000",
-            "-d",
-            "3000",
-            "-p",
-            &(e.base + 40).to_string(),
-            "-mp",
-            &(e.base + 50).to_string(),
-        ])
-        .run();
+    carrier(&e, "carrier-call.xml").args(["-d", "3000"]).run();
     agent.wait_ok();
     let cdrs = e.wait_cdrs(1);
     assert_eq!(cdrs.len(), 1, "{}", e.log());
@@ -85,16 +74,7 @@ fn agent_hangs_up_first() {
         phone_port,
         &["-rtp_echo", "-d", "1500"],
     );
-    e.sipp("carrier-wait-bye.xml")
-        .args([
-            "-s",
-            "5000",
-            "-p",
-            &(e.base + 40).to_string(),
-            "-mp",
-            &(e.base + 50).to_string(),
-        ])
-        .run();
+    carrier(&e, "carrier-wait-bye.xml").run();
     agent.wait_ok();
     let c = &e.wait_cdrs(1)[0];
     assert_eq!(c["outcome"], "completed");
@@ -105,18 +85,7 @@ fn agent_hangs_up_first() {
 #[test]
 fn caller_cancels_while_queued() {
     let e = start("cancel-queued", "");
-    e.sipp("carrier-cancel.xml")
-        .args([
-            "-s",
-            "5000",
-            "-d",
-            "1000",
-            "-p",
-            &(e.base + 40).to_string(),
-            "-mp",
-            &(e.base + 50).to_string(),
-        ])
-        .run();
+    carrier(&e, "carrier-cancel.xml").args(["-d", "1000"]).run();
     let c = &e.wait_cdrs(1)[0];
     assert_eq!(c["outcome"], "abandoned");
     assert_eq!(c["hangup_by"], "caller");
@@ -137,18 +106,7 @@ fn caller_cancels_while_agent_rings() {
     e.wait_registered(1);
     // The phone only succeeds if the engine CANCELs its INVITE.
     let agent = phone(&e, "agent-noanswer.xml", phone_port, &[]);
-    e.sipp("carrier-cancel.xml")
-        .args([
-            "-s",
-            "5000",
-            "-d",
-            "1000",
-            "-p",
-            &(e.base + 40).to_string(),
-            "-mp",
-            &(e.base + 50).to_string(),
-        ])
-        .run();
+    carrier(&e, "carrier-cancel.xml").args(["-d", "1000"]).run();
     agent.wait_ok();
     let c = &e.wait_cdrs(1)[0];
     assert_eq!(c["outcome"], "abandoned");
@@ -167,18 +125,7 @@ fn next_agent_after(first_scenario: &str, name: &str) {
     e.wait_registered(2);
     let first = phone(&e, first_scenario, p1, &[]);
     let second = phone(&e, "agent-answer.xml", p2 + 5, &["-rtp_echo"]);
-    e.sipp("carrier-call.xml")
-        .args([
-            "-s",
-            "5000",
-            "-d",
-            "1000",
-            "-p",
-            &(e.base + 40).to_string(),
-            "-mp",
-            &(e.base + 50).to_string(),
-        ])
-        .run();
+    carrier(&e, "carrier-call.xml").args(["-d", "1000"]).run();
     first.wait_ok();
     second.wait_ok();
     let c = &e.wait_cdrs(1)[0];

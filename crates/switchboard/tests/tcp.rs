@@ -21,14 +21,8 @@ fn carrier_over_tcp_caller_hangs_up() {
     register(&e, "1001", "pw1001", e.base + 20);
     e.wait_registered(1);
     let agent = phone(&e, "agent-answer.xml", e.base + 20, &["-rtp_echo"]);
-    e.sipp("carrier-call.xml")
-        .args(["-t", "t1", "-s", "5000", "-d", "1000"])
-        .args([
-            "-p",
-            &(e.base + 40).to_string(),
-            "-mp",
-            &(e.base + 50).to_string(),
-        ])
+    carrier(&e, "carrier-call.xml")
+        .args(["-t", "t1", "-d", "1000"])
         .run();
     agent.wait_ok();
     let c = &e.wait_cdrs(1)[0];
@@ -47,15 +41,7 @@ fn carrier_over_tcp_gets_the_engines_bye_on_its_connection() {
         e.base + 20,
         &["-rtp_echo", "-d", "1000"],
     );
-    e.sipp("carrier-wait-bye.xml")
-        .args(["-t", "t1", "-s", "5000"])
-        .args([
-            "-p",
-            &(e.base + 40).to_string(),
-            "-mp",
-            &(e.base + 50).to_string(),
-        ])
-        .run();
+    carrier(&e, "carrier-wait-bye.xml").args(["-t", "t1"]).run();
     agent.wait_ok();
     let c = &e.wait_cdrs(1)[0];
     assert_eq!(c["outcome"], "completed");

@@ -3,7 +3,7 @@
 //! the router.
 
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bytes::Bytes;
 use router::{CallKey, RingFailure};
@@ -13,7 +13,7 @@ use sip_core::{Message, Method, RequestBuilder, ResponseBuilder};
 
 use super::caller::{contact_target, media_codec, CallState};
 use super::finish::Party;
-use super::{new_tag, Engine, Timer};
+use super::{new_tag, Engine};
 use crate::transport::Proto;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -233,13 +233,7 @@ impl Engine {
         );
         // If the agent never answers the CANCEL, Timer B ends the INVITE
         // transaction; forget the leg after that at the latest.
-        let forget = now + self.cfg.raw.sip.t1 * 64 + Duration::from_secs(1);
-        self.arm(
-            forget,
-            Timer::ForgetLeg {
-                call_id: leg_id.to_string(),
-            },
-        );
+        self.forget_leg_later(now, leg_id);
     }
 
     /// A response (first of its kind) on an agent leg.
@@ -425,13 +419,7 @@ impl Engine {
                 now,
             );
         }
-        let forget = now + self.cfg.raw.sip.t1 * 64 + Duration::from_secs(1);
-        self.arm(
-            forget,
-            Timer::ForgetLeg {
-                call_id: leg_id.to_string(),
-            },
-        );
+        self.forget_leg_later(now, leg_id);
     }
 
     /// A retransmitted 2xx for an INVITE whose transaction ended: ACK again.

@@ -8,7 +8,7 @@ use std::time::Instant;
 use router::CallKey;
 use sip_core::sdp::{self, PayloadFormat, Sdp};
 use sip_core::transaction::TxKey;
-use sip_core::{HeaderName, Message, Method, ResponseBuilder, Scheme};
+use sip_core::{HeaderName, Message, Method, RequestBuilder, ResponseBuilder, Scheme};
 
 use super::finish::Party;
 use super::{new_tag, Engine, Timer, ALLOW};
@@ -74,6 +74,37 @@ pub struct Call {
     pub arrived: Instant,
     pub answered: Option<Instant>,
     pub bridged: Option<Instant>,
+}
+
+impl Call {
+    /// A request inside the caller's dialog, where we are the UAS
+    /// (RFC 3261 §12.2.1.1): the caller's Contact as Request-URI, From and
+    /// To swapped with our tag, its route set. Returns the builder (the
+    /// caller adds its own headers) and where to send it.
+    pub(super) fn request(
+        &self,
+        method: &str,
+        cseq: u32,
+        via: String,
+    ) -> (RequestBuilder, SocketAddr) {
+        let mut r = RequestBuilder::new(method, &self.remote_target)
+            .header("Via", via)
+            .header("Max-Forwards", 70)
+            .header(
+                "From",
+                format!("{};tag={}", self.invite.to_str_raw(), self.local_tag),
+            )
+            .header("To", self.invite.from_str_raw())
+            .header("Call-ID", &self.call_id)
+            .header("CSeq", format!("{cseq} {method}"));
+        for route in &self.route_set {
+            r = r.header("Route", route);
+        }
+        (
+            r,
+            super::agent_leg::route_dest(&self.route_set, self.target_addr),
+        )
+    }
 }
 
 impl Engine {

@@ -6,9 +6,9 @@ use std::time::Instant;
 use bytes::Bytes;
 use router::CallKey;
 use sip_core::transaction::new_branch;
-use sip_core::{Method, RequestBuilder, ResponseBuilder};
+use sip_core::{Method, ResponseBuilder};
 
-use super::agent_leg::{route_dest, LegState};
+use super::agent_leg::LegState;
 use super::Engine;
 use crate::cdr::{rfc3339, Cdr};
 use crate::transport::Proto;
@@ -65,20 +65,7 @@ impl Engine {
             return;
         };
         c.local_cseq += 1;
-        let mut r = RequestBuilder::new("BYE", &c.remote_target)
-            .header("Via", via)
-            .header("Max-Forwards", 70)
-            .header(
-                "From",
-                format!("{};tag={}", c.invite.to_str_raw(), c.local_tag),
-            )
-            .header("To", c.invite.from_str_raw())
-            .header("Call-ID", &c.call_id)
-            .header("CSeq", format!("{} BYE", c.local_cseq));
-        for route in &c.route_set {
-            r = r.header("Route", route);
-        }
-        let dest = route_dest(&c.route_set, c.target_addr);
+        let (r, dest) = c.request("BYE", c.local_cseq, via);
         let bye = Bytes::from(r.build(None));
         self.tx
             .send_request(bye, Method::Bye, &branch, dest, proto.reliable(), now);

@@ -109,17 +109,7 @@ impl Engine {
         };
         let digest = DigestServer::new(&cfg.raw.auth.realm, secret)
             .with_nonce_ttl(cfg.raw.auth.nonce_ttl.as_secs());
-        let mut music = HashMap::new();
-        for (queue, path) in &cfg.music {
-            match Prompt::from_wav(path) {
-                Ok(p) => {
-                    music.insert(queue.clone(), Arc::new(p));
-                }
-                Err(e) => {
-                    tracing::warn!(queue = %queue, file = %path.display(), "music not loaded: {e}")
-                }
-            }
-        }
+        let music = load_music(&cfg);
         let mut engine = Engine {
             host: cfg.public_host(),
             tx: TransactionLayer::new(timers),
@@ -192,6 +182,18 @@ impl Engine {
             .duration_since(SystemTime::UNIX_EPOCH)
             .map(|d| d.as_secs())
             .unwrap_or(0)
+    }
+
+    /// Forgets an agent leg that never finished (no answer to our CANCEL
+    /// or BYE) once its transactions must have ended (64*T1).
+    fn forget_leg_later(&mut self, now: Instant, leg_id: &str) {
+        let at = now + self.cfg.raw.sip.t1 * 64 + std::time::Duration::from_secs(1);
+        self.arm(
+            at,
+            Timer::ForgetLeg {
+                call_id: leg_id.to_string(),
+            },
+        );
     }
 
     fn arm(&mut self, at: Instant, t: Timer) {
@@ -661,6 +663,23 @@ impl Engine {
 }
 
 pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, INFO, UPDATE";
+
+/// The queues' hold music, decoded once; a file that fails to load is
+/// logged and the built-in music plays instead.
+fn load_music(cfg: &Config) -> HashMap<String, Arc<Prompt>> {
+    let mut music = HashMap::new();
+    for (queue, path) in &cfg.music {
+        match Prompt::from_wav(path) {
+            Ok(p) => {
+                music.insert(queue.clone(), Arc::new(p));
+            }
+            Err(e) => {
+                tracing::warn!(queue = %queue, file = %path.display(), "music not loaded: {e}")
+            }
+        }
+    }
+    music
+}
 
 /// A random tag or Call-ID part (RFC 3261 §19.3: at least 32 bits of randomness).
 pub fn new_tag() -> String {

@@ -7,8 +7,6 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use media::Prompt;
-
 use super::Engine;
 use crate::config::Config;
 
@@ -43,17 +41,7 @@ impl Engine {
         if old.raw.cdr.path != cfg.raw.cdr.path {
             report.needs_restart.push("[cdr] path".into());
         }
-        let mut music = std::collections::HashMap::new();
-        for (queue, path) in &cfg.music {
-            match Prompt::from_wav(path) {
-                Ok(p) => {
-                    music.insert(queue.clone(), Arc::new(p));
-                }
-                Err(e) => {
-                    tracing::warn!(queue = %queue, file = %path.display(), "music not loaded: {e}")
-                }
-            }
-        }
+        let music = super::load_music(&cfg);
         self.music = music;
         self.prompts = super::announce::Prompts::load(cfg.prompts.as_deref());
         self.overload.set_config(cfg.raw.overload.clone());

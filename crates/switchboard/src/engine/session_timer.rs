@@ -12,9 +12,8 @@ use sip_core::dialog::session_timer::{
     uas_negotiate, IntervalTooSmall, Negotiated, Refresher, SessionTimer, SessionTimerAction,
 };
 use sip_core::transaction::new_branch;
-use sip_core::{HeaderName, Message, Method, RequestBuilder, ResponseBuilder};
+use sip_core::{HeaderName, Message, Method, ResponseBuilder};
 
-use super::agent_leg::route_dest;
 use super::finish::Party;
 use super::{Engine, Timer};
 
@@ -109,28 +108,16 @@ impl Engine {
             .any(|m| m.eq_ignore_ascii_case("UPDATE"));
         let method = if update { "UPDATE" } else { "INVITE" };
         c.local_cseq += 1;
-        let mut r = RequestBuilder::new(method, &c.remote_target)
-            .header("Via", via)
-            .header("Max-Forwards", 70)
-            .header(
-                "From",
-                format!("{};tag={}", c.invite.to_str_raw(), c.local_tag),
-            )
-            .header("To", c.invite.from_str_raw())
-            .header("Call-ID", &c.call_id)
-            .header("CSeq", format!("{} {method}", c.local_cseq))
+        let (r, dest) = c.request(method, c.local_cseq, via);
+        let r = r
             .header("Contact", contact)
             .header(
                 "Session-Expires",
                 format!("{};refresher=uas", t.expires.delta),
             )
             .header("Supported", "timer");
-        for route in &c.route_set {
-            r = r.header("Route", route);
-        }
         let body = (!update).then_some(("application/sdp", c.local_sdp.as_bytes()));
         let data = Bytes::from(r.build(body));
-        let dest = route_dest(&c.route_set, c.target_addr);
         let m = if update {
             Method::Update
         } else {
@@ -184,20 +171,7 @@ impl Engine {
         let Some(c) = self.calls.get(&call) else {
             return;
         };
-        let mut r = RequestBuilder::new("ACK", &c.remote_target)
-            .header("Via", self.via(&branch, c.proto))
-            .header("Max-Forwards", 70)
-            .header(
-                "From",
-                format!("{};tag={}", c.invite.to_str_raw(), c.local_tag),
-            )
-            .header("To", c.invite.from_str_raw())
-            .header("Call-ID", &c.call_id)
-            .header("CSeq", format!("{} ACK", msg.cseq().seq));
-        for route in &c.route_set {
-            r = r.header("Route", route);
-        }
-        let dest = route_dest(&c.route_set, c.target_addr);
+        let (r, dest) = c.request("ACK", msg.cseq().seq, self.via(&branch, c.proto));
         let reliable = c.proto.reliable();
         let data = Bytes::from(r.build(None));
         self.out.push_back(sip_core::transaction::Transmit {

@@ -395,6 +395,18 @@ impl Drop for RunningSipp {
     }
 }
 
+/// A SIPp carrier calling 5000 from this test's carrier ports
+/// (`-p base+40`, media `base+50`).
+pub fn carrier(engine: &Engine, scenario: &str) -> Sipp {
+    let (p, mp) = (
+        (engine.base + 40).to_string(),
+        (engine.base + 50).to_string(),
+    );
+    engine
+        .sipp(scenario)
+        .args(["-s", "5000", "-p", &p, "-mp", &mp])
+}
+
 /// Registers `agent` with SIPp, its phone (agent-*.xml) listening on `port`.
 pub fn register(engine: &Engine, agent: &str, password: &str, port: u16) {
     engine
