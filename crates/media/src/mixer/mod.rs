@@ -204,7 +204,7 @@ impl Mixer {
                 && self
                     .parties
                     .iter()
-                    .any(|w| w.has_input && w.role == Role::Whisper { to: id });
+                    .any(|w| w.has_input && w.id != id && w.role == Role::Whisper { to: id });
             if !whispered {
                 let p = &mut self.parties[i];
                 if !own_public {
@@ -219,7 +219,7 @@ impl Mixer {
             // Rare path: the public sum plus whispers to this party.
             self.scratch.copy_from_slice(&self.sum);
             for w in &self.parties {
-                if w.has_input && w.role == (Role::Whisper { to: id }) {
+                if w.has_input && w.id != id && w.role == (Role::Whisper { to: id }) {
                     (k.acc)(&mut self.scratch, &w.input);
                 }
             }
