@@ -53,6 +53,10 @@ pub(crate) struct Call {
     pub hops: u8,
     pub preferred: Option<u32>,
     pub park_until: u64,
+    /// Extra skills the caller needs (`EnqueueOptions::require`).
+    pub extra: Vec<(String, u8)>,
+    /// Index + 1 into its queue's `variants` (0: the queue's own buckets).
+    pub variant: u32,
 }
 
 impl Call {

@@ -44,6 +44,8 @@ pub(crate) struct Queue {
     pub rng: Rng,
     /// Bucket of each step (index 0 = base requirement).
     pub buckets: Vec<u32>,
+    /// Variants for callers with extra skills: (extra skills, bucket per step).
+    pub variants: Vec<(Vec<(String, u8)>, Vec<u32>)>,
     /// Wait (ns) at which each step starts; `[0, relax[0].after, ...]`.
     pub step_after: Vec<u64>,
     /// Callers in the queue (waiting, parked or ringing).

@@ -111,8 +111,7 @@ impl Router {
                 _ => e.0 += 1,
             }
             e.2 = e.2.max(now_ns.saturating_sub(c.queue_enter));
-            let qu = &self.queues[c.queue as usize];
-            if let Some(&b) = qu.buckets.get(c.step) {
+            if let Some(b) = self.call_bucket(c) {
                 for &(s, _) in &self.buckets[b as usize].require {
                     skill_waiting[s as usize] += 1;
                 }

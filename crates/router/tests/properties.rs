@@ -159,8 +159,22 @@ fn run(strategies: [Strategy; 3], caps: [u32; 5], ops: Vec<Op>) -> Result<(), Te
     for op in ops {
         match op {
             Op::Enqueue { q, prio, caller } => {
-                let _ =
-                    s.r.enqueue(next_call, QUEUES[q], prio, &format!("c{caller}"), s.now);
+                let opts = EnqueueOptions {
+                    require: if caller % 3 == 0 {
+                        skills(&[("y", 1)])
+                    } else {
+                        Default::default()
+                    },
+                    ..Default::default()
+                };
+                let _ = s.r.enqueue_with(
+                    next_call,
+                    QUEUES[q],
+                    prio,
+                    &format!("c{caller}"),
+                    opts,
+                    s.now,
+                );
                 next_call += 1;
             }
             Op::Abandon(i) => {

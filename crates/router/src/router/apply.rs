@@ -17,7 +17,7 @@ use crate::util::{dur_ns, Rng};
 use super::{Router, STATS_SLOT_NS};
 
 impl Router {
-    fn intern(&mut self, name: &str) -> u16 {
+    pub(crate) fn intern(&mut self, name: &str) -> u16 {
         if let Some(&i) = self.skill_ix.get(name) {
             return i;
         }
@@ -116,6 +116,7 @@ impl Router {
                         memory: QueueMemory::default(),
                         rng: Rng::from_name(&qc.name),
                         buckets: Vec::new(),
+                        variants: Vec::new(),
                         step_after: Vec::new(),
                         in_queue: 0,
                         by_prio: Default::default(),
@@ -137,6 +138,7 @@ impl Router {
                 qu.removed = true;
             }
             qu.buckets.clear();
+            qu.variants.clear();
             qu.step_after.clear();
             qu.staffed = 0;
             qu.ready = 0;
@@ -322,7 +324,11 @@ impl Router {
                 continue;
             }
             let step = qu.step_for(now.saturating_sub(c.queue_enter));
-            self.calls.get_mut(&call).expect("exists").step = step;
+            let (q, extra) = (c.queue, c.extra.clone());
+            let variant = self.variant_for(q, &extra);
+            let c = self.calls.get_mut(&call).expect("exists");
+            c.step = step;
+            c.variant = variant;
             self.schedule_call_timers(call);
         }
         // Staffing may have changed anywhere: re-check `leave_empty`.

@@ -30,7 +30,7 @@ impl Router {
                     if !b.waiting.contains(&c.ord) {
                         return Err(format!("call {k} not in its bucket"));
                     }
-                    if self.queues[c.queue as usize].buckets.get(c.step) != Some(bucket) {
+                    if self.call_bucket(c) != Some(*bucket) {
                         return Err(format!(
                             "call {k} in bucket {bucket}, expected step {} of its queue",
                             c.step

@@ -19,6 +19,7 @@ mod apply;
 mod invariants;
 mod routing;
 mod timeouts;
+mod variants;
 
 /// Rolling-statistics slot length.
 pub(crate) const STATS_SLOT_NS: u64 = 60 * 1_000_000_000;
@@ -36,6 +37,9 @@ pub struct EnqueueOptions {
     pub preferred_agent: Option<String>,
     /// Overrides the queue's `sticky_wait` for `preferred_agent`.
     pub preferred_wait: Option<Duration>,
+    /// Skills (with minimum levels) this caller needs on top of the queue's
+    /// requirement, at every relaxation step (a higher level here wins).
+    pub require: std::collections::BTreeMap<String, u8>,
 }
 
 /// Where a call is, for the engine and the admin API.
@@ -266,6 +270,8 @@ impl Router {
             hops: 0,
             preferred: None,
             park_until: 0,
+            extra: opts.require.iter().map(|(s, &l)| (s.clone(), l)).collect(),
+            variant: 0,
         };
         self.calls.insert(call, c);
         if let Some(p) = opts
@@ -492,9 +498,8 @@ impl Router {
         let Some(c) = self.calls.get(&call) else {
             return 0;
         };
-        let qu = &self.queues[c.queue as usize];
         let mut n = 1;
-        for &b in &qu.buckets {
+        for b in self.queue_buckets(c.queue) {
             n += self.buckets[b as usize].waiting.range(..c.ord).count();
         }
         n

@@ -71,6 +71,15 @@ impl Router {
                 }
             }
         }
+        let extra = self
+            .calls
+            .get(&call)
+            .map(|c| c.extra.clone())
+            .unwrap_or_default();
+        let variant = self.variant_for(q, &extra);
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.variant = variant;
+        }
         let now = self.now;
         let (prio, position) = {
             let c = self.calls.get(&call).expect("admit: call exists");
@@ -178,7 +187,7 @@ impl Router {
         debug_assert_eq!(c.state, CallState::Detached);
         let q = c.queue;
         let ord = c.ord;
-        let Some(&b) = self.queues[q as usize].buckets.get(c.step) else {
+        let Some(b) = self.call_bucket(c) else {
             return;
         };
         if let Some(p) = c.preferred.filter(|_| c.park_until > now) {
@@ -938,8 +947,8 @@ impl Router {
             if qu.removed || !self.is_empty(q, rule) {
                 continue;
             }
-            let mut leaving: Vec<CallOrd> = qu
-                .buckets
+            let mut leaving: Vec<CallOrd> = self
+                .queue_buckets(q)
                 .iter()
                 .flat_map(|&b| self.buckets[b as usize].waiting.iter().copied())
                 .collect();
