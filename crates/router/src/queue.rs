@@ -34,6 +34,9 @@ pub(crate) struct Bucket {
     pub members: u32,
 }
 
+/// Extra skills (by name) and the bucket of each step for them.
+pub(crate) type Variant = (Vec<(String, u8)>, Vec<u32>);
+
 #[derive(Debug)]
 pub(crate) struct Queue {
     pub name: String,
@@ -45,7 +48,7 @@ pub(crate) struct Queue {
     /// Bucket of each step (index 0 = base requirement).
     pub buckets: Vec<u32>,
     /// Variants for callers with extra skills: (extra skills, bucket per step).
-    pub variants: Vec<(Vec<(String, u8)>, Vec<u32>)>,
+    pub variants: Vec<Variant>,
     /// Wait (ns) at which each step starts; `[0, relax[0].after, ...]`.
     pub step_after: Vec<u64>,
     /// Callers in the queue (waiting, parked or ringing).

@@ -82,7 +82,8 @@ impl Router {
         }
         let now = self.now;
         let extra_ix: Vec<(u16, u8)> = extra.iter().map(|(s, l)| (self.intern(s), *l)).collect();
-        let steps: Vec<(Vec<(u16, u8)>, Option<u32>)> = self.queues[q as usize]
+        type Step = (Vec<(u16, u8)>, Option<u32>);
+        let steps: Vec<Step> = self.queues[q as usize]
             .buckets
             .iter()
             .map(|&b| {
