@@ -97,6 +97,7 @@ fn preferred_agent_by_request() {
     let opts = EnqueueOptions {
         preferred_agent: Some("b".into()),
         preferred_wait: Some(secs(5)),
+        ..Default::default()
     };
     s.r.enqueue_with(1, "q", 0, "x", opts.clone(), s.now)
         .unwrap();
