@@ -20,6 +20,8 @@ struct Sim {
     engine: Engine,
     now: Instant,
     sent: Vec<(SocketAddr, String)>,
+    /// INVITE Call-IDs already counted by `invites_to`.
+    seen: std::collections::HashSet<String>,
 }
 
 fn sim(queue_extra: &str) -> Sim {
@@ -74,6 +76,7 @@ queue = "support"
         engine,
         now,
         sent: Vec::new(),
+        seen: Default::default(),
     }
 }
 
@@ -136,6 +139,114 @@ From: <sip:c@127.0.0.1>;tag=c1\r\nTo: <sip:5000@127.0.0.1>\r\nCall-ID: sim-1\r\n
 Contact: <sip:c@{CARRIER}>\r\nMax-Forwards: 70\r\n{extra}Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{sdp}",
         sdp.len()
     )
+}
+
+impl Sim {
+    /// Registers agent `id` (password "pw") from `contact` with digest auth.
+    fn register(&mut self, id: &str, contact: &str) {
+        let req = |cseq: u32, auth: &str| {
+            format!(
+                "REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {contact};branch=z9hG4bK-reg-{id}-{cseq}\r\n\
+From: <sip:{id}@127.0.0.1>;tag=r{id}\r\nTo: <sip:{id}@127.0.0.1>\r\nCall-ID: reg-{id}\r\nCSeq: {cseq} REGISTER\r\n\
+Contact: <sip:{id}@{contact}>\r\nExpires: 3600\r\nMax-Forwards: 70\r\n{auth}Content-Length: 0\r\n\r\n"
+            )
+        };
+        self.input(&req(1, ""));
+        let challenge = self.take("SIP/2.0 401").pop().expect("401");
+        let www = challenge
+            .lines()
+            .find(|l| l.starts_with("WWW-Authenticate:") && l.contains("MD5"))
+            .unwrap();
+        let nonce = www
+            .split("nonce=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_string();
+        let realm = www
+            .split("realm=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_string();
+        let uri = "sip:127.0.0.1";
+        let response = sip_core::auth::digest_response(
+            sip_core::DigestAlgorithm::Md5,
+            false,
+            id,
+            &realm,
+            "pw",
+            "REGISTER",
+            uri,
+            &nonce,
+            Some(("auth", "00000001", "abc")),
+        );
+        let auth = format!(
+            "Authorization: Digest username=\"{id}\", realm=\"{realm}\", nonce=\"{nonce}\", uri=\"{uri}\", response=\"{response}\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"abc\"\r\n"
+        );
+        self.input(&req(2, &auth));
+        assert_eq!(self.take("SIP/2.0 200").len(), 1, "registered");
+    }
+
+    /// Distinct INVITEs sent to `dest` so far (by Call-ID), draining them.
+    fn invites_to(&mut self, dest: &str) -> usize {
+        let dest: SocketAddr = dest.parse().unwrap();
+        let ids: Vec<String> = self
+            .sent
+            .iter()
+            .filter(|(d, m)| *d == dest && m.starts_with("INVITE "))
+            .filter_map(|(_, m)| {
+                m.lines()
+                    .find(|l| l.starts_with("Call-ID:"))
+                    .map(str::to_string)
+            })
+            .collect();
+        self.sent
+            .retain(|(d, m)| !(*d == dest && m.starts_with("INVITE ")));
+        ids.into_iter()
+            .filter(|id| self.seen.insert(id.clone()))
+            .count()
+    }
+}
+
+#[test]
+fn a_phone_that_never_answers_is_rested_then_paused_not_rung_again_and_again() {
+    // Defaults: unreachable_delay 30 s, auto-pause after 3 unanswered offers.
+    let mut s = sim("ring_timeout = \"120s\"");
+    let phone = "127.0.0.1:7171";
+    s.register("1001", phone);
+    s.input(&invite(""));
+    assert_eq!(s.invites_to(phone), 1, "rung once");
+    // Timer B (64*T1 = 32 s): no answer at all, so the phone is unreachable.
+    s.advance(Duration::from_secs(33));
+    assert_eq!(
+        s.invites_to(phone),
+        0,
+        "rested for unreachable_delay, not rung again at once"
+    );
+    // After the rest it is offered again; twice more unreachable...
+    s.advance(Duration::from_secs(30));
+    assert_eq!(s.invites_to(phone), 1);
+    s.advance(Duration::from_secs(33 + 30));
+    assert_eq!(s.invites_to(phone), 1);
+    s.advance(Duration::from_secs(33));
+    // ...and after the third it is paused: the caller waits, the phone is left alone.
+    s.advance(Duration::from_secs(600));
+    assert_eq!(
+        s.invites_to(phone),
+        0,
+        "auto-paused after 3 unanswered offers"
+    );
+    let snap = s.engine.snapshot(s.now);
+    assert_eq!(
+        snap["calls"].as_array().unwrap().len(),
+        1,
+        "the caller still waits"
+    );
 }
 
 fn to_tag(resp: &str) -> String {
