@@ -293,6 +293,23 @@ impl MediaEngine {
         self.send(s, SessionCmd::TelephoneEvent { leg, pt });
     }
 
+    /// Sends a DTMF digit to the leg: as RFC 4733 telephone-events (an
+    /// update every 20 ms, then three end packets) when the leg negotiated
+    /// them ([`MediaEngine::set_telephone_event`]), otherwise as in-band
+    /// tones through the leg's player (replacing what it played). Music
+    /// pauses and relayed audio to the leg is held back while events go
+    /// out. Digits queue in order.
+    pub fn send_dtmf(&self, s: SessionId, leg: Leg, digit: char, duration: Duration) {
+        self.send(
+            s,
+            SessionCmd::SendDtmf {
+                leg,
+                digit,
+                duration,
+            },
+        );
+    }
+
     /// Turns Goertzel DTMF detection on the leg's G.711 audio on or off
     /// (for callers that send tones in-band; costs about 1 µs per packet).
     pub fn detect_inband_dtmf(&self, s: SessionId, leg: Leg, on: bool) {

@@ -85,6 +85,17 @@ impl StreamRewriter {
         (self.packets, self.octets)
     }
 
+    /// Records that the stream's media runs until `out_ts` (e.g. the end of
+    /// an RFC 4733 event, whose packets all carry its start timestamp), so
+    /// the next source starts after it.
+    pub fn extend_to(&mut self, out_ts: u32, now: Instant) {
+        if let Some((s, t, _)) = self.last {
+            if (out_ts.wrapping_sub(t) as i32) > 0 {
+                self.last = Some((s, out_ts, now));
+            }
+        }
+    }
+
     /// Maps one packet from `source` with incoming `seq`/`ts` to the outgoing
     /// stream. `payload_len` feeds the sender-report octet count.
     pub fn rewrite(
@@ -185,6 +196,41 @@ mod tests {
         assert_eq!(r.sequence, 1005);
         assert_eq!(r.timestamp, 5640 + 8000);
         assert_eq!(rw.counts(), (7, 7 * 160));
+    }
+
+    #[test]
+    fn extend_to_pushes_the_next_source_past_an_event() {
+        let t0 = Instant::now();
+        let mut rw = StreamRewriter::new(1, 0, 1000, 8000);
+        // Three packets of one telephone-event: same timestamp.
+        for s in 0..3 {
+            rw.rewrite(
+                SourceKey::Player(1),
+                s,
+                0,
+                4,
+                t0 + Duration::from_millis(20 * s as u64),
+            );
+        }
+        rw.extend_to(1000 + 800, t0 + Duration::from_millis(40));
+        let r = rw.rewrite(
+            SourceKey::Relay(9),
+            77,
+            5,
+            160,
+            t0 + Duration::from_millis(60),
+        );
+        assert_eq!((r.sequence, r.timestamp), (3, 1800 + 160));
+        // Never moves backwards.
+        rw.extend_to(10, t0);
+        let r = rw.rewrite(
+            SourceKey::Relay(9),
+            78,
+            165,
+            160,
+            t0 + Duration::from_millis(80),
+        );
+        assert_eq!(r.timestamp, 1800 + 320);
     }
 
     #[test]

@@ -113,3 +113,72 @@ fn inband_tones_detected_in_g711() {
     );
     e.release(s.id);
 }
+
+fn recv_n(s: &UdpSocket, n: usize) -> Vec<Vec<u8>> {
+    let mut v = vec![];
+    let mut buf = [0u8; 2048];
+    for _ in 0..n {
+        let (len, _) = s.recv_from(&mut buf).expect("packet");
+        v.push(buf[..len].to_vec());
+    }
+    v
+}
+
+#[test]
+fn sends_rfc4733_digits_in_the_legs_stream() {
+    let e = engine(42440);
+    let s = e.create_session().unwrap();
+    let caller = peer();
+    e.set_remote(s.id, Leg::A, caller.local_addr().unwrap(), Codec::Pcmu);
+    e.set_telephone_event(s.id, Leg::A, Some(101));
+    e.send_dtmf(s.id, Leg::A, '5', Duration::from_millis(100));
+    e.send_dtmf(s.id, Leg::A, '#', Duration::from_millis(60));
+    let pkts = recv_n(&caller, 7 + 5);
+    let parsed: Vec<_> = pkts.iter().map(|p| RtpPacket::parse(p).unwrap()).collect();
+    let first = &parsed[0];
+    for (i, p) in parsed.iter().enumerate() {
+        assert_eq!(p.payload_type(), 101);
+        assert_eq!(p.ssrc(), first.ssrc());
+        assert_eq!(p.sequence(), first.sequence().wrapping_add(i as u16));
+    }
+    let evs: Vec<_> = parsed
+        .iter()
+        .map(|p| dtmf::TelephoneEvent::parse(p.payload()).unwrap())
+        .collect();
+    // '5': 4 updates (160..640) + 3 ends at 800, one timestamp, marker first.
+    assert!(parsed[0].marker() && !parsed[1].marker());
+    assert!(parsed[..7]
+        .iter()
+        .all(|p| p.timestamp() == first.timestamp()));
+    assert!(evs[..7].iter().all(|e| e.event == 5));
+    assert_eq!(
+        evs[..7].iter().map(|e| e.duration).collect::<Vec<_>>(),
+        vec![160, 320, 480, 640, 800, 800, 800]
+    );
+    assert_eq!(evs[..7].iter().filter(|e| e.end).count(), 3);
+    // '#': a new event with a later timestamp and its own marker.
+    assert!(parsed[7].marker());
+    assert!(parsed[7].timestamp().wrapping_sub(first.timestamp()) >= 800);
+    assert!(evs[7..].iter().all(|e| e.event == 11));
+    e.release(s.id);
+}
+
+#[test]
+fn sends_inband_tones_without_telephone_event() {
+    let e = engine(42460);
+    let s = e.create_session().unwrap();
+    let caller = peer();
+    e.set_remote(s.id, Leg::A, caller.local_addr().unwrap(), Codec::Pcmu);
+    e.send_dtmf(s.id, Leg::A, '8', Duration::from_millis(100));
+    let pkts = recv_n(&caller, 6);
+    let mut det = dtmf::DtmfDetector::new();
+    let mut got = vec![];
+    for p in &pkts {
+        let p = RtpPacket::parse(p).unwrap();
+        assert_eq!(p.payload_type(), 0);
+        let pcm: Vec<i16> = p.payload().iter().map(|&b| g711::ulaw_decode(b)).collect();
+        got.extend(det.process(&pcm));
+    }
+    assert_eq!(got.first(), Some(&dtmf::DtmfEvent::Begin('8')));
+    e.release(s.id);
+}

@@ -44,6 +44,11 @@ pub(crate) enum SessionCmd {
         leg: Leg,
         pt: Option<u8>,
     },
+    SendDtmf {
+        leg: Leg,
+        digit: char,
+        duration: Duration,
+    },
     InbandDtmf {
         leg: Leg,
         on: bool,

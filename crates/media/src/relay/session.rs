@@ -1,5 +1,6 @@
 //! One session: two legs, each an RTP and an RTCP socket, owned by one task.
 
+use std::collections::VecDeque;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use tokio::net::UdpSocket;
 
 use super::sys::{self, RecvBatch, BATCH};
 use super::{SessionCmd, SessionInit};
-use crate::dtmf::{DtmfDetector, DtmfEvent, EventReceiver};
+use crate::dtmf::{self, DtmfDetector, DtmfEvent, EventReceiver};
 use crate::engine::{EventHub, MediaEvent};
 use crate::pool::{LegSockets, PortLease};
 use crate::recv_stats::RecvStats;
@@ -76,6 +77,12 @@ struct LegState {
     timed_out: bool,
     out: StreamRewriter,
     player: Option<Player>,
+    /// Outgoing RFC 4733 packets (source key, packet), one per 20 ms.
+    dtmf_out: VecDeque<(u64, dtmf::EventPacket)>,
+    dtmf_next: Instant,
+    dtmf_seq: u16,
+    dtmf_key: u64,
+    dtmf_cursor: u32,
     recv: RecvStats,
     in_ssrc: Option<u32>,
     /// Negotiated telephone-event payload type (RFC 4733), if any.
@@ -99,6 +106,11 @@ impl LegState {
             timed_out: false,
             out: StreamRewriter::new(rand::random(), rand::random(), rand::random(), 8000),
             player: None,
+            dtmf_out: VecDeque::new(),
+            dtmf_next: now,
+            dtmf_seq: 0,
+            dtmf_key: 0,
+            dtmf_cursor: 0,
             recv: RecvStats::default(),
             in_ssrc: None,
             te_pt: None,
@@ -271,6 +283,9 @@ impl State {
             if let Some(p) = &l.player {
                 d = d.min(p.next);
             }
+            if !l.dtmf_out.is_empty() {
+                d = d.min(l.dtmf_next);
+            }
             if l.sdp_remote.is_some() && !l.timed_out {
                 d = d.min(l.last_rx + self.timeout);
             }
@@ -310,6 +325,49 @@ impl State {
             }
             SessionCmd::StopPlay { leg } => self.legs[leg.index()].player = None,
             SessionCmd::TelephoneEvent { leg, pt } => self.legs[leg.index()].te_pt = pt,
+            SessionCmd::SendDtmf {
+                leg,
+                digit,
+                duration,
+            } => {
+                let Some(event) = dtmf::digit_to_event(digit) else {
+                    return;
+                };
+                self.play_gen += 1;
+                let key = self.play_gen;
+                let l = &mut self.legs[leg.index()];
+                if l.te_pt.is_some() {
+                    let ticks = (duration.as_millis() as u64 * l.codec.clock_rate() as u64 / 1000)
+                        .clamp(160, 65535) as u16;
+                    if l.dtmf_out.is_empty() {
+                        // A new burst: one source for its digits, so their
+                        // timestamps keep the spacing given here.
+                        l.dtmf_next = now;
+                        l.dtmf_key = key;
+                        l.dtmf_cursor = 0;
+                    }
+                    let frame = (l.codec.clock_rate() / 50) as u16;
+                    let pkts = dtmf::generate(event, l.dtmf_cursor, ticks, frame, 10);
+                    // The next digit starts when this one's packets are sent.
+                    let span = (pkts.len() as u32 * frame as u32).max(ticks as u32);
+                    l.dtmf_cursor = l.dtmf_cursor.wrapping_add(span);
+                    let k = l.dtmf_key;
+                    l.dtmf_out.extend(pkts.into_iter().map(|p| (k, p)));
+                } else {
+                    // No telephone-event negotiated: play the tones in-band.
+                    let mut pcm = dtmf::synthesize(digit, duration.as_millis() as u32, -8.0);
+                    pcm.resize(pcm.len() + 400, 0);
+                    l.player = Some(Player {
+                        prompt: Arc::new(Prompt::from_pcm(&pcm, 8000)),
+                        pos: 0,
+                        looped: false,
+                        next: now,
+                        key,
+                        seq: 0,
+                        ts: 0,
+                    });
+                }
+            }
             SessionCmd::InbandDtmf { leg, on } => {
                 self.legs[leg.index()].inband = on.then(|| Box::new(DtmfDetector::new()));
             }
@@ -326,6 +384,7 @@ impl State {
 
     fn on_tick(&mut self, socks: &[Sockets; 2], now: Instant) {
         for i in 0..2 {
+            self.send_dtmf(socks, i, now);
             self.play(socks, i, now);
             let l = &mut self.legs[i];
             if l.sdp_remote.is_some()
@@ -341,10 +400,52 @@ impl State {
         }
     }
 
+    fn send_dtmf(&mut self, socks: &[Sockets; 2], i: usize, now: Instant) {
+        let stats = self.stats.leg(leg_of(i));
+        let l = &mut self.legs[i];
+        let Some(pt) = l.te_pt else {
+            l.dtmf_out.clear();
+            return;
+        };
+        let mut pkt = [0u8; 16];
+        while l.dtmf_next <= now {
+            let Some((key, ev)) = l.dtmf_out.pop_front() else {
+                break;
+            };
+            let rw = l.out.rewrite(
+                SourceKey::Player(key),
+                l.dtmf_seq,
+                ev.timestamp,
+                4,
+                l.dtmf_next,
+            );
+            l.dtmf_seq = l.dtmf_seq.wrapping_add(1);
+            l.dtmf_next += PTIME;
+            let h = RtpHeader {
+                marker: ev.marker || rw.marker,
+                payload_type: pt,
+                sequence: rw.sequence,
+                timestamp: rw.timestamp,
+                ssrc: rw.ssrc,
+            };
+            if let (Some(n), Some(to)) = (h.write(&ev.payload, &mut pkt), l.remote) {
+                send(&socks[i].rtp, &pkt[..n], to, stats, true);
+            }
+            if let Ok(te) = dtmf::TelephoneEvent::parse(&ev.payload) {
+                if te.end {
+                    // Media after the event starts after its duration.
+                    l.out
+                        .extend_to(rw.timestamp.wrapping_add(te.duration as u32), now);
+                }
+            }
+        }
+    }
+
     fn play(&mut self, socks: &[Sockets; 2], i: usize, now: Instant) {
         let mut finished = false;
         let stats = self.stats.leg(leg_of(i));
         let l = &mut self.legs[i];
+        let dtmf_busy = !l.dtmf_out.is_empty();
         let Some(p) = l.player.as_mut() else { return };
         if now.saturating_duration_since(p.next) > MAX_PLAYER_LAG {
             p.next = now;
@@ -381,7 +482,10 @@ impl State {
                 timestamp: rw.timestamp,
                 ssrc: rw.ssrc,
             };
-            if let (Some(n), Some(to)) = (h.write(&payload[..frame], &mut pkt), l.remote) {
+            // Music pauses (keeps time) while telephone-events go out.
+            if let (false, Some(n), Some(to)) =
+                (dtmf_busy, h.write(&payload[..frame], &mut pkt), l.remote)
+            {
                 send(&socks[i].rtp, &pkt[..n], to, stats, true);
                 bump(&stats.played, 1);
             }
@@ -537,7 +641,7 @@ impl State {
             }
         }
 
-        if !self.bridged || t.player.is_some() {
+        if !self.bridged || t.player.is_some() || !t.dtmf_out.is_empty() {
             return;
         }
         let Some(to) = t.remote else { return };
