@@ -19,6 +19,13 @@ impl<'a> Params<'a> {
     /// whose names cannot match.
     pub fn get(&self, name: &str) -> Option<Option<&'a str>> {
         let want = name.as_bytes();
+        if !want.iter().all(|&c| is_token_char(c)) || want.is_empty() {
+            // not a parameter name the fast path can reason about
+            return self
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(name))
+                .map(|(_, v)| v);
+        }
         let mut pieces = RawParams { rest: self.0 };
         while let Some(piece) = pieces.next_fast() {
             let p = piece.trim_ascii_start().as_bytes();
@@ -29,10 +36,21 @@ impl<'a> Params<'a> {
                     None | Some(b'=' | b' ' | b'\t' | b'\r' | b'\n' | b'\x0c')
                 );
             if candidate {
-                if let Some((n, v)) = split_param(piece) {
-                    if n.eq_ignore_ascii_case(name) {
-                        return Some(v);
+                // the piece starts with `name`: it is this parameter when
+                // what follows is nothing or '=' (as `split_param` would cut)
+                let p = piece.trim_ascii();
+                let after = p[want.len()..].trim_ascii_start();
+                match after.as_bytes().first() {
+                    None => return Some(None),
+                    Some(b'=') => {
+                        let v = after[1..].trim_ascii_start();
+                        let v = v
+                            .strip_prefix('"')
+                            .and_then(|v| v.strip_suffix('"'))
+                            .unwrap_or(v);
+                        return Some(Some(v));
                     }
+                    Some(_) => {}
                 }
             }
         }
