@@ -194,3 +194,33 @@ fn sip_is_captured_to_a_hep_collector() {
         .iter()
         .any(|p| p.contains("SIP/2.0 200 OK") && p.contains("options-1")));
 }
+
+#[test]
+fn an_ipv6_listener_serves_sip() {
+    let base = port_block();
+    let toml = config(base, DEFAULT_TRUNK_AND_QUEUE).replace(
+        &format!("listen = [\"udp:127.0.0.1:{base}\"]"),
+        &format!(
+            "listen = [\"udp:127.0.0.1:{base}\", \"udp:[::1]:{}\"]",
+            base + 3
+        ),
+    );
+    let e = Engine::start("ipv6", base, &toml);
+    let s = std::net::UdpSocket::bind("[::1]:0").expect("IPv6 loopback");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(2)))
+        .unwrap();
+    let me = s.local_addr().unwrap();
+    let options = format!(
+        "OPTIONS sip:switchboard@[::1]:{port} SIP/2.0\r\nVia: SIP/2.0/UDP {me};branch=z9hG4bK-v6-1;rport\r\n\
+From: <sip:probe@[::1]>;tag=6\r\nTo: <sip:switchboard@[::1]>\r\nCall-ID: v6-options\r\nCSeq: 1 OPTIONS\r\n\
+Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+        port = base + 3
+    );
+    s.send_to(options.as_bytes(), ("::1", base + 3)).unwrap();
+    let mut buf = vec![0u8; 4096];
+    let (n, from) = s.recv_from(&mut buf).expect("an answer over IPv6");
+    assert!(from.is_ipv6());
+    let text = String::from_utf8_lossy(&buf[..n]);
+    assert!(text.starts_with("SIP/2.0 200 OK\r\n"), "{text}");
+    assert!(e.status()["counters"]["requests"].as_u64().unwrap() >= 1);
+}
