@@ -394,6 +394,10 @@ pub struct QueueConfig {
     /// `ring-all`: agents rung at once, at most.
     #[serde(default)]
     pub ring_all_limit: Option<usize>,
+    /// Raise a waiting caller's priority by one step after each such wait,
+    /// so a steady stream of higher-priority calls cannot starve it.
+    #[serde(default, with = "serde_str::option")]
+    pub priority_aging: Option<Duration>,
     /// A key that lets a waiting caller leave the queue (to the overflow
     /// number when there is one, else a goodbye), e.g. `"0"`.
     #[serde(default)]
@@ -1028,6 +1032,7 @@ impl Config {
                         service_level: q.service_level.unwrap_or(d.service_level),
                         short_abandon: q.short_abandon.unwrap_or(d.short_abandon),
                         ring_all_limit: q.ring_all_limit.unwrap_or(d.ring_all_limit),
+                        priority_aging: q.priority_aging,
                         ..d
                     }
                 })
