@@ -419,3 +419,49 @@ fn one_pinned_worker_per_core() {
     e.release(s.id);
     wait_until("ports back", || e.ports_in_use() == 0);
 }
+
+#[test]
+fn relays_and_latches_over_ipv6() {
+    let Ok(caller) = UdpSocket::bind("[::1]:0") else {
+        eprintln!("no IPv6 loopback here; skipped");
+        return;
+    };
+    let agent = UdpSocket::bind("[::1]:0").unwrap();
+    agent
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let e = MediaEngine::start(MediaConfig {
+        bind_ip: "::1".parse().unwrap(),
+        port_min: 42520,
+        port_max: 42539,
+        workers: 1,
+        rtp_timeout: Duration::from_secs(10),
+    })
+    .unwrap();
+    let mut ev = e.events();
+    let s = e.create_session().unwrap();
+    assert!(s.a.is_ipv6());
+    // Leg A's SDP address is wrong: it must latch to the caller's source.
+    e.set_remote(s.id, Leg::A, "[::1]:9".parse().unwrap(), Codec::Pcmu);
+    e.set_remote(s.id, Leg::B, agent.local_addr().unwrap(), Codec::Pcmu);
+    e.bridge(s.id);
+    std::thread::sleep(Duration::from_millis(50));
+    caller
+        .send_to(&rtp(3, 1, 160, 0, &[0x5A; 160]), s.a)
+        .unwrap();
+    let got = recv_rtp(&agent);
+    assert_eq!(RtpPacket::parse(&got).unwrap().payload(), &[0x5A; 160][..]);
+    let latched = wait_event(&mut ev, |e| {
+        matches!(e, MediaEvent::Latched { leg: Leg::A, .. })
+    });
+    assert_eq!(
+        latched,
+        MediaEvent::Latched {
+            session: s.id,
+            leg: Leg::A,
+            remote: caller.local_addr().unwrap()
+        }
+    );
+    e.release(s.id);
+    wait_until("ports back", || e.ports_in_use() == 0);
+}
