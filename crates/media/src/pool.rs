@@ -133,8 +133,8 @@ mod tests {
 
     #[test]
     fn range_and_exhaustion() {
-        assert!(PortPool::new(41001, 41001).is_err());
-        let p = PortPool::new(41001, 41006).unwrap(); // pairs 41002/3, 41004/5
+        assert!(PortPool::new(31901, 31901).is_err());
+        let p = PortPool::new(31901, 31906).unwrap(); // pairs 31902/3, 31904/5
         assert_eq!(p.capacity(), 2);
         let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
         let a = p.bind_pair(ip).unwrap();
@@ -153,10 +153,10 @@ mod tests {
     #[test]
     fn skips_ports_held_elsewhere() {
         let ip = IpAddr::V4(Ipv4Addr::LOCALHOST);
-        let squatter = UdpSocket::bind((ip, 41012)).unwrap();
-        let p = PortPool::new(41012, 41015).unwrap();
+        let squatter = UdpSocket::bind((ip, 31912)).unwrap();
+        let p = PortPool::new(31912, 31915).unwrap();
         let a = p.bind_pair(ip).unwrap();
-        assert_eq!(a.lease.port(), 41014);
+        assert_eq!(a.lease.port(), 31914);
         assert!(matches!(p.bind_pair(ip), Err(MediaError::PortsExhausted)));
         drop(squatter);
         drop(a);

@@ -41,7 +41,7 @@ fn digits(rx: &mut UnboundedReceiver<MediaEvent>, n: usize) -> Vec<(char, bool)>
 
 #[test]
 fn rfc4733_reported_once_and_relayed_with_mapped_pt() {
-    let e = engine(42400);
+    let e = engine(31400);
     let mut ev = e.events();
     let s = e.create_session().unwrap();
     let (caller, agent) = (peer(), peer());
@@ -83,7 +83,7 @@ fn rfc4733_reported_once_and_relayed_with_mapped_pt() {
 
 #[test]
 fn inband_tones_detected_in_g711() {
-    let e = engine(42420);
+    let e = engine(31420);
     let mut ev = e.events();
     let s = e.create_session().unwrap();
     let caller = peer();
@@ -126,7 +126,7 @@ fn recv_n(s: &UdpSocket, n: usize) -> Vec<Vec<u8>> {
 
 #[test]
 fn sends_rfc4733_digits_in_the_legs_stream() {
-    let e = engine(42440);
+    let e = engine(31440);
     let s = e.create_session().unwrap();
     let caller = peer();
     e.set_remote(s.id, Leg::A, caller.local_addr().unwrap(), Codec::Pcmu);
@@ -165,7 +165,7 @@ fn sends_rfc4733_digits_in_the_legs_stream() {
 
 #[test]
 fn sends_inband_tones_without_telephone_event() {
-    let e = engine(42460);
+    let e = engine(31460);
     let s = e.create_session().unwrap();
     let caller = peer();
     e.set_remote(s.id, Leg::A, caller.local_addr().unwrap(), Codec::Pcmu);

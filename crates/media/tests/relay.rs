@@ -81,7 +81,7 @@ fn rtp(ssrc: u32, seq: u16, ts: u32, pt: u8, payload: &[u8]) -> Vec<u8> {
 
 #[test]
 fn plays_paced_prompt_then_reports_end() {
-    let e = engine(42000, 42019, 10_000);
+    let e = engine(31000, 31019, 10_000);
     let mut ev = e.events();
     let s = e.create_session().unwrap();
     assert_eq!(s.a.port() % 2, 0);
@@ -128,7 +128,7 @@ fn plays_paced_prompt_then_reports_end() {
 
 #[test]
 fn bridge_keeps_one_continuous_stream_and_latches() {
-    let e = engine(42020, 42039, 10_000);
+    let e = engine(31020, 31039, 10_000);
     let mut ev = e.events();
     let s = e.create_session().unwrap();
     let caller = peer();
@@ -205,7 +205,7 @@ fn bridge_keeps_one_continuous_stream_and_latches() {
 
 #[test]
 fn rtcp_relayed_with_rewritten_ssrcs_and_mux() {
-    let e = engine(42040, 42059, 10_000);
+    let e = engine(31040, 31059, 10_000);
     let s = e.create_session().unwrap();
     let caller = peer();
     let agent = peer();
@@ -259,7 +259,7 @@ fn rtcp_relayed_with_rewritten_ssrcs_and_mux() {
 
 #[test]
 fn transcodes_ulaw_to_alaw() {
-    let e = engine(42060, 42079, 10_000);
+    let e = engine(31060, 31079, 10_000);
     let s = e.create_session().unwrap();
     let caller = peer();
     let agent = peer();
@@ -279,7 +279,7 @@ fn transcodes_ulaw_to_alaw() {
 
 #[test]
 fn reports_rtp_timeout_once_per_silence() {
-    let e = engine(42080, 42099, 150);
+    let e = engine(31080, 31099, 150);
     let mut ev = e.events();
     let s = e.create_session().unwrap();
     let caller = peer();
@@ -307,7 +307,7 @@ fn reports_rtp_timeout_once_per_silence() {
 
 #[test]
 fn malformed_packets_are_counted_not_fatal() {
-    let e = engine(42100, 42119, 10_000);
+    let e = engine(31100, 31119, 10_000);
     let s = e.create_session().unwrap();
     let caller = peer();
     let agent = peer();
@@ -337,7 +337,7 @@ fn malformed_packets_are_counted_not_fatal() {
 #[test]
 fn ports_always_return_to_the_pool() {
     // 20 port pairs: 10 sessions at a time.
-    let e = engine(42200, 42239, 10_000);
+    let e = engine(31200, 31239, 10_000);
     let peer = peer();
     let mut live = vec![];
     // Exhaustion is reported, and nothing leaks from the failed attempt.
@@ -390,7 +390,7 @@ fn ports_always_return_to_the_pool() {
 fn dropping_the_engine_closes_sockets() {
     let addr;
     {
-        let e = engine(42300, 42309, 10_000);
+        let e = engine(31300, 31309, 10_000);
         let s = e.create_session().unwrap();
         addr = s.a;
     }
@@ -401,8 +401,8 @@ fn dropping_the_engine_closes_sockets() {
 fn one_pinned_worker_per_core() {
     let e = MediaEngine::start(MediaConfig {
         bind_ip: "127.0.0.1".parse().unwrap(),
-        port_min: 42500,
-        port_max: 42519,
+        port_min: 31500,
+        port_max: 31519,
         workers: 0,
         rtp_timeout: Duration::from_secs(10),
     })
@@ -432,8 +432,8 @@ fn relays_and_latches_over_ipv6() {
         .unwrap();
     let e = MediaEngine::start(MediaConfig {
         bind_ip: "::1".parse().unwrap(),
-        port_min: 42520,
-        port_max: 42539,
+        port_min: 31520,
+        port_max: 31539,
         workers: 1,
         rtp_timeout: Duration::from_secs(10),
     })
