@@ -23,6 +23,9 @@ fuzz_target!(|data: &[u8]| {
     let rewritten = rtcp::rewrite(&mut copy, &mut Flip);
     assert_eq!(parsed.is_ok(), rewritten.is_ok());
     if let Ok(a) = parsed {
-        assert_eq!(a.len(), rtcp::parse(&copy).expect("rewrite keeps validity").len());
+        assert_eq!(
+            a.len(),
+            rtcp::parse(&copy).expect("rewrite keeps validity").len()
+        );
     }
 });

@@ -5,7 +5,13 @@ use media::rtp::{RtpHeaderMut, RtpPacket};
 fuzz_target!(|data: &[u8]| {
     let _ = media::rtp::is_rtcp(data);
     if let Ok(p) = RtpPacket::parse(data) {
-        let _ = (p.marker(), p.payload_type(), p.sequence(), p.timestamp(), p.ssrc());
+        let _ = (
+            p.marker(),
+            p.payload_type(),
+            p.sequence(),
+            p.timestamp(),
+            p.ssrc(),
+        );
         let _ = p.csrcs().count();
         let _ = p.extension();
         assert!(p.header_len() + p.payload().len() <= data.len());
