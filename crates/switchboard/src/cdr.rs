@@ -31,6 +31,8 @@ pub struct Cdr {
     pub agents_tried: Vec<String>,
     /// Keys the caller pressed.
     pub dtmf: String,
+    /// Blind transfers by agents, `agent>number`, in order.
+    pub transfers: Vec<String>,
     pub rtp: Option<media::StatsSnapshot>,
 }
 

@@ -114,3 +114,55 @@ fn a_waiting_caller_leaves_with_the_exit_key() {
     assert_eq!(c["dtmf"], "0", "{c}");
     assert_eq!(c["outcome"], "timeout", "{c}");
 }
+
+#[test]
+fn an_agent_blind_transfers_the_caller_to_another_queue() {
+    let base = port_block();
+    let toml = config(base, DEFAULT_TRUNK_AND_QUEUE)
+        + r#"
+[[agent]]
+id = "2001"
+password = "pw2001"
+skills = { billing = 4 }
+
+[[queue]]
+name = "billing"
+require = { billing = 1 }
+
+[[route]]
+to = "5001"
+queue = "billing"
+"#;
+    let e = Engine::start("transfer", base, &toml);
+    let first = Ua::new(e.sip, "1001");
+    assert_eq!(first.register("pw1001"), 200);
+    let second = Ua::new(e.sip, "2001");
+    assert_eq!(second.register("pw2001"), 200);
+    let first_thread = std::thread::spawn(move || {
+        let invite = first.answer_invite();
+        assert_eq!(first.refer(&invite, "5001"), 202);
+        // The engine ends the transferring agent's leg itself.
+        first.await_bye();
+    });
+    let second_thread = std::thread::spawn(move || {
+        second.answer();
+        second.await_bye();
+    });
+    let caller = Ua::new(e.sip, "carrier");
+    let (_, tag) = caller.call("5000");
+    first_thread.join().unwrap();
+    e.wait_until("the caller reached the second agent", |s| {
+        s["calls"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["agent"] == "2001")
+    });
+    assert_eq!(caller.hang_up("5000", &tag), 200);
+    second_thread.join().unwrap();
+    let c = &e.wait_cdrs(1)[0];
+    assert_eq!(c["outcome"], "completed", "{c}");
+    assert_eq!(c["agent"], "2001");
+    assert_eq!(c["queue"], "billing");
+    assert_eq!(c["transfers"], serde_json::json!(["1001>5001"]));
+}

@@ -372,14 +372,15 @@ impl Engine {
         self.answer_caller(now, call);
     }
 
-    /// Builds a request inside the agent leg's dialog; returns destination and bytes.
-    fn in_dialog_request(
+    /// Starts a request inside the agent leg's dialog (the caller adds
+    /// headers and the body); returns its destination and the builder.
+    pub(super) fn leg_request(
         &self,
         leg_id: &str,
         method: &str,
         cseq: u32,
         branch: Option<&str>,
-    ) -> Option<(SocketAddr, Vec<u8>)> {
+    ) -> Option<(SocketAddr, RequestBuilder)> {
         let leg = self.legs.get(leg_id)?;
         let target = leg.remote_target.as_deref().unwrap_or(&leg.uri);
         let branch = branch.map(str::to_string).unwrap_or_else(new_branch);
@@ -397,7 +398,19 @@ impl Engine {
         for route in &leg.route_set {
             r = r.header("Route", route);
         }
-        Some((route_dest(&leg.route_set, leg.target_addr), r.build(None)))
+        Some((route_dest(&leg.route_set, leg.target_addr), r))
+    }
+
+    /// A body-less request inside the agent leg's dialog (ACK, BYE).
+    fn in_dialog_request(
+        &self,
+        leg_id: &str,
+        method: &str,
+        cseq: u32,
+        branch: Option<&str>,
+    ) -> Option<(SocketAddr, Vec<u8>)> {
+        self.leg_request(leg_id, method, cseq, branch)
+            .map(|(dest, r)| (dest, r.build(None)))
     }
 
     /// Sends BYE on an agent leg (it was answered) and marks it ending.
@@ -489,6 +502,7 @@ impl Engine {
                     self.hang_up(now, call, Party::Agent, "completed");
                 }
             }
+            Some(Method::Refer) => self.agent_refer(now, key, &msg, &leg_id, call),
             Some(Method::Invite) | Some(Method::Update) => {
                 let offer = self.calls.get(&call).map(|c| {
                     sdp::offer_audio(

@@ -62,6 +62,8 @@ pub struct Call {
     pub agents_tried: Vec<String>,
     /// Keys the caller pressed (RFC 4733 or in-band), in order.
     pub dtmf: String,
+    /// Blind transfers, `agent>number`, in order.
+    pub transfers: Vec<String>,
     /// RFC 4028 timer negotiated on the INVITE (applied with our 2xx).
     pub negotiated_timer: Option<sip_core::dialog::session_timer::Negotiated>,
     pub session_timer: Option<sip_core::dialog::session_timer::SessionTimer>,
@@ -322,6 +324,7 @@ impl Engine {
             agent: None,
             agents_tried: Vec::new(),
             dtmf: String::new(),
+            transfers: Vec::new(),
             negotiated_timer,
             session_timer: None,
             timer_epoch: 0,
@@ -460,6 +463,11 @@ impl Engine {
                 // with our unchanged SDP (RFC 3264 §8: same version allowed)
                 // and renew the session timer it negotiates.
                 self.answer_caller_refresh(now, call, &key, &msg);
+            }
+            // A carrier may not transfer our caller elsewhere.
+            Some(Method::Refer) => {
+                let resp = ResponseBuilder::new(&msg, 403).build();
+                self.respond(&key, resp, now);
             }
             _ => {
                 let resp = ResponseBuilder::new(&msg, 200).build();

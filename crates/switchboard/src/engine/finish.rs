@@ -145,6 +145,7 @@ impl Engine {
             sip_status: status,
             agents_tried: c.agents_tried.clone(),
             dtmf: c.dtmf.clone(),
+            transfers: c.transfers.clone(),
             rtp: Some(stats),
         };
         tracing::info!(call_id = %c.call_id, outcome, hangup_by = by.as_str(), "call ended");

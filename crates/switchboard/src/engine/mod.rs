@@ -21,6 +21,7 @@ mod reload;
 mod session_timer;
 #[cfg(test)]
 mod tests;
+mod transfer;
 pub mod trunks;
 
 use std::cmp::Reverse;
@@ -507,6 +508,7 @@ impl Engine {
                 self.respond(&key, resp, now);
             }
             Method::Ack => {} // never answered
+            Method::Refer if msg.to().tag().is_some() => self.in_dialog(now, key, msg),
             Method::Prack
             | Method::Subscribe
             | Method::Refer

@@ -232,6 +232,12 @@ impl Ua {
     /// Agent side: wait for the engine's INVITE, answer it, wait for ACK.
     /// Returns the engine's RTP address for this leg.
     pub fn answer(&self) -> SocketAddr {
+        rtp_target(&self.answer_invite())
+    }
+
+    /// Like [`Ua::answer`], returning the engine's INVITE (for requests
+    /// inside that dialog, such as a REFER).
+    pub fn answer_invite(&self) -> Message {
         let invite = loop {
             let m = self.recv();
             match m.method() {
@@ -264,7 +270,39 @@ impl Ua {
                 break;
             }
         }
-        rtp_target(&invite)
+        invite
+    }
+
+    /// Agent side: blind-transfers the call of `invite` (which we answered)
+    /// to `number`; returns the REFER's final status. NOTIFYs that arrive
+    /// meanwhile are answered 200.
+    pub fn refer(&self, invite: &Message, number: &str) -> u16 {
+        let engine_contact = invite.contact().unwrap().uri_text.to_string();
+        let me = self.addr();
+        let refer = RequestBuilder::new("REFER", &engine_contact)
+            .header(
+                "Via",
+                format!("SIP/2.0/UDP {me};branch=z9hG4bK{}", rand::random::<u64>()),
+            )
+            .header("Max-Forwards", 70)
+            .header("From", format!("{};tag={}", invite.to_str_raw(), self.tag))
+            .header("To", invite.from_str_raw())
+            .header("Call-ID", invite.call_id())
+            .header("CSeq", "1 REFER")
+            .header("Contact", format!("<sip:{}@{me}>", self.user))
+            .header("Refer-To", format!("<sip:{number}@{}>", self.engine))
+            .build(None);
+        self.send(&refer, self.engine);
+        loop {
+            let m = self.recv();
+            if m.method() == Some(Method::Notify) {
+                self.send(&ResponseBuilder::new(&m, 200).build(), self.engine);
+                continue;
+            }
+            if !m.is_request() && m.cseq().method == Method::Refer && m.status().unwrap() >= 200 {
+                return m.status().unwrap();
+            }
+        }
     }
 
     /// Agent side: wait for BYE and answer 200.
