@@ -38,3 +38,88 @@ fn every_rtp_packet_reaches_the_other_end_through_the_engine() {
     assert!(c["rtp"]["relayed_a_to_b"].as_u64().unwrap() >= 100, "{c}");
     assert!(c["rtp"]["relayed_b_to_a"].as_u64().unwrap() >= 100, "{c}");
 }
+
+/// Sends `n` packets of payload type `pt` filled with `fill` to `to`;
+/// returns the payloads received meanwhile (and for half a second after).
+fn exchange(
+    s: &std::net::UdpSocket,
+    to: std::net::SocketAddr,
+    pt: u8,
+    fill: u8,
+    n: u16,
+) -> Vec<(u8, Vec<u8>)> {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 2048];
+    s.set_read_timeout(Some(std::time::Duration::from_millis(10)))
+        .unwrap();
+    let deadline = |ms| std::time::Instant::now() + std::time::Duration::from_millis(ms);
+    let mut collect = |got: &mut Vec<(u8, Vec<u8>)>| {
+        while let Ok(len) = s.recv(&mut buf) {
+            if len > 12 {
+                got.push((buf[1] & 0x7f, buf[12..len].to_vec()));
+            }
+        }
+    };
+    for seq in 0..n {
+        let mut pkt = vec![0x80, pt];
+        pkt.extend_from_slice(&seq.to_be_bytes());
+        pkt.extend_from_slice(&(u32::from(seq) * 160).to_be_bytes());
+        pkt.extend_from_slice(&0x0bad_cafe_u32.to_be_bytes());
+        pkt.resize(12 + 160, fill);
+        s.send_to(&pkt, to).unwrap();
+        collect(&mut got);
+    }
+    let end = deadline(500);
+    while std::time::Instant::now() < end {
+        collect(&mut got);
+    }
+    got
+}
+
+#[test]
+fn a_mulaw_caller_and_an_alaw_phone_hear_each_other_through_transcoding() {
+    let base = port_block();
+    let e = Engine::start("transcode", base, &config(base, DEFAULT_TRUNK_AND_QUEUE));
+    let agent = Ua::new(e.sip, "1001"); // answers A-law only
+    assert_eq!(agent.register("pw1001"), 200);
+    let agent_thread = std::thread::spawn(move || {
+        let engine_rtp = agent.answer();
+        let got = exchange(&agent.rtp, engine_rtp, 8, 0xd5, 50); // A-law silence
+        agent.await_bye();
+        got
+    });
+    let mut carrier = Ua::new(e.sip, "carrier");
+    carrier.pt = 0; // offers µ-law only
+    let (engine_rtp, tag) = carrier.call("5000");
+    let got_at_carrier = exchange(&carrier.rtp, engine_rtp, 0, 0xff, 50); // µ-law silence
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(carrier.hang_up("5000", &tag), 200);
+    let got_at_agent = agent_thread.join().unwrap();
+    // Each side receives its own law, re-encoded rather than passed through:
+    // µ-law 0xFF is 0, which A-law writes as 0xD5 (+8, A-law has no zero);
+    // A-law 0xD5 (+8) is µ-law 0xFE.
+    let from_agent: Vec<_> = got_at_carrier
+        .iter()
+        .filter(|(pt, p)| *pt == 0 && p.iter().all(|b| *b == 0xfe))
+        .collect();
+    let from_caller: Vec<_> = got_at_agent
+        .iter()
+        .filter(|(pt, p)| *pt == 8 && p.iter().all(|b| *b == 0xd5))
+        .collect();
+    let seen: std::collections::BTreeSet<(u8, u8)> =
+        got_at_carrier.iter().map(|(pt, p)| (*pt, p[0])).collect();
+    assert!(
+        from_agent.len() >= 45,
+        "the agent's A-law silence as µ-law at the caller: {} of 50; (pt, first byte) seen: {seen:?}",
+        from_agent.len()
+    );
+    assert!(
+        from_caller.len() >= 45,
+        "the caller's µ-law silence as A-law at the agent: {} of 50",
+        from_caller.len()
+    );
+    assert!(
+        got_at_agent.iter().all(|(pt, _)| *pt == 8),
+        "the agent only ever gets A-law"
+    );
+}

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use router::{CallKey, RingFailure};
-use sip_core::sdp::{self, Sdp};
+use sip_core::sdp::{self, PayloadFormat, Sdp};
 use sip_core::transaction::{new_branch, Transmit, TxKey};
 use sip_core::{Message, Method, RequestBuilder, ResponseBuilder};
 
@@ -126,7 +126,7 @@ impl Engine {
         let offer = sdp::offer_audio(
             self.cfg.raw.media.ip,
             c.session.b.port(),
-            std::slice::from_ref(&c.codec),
+            &agent_formats(&c.codec, &self.cfg.raw.media.codecs),
             c.telephone_event,
             call,
             1,
@@ -508,7 +508,7 @@ impl Engine {
                     sdp::offer_audio(
                         self.cfg.raw.media.ip,
                         c.session.b.port(),
-                        std::slice::from_ref(&c.codec),
+                        &agent_formats(&c.codec, &self.cfg.raw.media.codecs),
                         c.telephone_event,
                         call,
                         2,
@@ -532,6 +532,24 @@ impl Engine {
 
 fn leg_cseq(engine: &Engine, leg_id: &str) -> u32 {
     engine.legs.get(leg_id).map(|l| l.cseq).unwrap_or(1)
+}
+
+/// What we offer an agent: the caller's codec first (relayed untouched when
+/// the phone takes it), then the other configured G.711 law, which the
+/// media relay transcodes to and from.
+fn agent_formats(caller: &PayloadFormat, configured: &[String]) -> Vec<PayloadFormat> {
+    let mut out = vec![caller.clone()];
+    for c in configured {
+        let f = if c.eq_ignore_ascii_case("PCMA") {
+            PayloadFormat::pcma()
+        } else {
+            PayloadFormat::pcmu()
+        };
+        if !f.name.eq_ignore_ascii_case(&caller.name) && !out.iter().any(|o| o.name == f.name) {
+            out.push(f);
+        }
+    }
+    out
 }
 
 /// Loose routing (RFC 3261 §12.2.1.1): the first Route's address if it is an

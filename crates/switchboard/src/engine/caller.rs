@@ -64,6 +64,10 @@ pub struct Call {
     pub dtmf: String,
     /// Blind transfers, `agent>number`, in order.
     pub transfers: Vec<String>,
+    /// Priority from the route.
+    pub priority: u8,
+    /// The caller's RTP address; `None` until the ACK of a delayed offer.
+    pub remote_media: Option<SocketAddr>,
     /// RFC 4028 timer negotiated on the INVITE (applied with our 2xx).
     pub negotiated_timer: Option<sip_core::dialog::session_timer::Negotiated>,
     pub session_timer: Option<sip_core::dialog::session_timer::SessionTimer>,
@@ -77,6 +81,10 @@ pub struct Call {
     pub answered: Option<Instant>,
     pub bridged: Option<Instant>,
 }
+
+/// Our SDP for the caller, the codec, telephone-event type and the caller's
+/// RTP address (unknown until the answer of a delayed offer).
+type MediaPlan = (String, PayloadFormat, Option<u8>, Option<SocketAddr>);
 
 impl Call {
     /// A request inside the caller's dialog, where we are the UAS
@@ -180,18 +188,11 @@ impl Engine {
             return reject(self, 406, Some(("Accept", "application/sdp".into())));
         }
         let body = msg.body();
-        if body.is_empty() {
-            // Offerless INVITE (offer in our 2xx, answer in ACK): not yet.
-            return reject(
-                self,
-                488,
-                Some((
-                    "Warning",
-                    "399 switchboard \"an SDP offer is required\"".into(),
-                )),
-            );
-        }
+        // No offer (RFC 3261 §13.2.1 delayed offer): our offer goes in the
+        // 2xx, the caller's answer comes in the ACK, and queueing starts then.
+        let offerless = body.is_empty();
         match msg.content_type() {
+            _ if offerless => {}
             Some(ct)
                 if ct
                     .split(';')
@@ -203,9 +204,12 @@ impl Engine {
             Ok(n) => n,
             Err(e) => return reject(self, e.status(), Some(("Min-SE", e.min_se.to_string()))),
         };
-        let offer = match Sdp::parse(&body) {
-            Ok(o) => o,
-            Err(e) => return reject(self, e.status(), None),
+        let offer = match offerless {
+            true => None,
+            false => match Sdp::parse(&body) {
+                Ok(o) => Some(o),
+                Err(e) => return reject(self, e.status(), None),
+            },
         };
         let session = match self.media.create_session() {
             Ok(s) => s,
@@ -214,79 +218,33 @@ impl Engine {
                 return reject(self, 503, Some(("Retry-After", "5".into())));
             }
         };
-        // Among the codecs we support, the caller's order of preference wins
-        // (RFC 3264 §6.1), so a carrier keeps its own codec end to end.
-        let offered: Vec<String> = offer
-            .media
-            .iter()
-            .find(|m| m.kind.eq_ignore_ascii_case("audio"))
-            .map(|m| m.payload_formats().into_iter().map(|f| f.name).collect())
-            .unwrap_or_default();
-        let mut codecs: Vec<&str> = self
-            .cfg
-            .raw
-            .media
-            .codecs
-            .iter()
-            .map(String::as_str)
-            .collect();
-        codecs.sort_by_key(|c| {
-            offered
-                .iter()
-                .position(|o| o.eq_ignore_ascii_case(c))
-                .unwrap_or(usize::MAX)
-        });
         let call_key = self.next_key;
-        let (local_sdp, codec, telephone_event, remote) = match sdp::answer_audio(
-            &offer,
-            self.cfg.raw.media.ip,
-            session.a.port(),
-            &codecs,
-            call_key,
-        ) {
+        let answered = match &offer {
+            Some(offer) => self.answer_offer(offer, session.a.port(), call_key),
+            None => Ok(self.our_offer(session.a.port(), call_key)),
+        };
+        let (local_sdp, codec, telephone_event, remote) = match answered {
             Ok(a) => a,
-            Err(e) => {
+            Err(status) => {
                 self.media.release(session.id);
-                return reject(self, e.status(), None);
+                return reject(self, status, None);
             }
         };
-        let Some(media_codec) = media_codec(&codec) else {
+        if media_codec(&codec).is_none() {
             self.media.release(session.id);
             return reject(self, 488, None);
-        };
+        }
         let queue_cfg = self.cfg.queue(&queue);
-        let answer_mode = queue_cfg.map(|q| q.answer).unwrap_or(AnswerMode::Early);
+        let answer_mode = match offerless {
+            true => AnswerMode::Immediate,
+            false => queue_cfg.map(|q| q.answer).unwrap_or(AnswerMode::Early),
+        };
         let caller = msg
             .from()
             .uri()
             .and_then(|u| u.user_decoded().map(|u| u.into_owned()))
             .unwrap_or_default();
-        if let Err(e) = self
-            .router
-            .enqueue(call_key, &queue, route.priority, &caller, now)
-        {
-            self.media.release(session.id);
-            tracing::info!(queue = %queue, "enqueue refused: {e:?}");
-            let status = match e {
-                router::RouterError::QueueFull => 486,
-                _ => 480,
-            };
-            return reject(self, status, None);
-        }
         self.next_key += 1;
-        self.media
-            .set_remote(session.id, media::Leg::A, remote, media_codec);
-        // Keys: RFC 4733 events when the caller offered them, else tones in the audio.
-        self.media
-            .set_telephone_event(session.id, media::Leg::A, telephone_event);
-        self.media
-            .detect_inband_dtmf(session.id, media::Leg::A, telephone_event.is_none());
-        let prompt = self
-            .music
-            .get(&queue)
-            .cloned()
-            .unwrap_or_else(|| Arc::clone(&self.default_music));
-        self.media.play(session.id, media::Leg::A, prompt, true);
 
         let (remote_target, mut target_addr) = contact_target(&msg, source);
         if proto.reliable() {
@@ -325,6 +283,8 @@ impl Engine {
             agents_tried: Vec::new(),
             dtmf: String::new(),
             transfers: Vec::new(),
+            priority: route.priority,
+            remote_media: remote,
             negotiated_timer,
             session_timer: None,
             timer_epoch: 0,
@@ -339,6 +299,21 @@ impl Engine {
         self.counters.calls_offered += 1;
         self.by_call_id.insert(call.call_id.clone(), call_key);
         self.calls.insert(call_key, call);
+        if !offerless {
+            if let Err(status) = self.start_queueing(now, call_key) {
+                // Refused before anything was answered: undo the call.
+                if let Some(c) = self.calls.remove(&call_key) {
+                    self.by_call_id.remove(&c.call_id);
+                    self.media.release(c.session.id);
+                    self.counters.rejected(status);
+                    let resp = ResponseBuilder::new(&c.invite, status)
+                        .to_tag(&c.local_tag)
+                        .build();
+                    self.respond(&key, resp, now);
+                }
+                return;
+            }
+        }
         self.send_provisional(now, call_key, 100);
         match answer_mode {
             AnswerMode::Early => {
@@ -347,6 +322,116 @@ impl Engine {
                 self.arm(at, Timer::RefreshProvisional { call: call_key });
             }
             AnswerMode::Immediate => self.answer_caller(now, call_key),
+        }
+    }
+
+    /// Our SDP answer to a caller's offer: among the codecs we support, the
+    /// caller's order of preference wins (RFC 3264 §6.1), so a carrier keeps
+    /// its own codec end to end.
+    fn answer_offer(&self, offer: &Sdp, port: u16, key: CallKey) -> Result<MediaPlan, u16> {
+        let offered: Vec<String> = offer
+            .media
+            .iter()
+            .find(|m| m.kind.eq_ignore_ascii_case("audio"))
+            .map(|m| m.payload_formats().into_iter().map(|f| f.name).collect())
+            .unwrap_or_default();
+        let mut codecs: Vec<&str> = self
+            .cfg
+            .raw
+            .media
+            .codecs
+            .iter()
+            .map(String::as_str)
+            .collect();
+        codecs.sort_by_key(|c| {
+            offered
+                .iter()
+                .position(|o| o.eq_ignore_ascii_case(c))
+                .unwrap_or(usize::MAX)
+        });
+        sdp::answer_audio(offer, self.cfg.raw.media.ip, port, &codecs, key)
+            .map(|(sdp, codec, te, remote)| (sdp, codec, te, Some(remote)))
+            .map_err(|e| e.status())
+    }
+
+    /// Our offer for a caller that sent none (delayed offer): every codec
+    /// we support plus telephone-event; the answer comes in the ACK.
+    fn our_offer(&self, port: u16, key: CallKey) -> MediaPlan {
+        let formats: Vec<PayloadFormat> = self
+            .cfg
+            .raw
+            .media
+            .codecs
+            .iter()
+            .map(|c| {
+                if c.eq_ignore_ascii_case("PCMA") {
+                    PayloadFormat::pcma()
+                } else {
+                    PayloadFormat::pcmu()
+                }
+            })
+            .collect();
+        let sdp = sdp::offer_audio(self.cfg.raw.media.ip, port, &formats, Some(101), key, 1);
+        (sdp, formats[0].clone(), Some(101), None)
+    }
+
+    /// The caller's media is known: point leg A at it, listen for its keys,
+    /// queue it and play the queue's music. `Err(status)` when the router
+    /// refuses it (486 queue full, 480 no agents).
+    fn start_queueing(&mut self, now: Instant, call: CallKey) -> Result<(), u16> {
+        let Some(c) = self.calls.get(&call) else {
+            return Ok(());
+        };
+        let codec = media_codec(&c.codec).ok_or(488u16)?;
+        let (session, remote, te) = (c.session.id, c.remote_media, c.telephone_event);
+        let (queue, priority, caller) = (c.queue.clone(), c.priority, c.caller.clone());
+        if let Err(e) = self.router.enqueue(call, &queue, priority, &caller, now) {
+            tracing::info!(queue = %queue, "enqueue refused: {e:?}");
+            return Err(match e {
+                router::RouterError::QueueFull => 486,
+                _ => 480,
+            });
+        }
+        if let Some(remote) = remote {
+            self.media.set_remote(session, media::Leg::A, remote, codec);
+        }
+        // Keys: RFC 4733 events when the caller offered them, else tones in the audio.
+        self.media.set_telephone_event(session, media::Leg::A, te);
+        self.media
+            .detect_inband_dtmf(session, media::Leg::A, te.is_none());
+        let prompt = self
+            .music
+            .get(&queue)
+            .cloned()
+            .unwrap_or_else(|| Arc::clone(&self.default_music));
+        self.media.play(session, media::Leg::A, prompt, true);
+        Ok(())
+    }
+
+    /// The ACK of a delayed offer carries the caller's answer.
+    fn delayed_answer(&mut self, now: Instant, call: CallKey, msg: &Message) {
+        let answer = Sdp::parse(&msg.body()).ok();
+        let audio = answer
+            .as_ref()
+            .and_then(sdp::remote_audio)
+            .filter(|(_, f)| media_codec(f).is_some());
+        let te = answer.as_ref().and_then(|a| {
+            a.media
+                .iter()
+                .find(|m| m.kind.eq_ignore_ascii_case("audio") && m.port != 0)
+                .and_then(|m| m.telephone_event())
+        });
+        let Some((remote, format)) = audio else {
+            tracing::info!(call, "ACK carried no usable SDP answer: ending the call");
+            return self.hang_up(now, call, Party::Engine, "failed");
+        };
+        if let Some(c) = self.calls.get_mut(&call) {
+            c.codec = format;
+            c.telephone_event = te;
+            c.remote_media = Some(remote);
+        }
+        if self.start_queueing(now, call).is_err() {
+            self.hang_up(now, call, Party::Engine, "failed");
         }
     }
 
@@ -405,10 +490,15 @@ impl Engine {
         }
     }
 
-    pub(super) fn on_ack(&mut self, _now: Instant, msg: &Message) {
+    pub(super) fn on_ack(&mut self, now: Instant, msg: &Message) {
         if let Some(&call) = self.by_call_id.get(msg.call_id()) {
-            if let Some(c) = self.calls.get_mut(&call) {
-                c.acked = true;
+            let Some(c) = self.calls.get_mut(&call) else {
+                return;
+            };
+            let first = !c.acked;
+            c.acked = true;
+            if first && c.remote_media.is_none() {
+                self.delayed_answer(now, call, msg);
             }
             return;
         }

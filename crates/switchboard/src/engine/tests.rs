@@ -470,3 +470,55 @@ fn the_engine_answers_every_rfc4475_message_as_the_rfc_says() {
     }
     assert!(wrong.is_empty(), "{wrong:#?}");
 }
+
+fn offerless_invite() -> String {
+    format!(
+        "INVITE sip:5000@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {CARRIER};branch=z9hG4bK-late-1\r\n\
+From: <sip:c@127.0.0.1>;tag=c1\r\nTo: <sip:5000@127.0.0.1>\r\nCall-ID: sim-1\r\nCSeq: 1 INVITE\r\n\
+Contact: <sip:c@{CARRIER}>\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
+    )
+}
+
+#[test]
+fn a_delayed_offer_is_answered_in_the_ack_and_then_queued() {
+    let mut s = sim("");
+    s.input(&offerless_invite());
+    let ok = s.take("SIP/2.0 200").pop().expect("our offer in a 200");
+    assert!(
+        ok.contains("m=audio ") && ok.contains("PCMU/8000") && ok.contains("PCMA/8000"),
+        "{ok}"
+    );
+    let tag = to_tag(&ok);
+    // Not queued before the answer: nothing to play music to yet.
+    assert_eq!(
+        s.engine.snapshot(s.now)["router"]["queues"][0]["waiting"],
+        0
+    );
+    let answer = "v=0\r\no=c 2 2 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4002 RTP/AVP 8\r\na=rtpmap:8 PCMA/8000\r\n";
+    let ack = in_dialog("ACK", 1, &tag, "").replace(
+        "Content-Length: 0\r\n\r\n",
+        &format!(
+            "Content-Type: application/sdp\r\nContent-Length: {}\r\n\r\n{answer}",
+            answer.len()
+        ),
+    );
+    s.input(&ack);
+    let snap = s.engine.snapshot(s.now);
+    assert_eq!(
+        snap["router"]["queues"][0]["waiting"], 1,
+        "{}",
+        snap["router"]
+    );
+    let call = s.engine.calls().next().unwrap();
+    assert_eq!(call.codec.name, "PCMA");
+}
+
+#[test]
+fn a_delayed_offer_without_an_answer_in_the_ack_is_ended() {
+    let mut s = sim("");
+    s.input(&offerless_invite());
+    let tag = to_tag(&s.take("SIP/2.0 200").pop().unwrap());
+    s.input(&in_dialog("ACK", 1, &tag, ""));
+    assert_eq!(s.take_unique("BYE "), 1);
+    assert_eq!(s.engine.active_calls(), 0);
+}

@@ -16,6 +16,8 @@ pub struct Ua {
     pub user: String,
     tag: String,
     call_id: String,
+    /// G.711 payload type this UA offers/answers: 8 (PCMA, default) or 0 (PCMU).
+    pub pt: u8,
 }
 
 impl Ua {
@@ -33,6 +35,7 @@ impl Ua {
             user: user.to_string(),
             tag: format!("t{}", rand::random::<u32>()),
             call_id: format!("ua-{}@127.0.0.1", rand::random::<u64>()),
+            pt: 8,
         }
     }
 
@@ -153,8 +156,10 @@ impl Ua {
     fn sdp(&self) -> String {
         let rtp = self.rtp_addr();
         format!(
-            "v=0\r\no=ua 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {} RTP/AVP 8 101\r\na=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n",
-            rtp.port()
+            "v=0\r\no=ua 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {} RTP/AVP {pt} 101\r\na=rtpmap:{pt} {name}/8000\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n",
+            rtp.port(),
+            pt = self.pt,
+            name = if self.pt == 0 { "PCMU" } else { "PCMA" }
         )
     }
 
