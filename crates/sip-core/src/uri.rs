@@ -67,7 +67,7 @@ impl<'a> Uri<'a> {
                 scheme: Scheme::Tel,
                 user: Some(number),
                 password: None,
-                host: "",
+                host: &rest[..0], // an empty slice of the input, like every other part
                 port: None,
                 params: Params(params),
                 headers: None,
@@ -279,6 +279,16 @@ mod tests {
         assert_eq!(u.transport(), Some("tcp"));
         assert!(u.params.has("lr"));
         assert_eq!(u.headers, Some("subject=x"));
+    }
+
+    #[test]
+    fn every_part_of_a_tel_uri_is_a_slice_of_the_input() {
+        // Found by fuzzing (fuzz/run.sh uri): the empty host was a static "".
+        let s = String::from("tel:l");
+        let u = Uri::parse(&s).unwrap();
+        let (p, base) = (u.host.as_ptr() as usize, s.as_ptr() as usize);
+        assert!(p >= base && p + u.host.len() <= base + s.len());
+        assert_eq!(u.host, "");
     }
 
     #[test]
