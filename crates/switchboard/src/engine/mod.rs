@@ -420,8 +420,7 @@ impl Engine {
             ServerAction::AckForDialog => self.on_ack(now, &msg),
             ServerAction::Cancel { invite, cancel } => self.on_cancel(now, invite, cancel, &msg),
             ServerAction::Retransmit | ServerAction::Absorbed => self.counters.retransmissions += 1,
-            #[allow(unreachable_patterns)]
-            _ => {}
+            _ => {} // future actions of the (non-exhaustive) transaction layer
         }
     }
 
@@ -593,7 +592,7 @@ impl Engine {
                     self.hang_up(now, call, finish::Party::Engine, "failed");
                 }
             }
-            #[allow(unreachable_patterns)]
+            // Timer C: our ring timeout (shorter) already cancels; Terminated: nothing held.
             _ => {}
         }
     }
@@ -658,8 +657,6 @@ impl Engine {
             } => self.announce(call, position, ewt),
             RouterEvent::Moved { call, from, to } => self.moved(call, &from, &to),
             RouterEvent::Log(ev) => self.queue_log(now, &ev),
-            #[allow(unreachable_patterns)]
-            _ => {}
         }
     }
 }
