@@ -25,4 +25,7 @@ pub enum RouterError {
     /// The agent must be logged in for this.
     #[error("agent \"{0}\" is not logged in")]
     NotLoggedIn(String),
+    /// No waiting caller with this key (unknown, or already with an agent).
+    #[error("call {0} is not waiting in a queue")]
+    NotWaiting(CallKey),
 }

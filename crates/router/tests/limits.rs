@@ -227,3 +227,60 @@ fn validate_names_the_problem() {
         "{issues:?}"
     );
 }
+
+#[test]
+fn an_admin_moves_a_waiting_caller_and_a_ringing_one() {
+    let cfg = RouterConfig {
+        agents: vec![
+            agent("en-agent", &[("en", 1)]),
+            agent("es-agent", &[("es", 1)]),
+        ],
+        queues: vec![
+            queue("english", &[("en", 1)], Strategy::Linear),
+            queue("spanish", &[("es", 1)], Strategy::Linear),
+        ],
+    };
+    let mut s = Sim::with_all_logged_in(cfg);
+    // Caller 1 rings the English agent; caller 2 waits behind it.
+    s.enqueue(1, "english", 0);
+    s.enqueue(2, "english", 0);
+    assert_eq!(s.offers(), vec![(1, "en-agent".to_string())]);
+    // Moving the ringing caller cancels its offer and offers it in Spanish.
+    s.r.move_call(1, "spanish", s.now).unwrap();
+    let ev = s.drain();
+    assert!(
+        ev.iter().any(
+            |e| matches!(e, RouterEvent::CancelRing { call: 1, agent } if agent == "en-agent")
+        ),
+        "{ev:?}"
+    );
+    assert!(ev.iter().any(|e| matches!(e, RouterEvent::Moved { call: 1, from, to } if from == "english" && to == "spanish")), "{ev:?}");
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, RouterEvent::Offer { call: 1, agent, .. } if agent == "es-agent")),
+        "{ev:?}"
+    );
+    // The freed English agent takes the next caller at once.
+    assert!(
+        ev.iter()
+            .any(|e| matches!(e, RouterEvent::Offer { call: 2, agent, .. } if agent == "en-agent")),
+        "{ev:?}"
+    );
+    assert!(ev
+        .iter()
+        .any(|e| matches!(e, RouterEvent::Log(QueueLogEvent::Overflow { call: 1, .. }))));
+    // Unknown targets and connected calls are refused.
+    assert_eq!(
+        s.r.move_call(2, "nowhere", s.now),
+        Err(RouterError::UnknownQueue("nowhere".into()))
+    );
+    s.answer(1, "es-agent");
+    assert_eq!(
+        s.r.move_call(1, "english", s.now),
+        Err(RouterError::NotWaiting(1))
+    );
+    assert_eq!(
+        s.r.move_call(99, "english", s.now),
+        Err(RouterError::NotWaiting(99))
+    );
+}

@@ -295,6 +295,71 @@ impl Router {
         r
     }
 
+    /// Moves a waiting caller to another queue (an admin's decision): offers
+    /// ringing for it are cancelled (`CancelRing`), it keeps its priority and
+    /// its original entry order, `Moved` tells the engine, and the queue log
+    /// records an `overflow`. A caller already with an agent cannot be moved
+    /// (`NotWaiting`); the target queue's limits apply as on entry, and a
+    /// caller the target refuses leaves with `Exit`.
+    pub fn move_call(&mut self, call: CallKey, to: &str, now: Instant) -> Result<(), RouterError> {
+        self.tick(now);
+        let to_q = match self.queue_ix.get(to) {
+            Some(&q) if !self.queues[q as usize].removed => q,
+            _ => return Err(RouterError::UnknownQueue(to.to_string())),
+        };
+        let Some(c) = self.calls.get(&call) else {
+            return Err(RouterError::NotWaiting(call));
+        };
+        if matches!(c.state, CallState::Connected { .. }) {
+            return Err(RouterError::NotWaiting(call));
+        }
+        let (q, waited) = (c.queue, self.now.saturating_sub(c.queue_enter));
+        if q == to_q {
+            return Ok(());
+        }
+        let freed = self.detach(call, true);
+        let prio = self.calls[&call].ord.prio;
+        let from = {
+            let qu = &mut self.queues[q as usize];
+            qu.remove_prio(prio);
+            let st = qu.stats.at(self.now);
+            st.exited += 1;
+            st.overflowed += 1;
+            qu.name.clone()
+        };
+        let to_name = self.queues[to_q as usize].name.clone();
+        self.log(QueueLogEvent::Overflow {
+            call,
+            queue: from.clone(),
+            to: to_name.clone(),
+            wait_ms: ms(waited),
+        });
+        self.events.push_back(RouterEvent::Moved {
+            call,
+            from,
+            to: to_name,
+        });
+        for a in freed {
+            self.route_agent(a);
+        }
+        if let Err(e) = self.admit(call, to_q) {
+            let reason = if e == RouterError::QueueFull {
+                crate::ExitReason::Full
+            } else {
+                crate::ExitReason::Empty
+            };
+            let queue = self.queues[self.calls[&call].queue as usize].name.clone();
+            self.calls.remove(&call);
+            self.events.push_back(RouterEvent::Exit {
+                call,
+                queue,
+                reason,
+            });
+        }
+        self.finish();
+        Ok(())
+    }
+
     /// The caller hung up (or was cancelled) while waiting or ringing.
     /// Reserved agents are released with `CancelRing`. On a connected call
     /// this is `call_ended_by(.., EndedBy::Caller, ..)`.

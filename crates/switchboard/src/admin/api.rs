@@ -434,9 +434,8 @@ struct MoveBody {
     queue: Option<String>,
 }
 
-/// Validated like a real move, then 501: the router has no operation that
-/// moves a caller between queues keeping its statistics straight (an
-/// abandon + enqueue would count a false abandon).
+/// Moves a waiting caller to another queue (404 unknown call or queue,
+/// 409 when it is already with an agent).
 async fn call_move(State(app): State<App>, Path(call_id): Path<String>, bytes: Bytes) -> Response {
     let b: MoveBody = match body(&bytes) {
         Ok(b) => b,
@@ -449,15 +448,16 @@ async fn call_move(State(app): State<App>, Path(call_id): Path<String>, bytes: B
             json!({}),
         );
     };
-    for q in [Query::Call(call_id.clone()), Query::Queue(queue.clone())] {
-        if let Err(e) = app.query(q).await {
-            return refusal(e);
+    reply(
+        async {
+            app.ask(|reply| Command::Move {
+                call_id,
+                queue,
+                reply,
+            })
+            .await?
         }
-    }
-    error(
-        StatusCode::NOT_IMPLEMENTED,
-        "moving a call to another queue is not supported yet (the router has no move operation)",
-        json!({ "call": call_id, "queue": queue }),
+        .await,
     )
 }
 

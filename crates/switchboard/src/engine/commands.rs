@@ -40,6 +40,12 @@ pub enum Command {
         call_id: String,
         reply: oneshot::Sender<Result<Value, Refused>>,
     },
+    /// Move a waiting caller to another queue.
+    Move {
+        call_id: String,
+        queue: String,
+        reply: oneshot::Sender<Result<Value, Refused>>,
+    },
     /// Apply a configuration already loaded and validated.
     Reload(Box<Config>, oneshot::Sender<ReloadReport>),
     /// Refresh the state gauges before `/metrics` renders.
@@ -119,6 +125,13 @@ impl Engine {
             }
             Command::Hangup { call_id, reply } => {
                 let _ = reply.send(self.admin_hangup(now, &call_id));
+            }
+            Command::Move {
+                call_id,
+                queue,
+                reply,
+            } => {
+                let _ = reply.send(self.admin_move(now, &call_id, &queue));
             }
             Command::Reload(cfg, reply) => {
                 let _ = reply.send(self.reload(*cfg, now));
@@ -318,6 +331,24 @@ impl Engine {
     /// Admin hang-up. A caller still waiting gets `480` (never answered:
     /// outcome `failed`); a bridged call gets BYE on both legs (outcome
     /// `completed`). Either way the call writes its CDR now.
+    /// Moves a waiting caller to `queue`, keeping its priority and entry
+    /// order; its music follows (the router's `Moved`). 404 for an unknown
+    /// call or queue, 409 when the caller is already with an agent.
+    fn admin_move(&mut self, now: Instant, call_id: &str, queue: &str) -> Result<Value, Refused> {
+        let Some(&key) = self.by_call_id.get(call_id) else {
+            return Err(Refused::unknown("call", call_id));
+        };
+        match self.router.move_call(key, queue, now) {
+            Ok(()) => {
+                tracing::info!(call_id = %call_id, to = %queue, "admin: move to another queue");
+                self.after_input(now);
+                Ok(json!({ "call_id": call_id, "queue": queue }))
+            }
+            Err(router::RouterError::UnknownQueue(q)) => Err(Refused::unknown("queue", &q)),
+            Err(e) => Err(Refused::new(409, e.to_string(), json!({ "call": call_id }))),
+        }
+    }
+
     fn admin_hangup(&mut self, now: Instant, call_id: &str) -> Result<Value, Refused> {
         let Some(&key) = self.by_call_id.get(call_id) else {
             return Err(Refused::unknown("call", call_id));
