@@ -394,6 +394,16 @@ pub struct QueueConfig {
     /// `ring-all`: agents rung at once, at most.
     #[serde(default)]
     pub ring_all_limit: Option<usize>,
+    /// First position/wait announcement after this wait (default: announce_every).
+    #[serde(default, with = "serde_str::option")]
+    pub announce_first: Option<Duration>,
+    /// Handle time assumed for the wait estimate until calls have completed.
+    #[serde(default, with = "serde_str::option")]
+    pub default_handle_time: Option<Duration>,
+    /// WAV played to a caller leaving unanswered (instead of the prompt
+    /// folder's `goodbye`), relative to the config file.
+    #[serde(default)]
+    pub exit_announcement: Option<Spanned<PathBuf>>,
     /// Raise a waiting caller's priority by one step after each such wait,
     /// so a steady stream of higher-priority calls cannot starve it.
     #[serde(default, with = "serde_str::option")]
@@ -470,6 +480,8 @@ pub struct Config {
     pub music: BTreeMap<String, PathBuf>,
     /// The prompt folder resolved against the config file's folder.
     pub prompts: Option<PathBuf>,
+    /// Per-queue exit announcements resolved against the config file's folder.
+    pub exit_announcements: BTreeMap<String, PathBuf>,
     /// Outbound trunks in config order: (index into `trunks`, destination).
     pub outbound: Vec<(usize, SocketAddr)>,
     /// Resolved TLS certificate and key paths, when a `tls:` listener exists.
@@ -725,6 +737,7 @@ fn validate(raw: RawConfig, base: &Path, errs: &mut Errors<'_>) -> Config {
 
     let mut strategies = BTreeMap::new();
     let mut music = BTreeMap::new();
+    let mut exit_announcements = BTreeMap::new();
     let mut queue_names = std::collections::BTreeSet::new();
     for q in &raw.queues {
         let qc = q.get_ref();
@@ -764,6 +777,21 @@ fn validate(raw: RawConfig, base: &Path, errs: &mut Errors<'_>) -> Config {
                 q.span(),
                 format!("queue {:?}: ring_timeout must be above zero", qc.name),
             );
+        }
+        if let Some(x) = &qc.exit_announcement {
+            let p = base.join(x.get_ref());
+            if !p.is_file() {
+                errs.at(
+                    x.span(),
+                    format!(
+                        "queue {:?}: exit_announcement {} does not exist",
+                        qc.name,
+                        p.display()
+                    ),
+                );
+            } else {
+                exit_announcements.insert(qc.name.clone(), p);
+            }
         }
         if let Some(m) = &qc.music {
             let p = base.join(m.get_ref());
@@ -902,6 +930,7 @@ fn validate(raw: RawConfig, base: &Path, errs: &mut Errors<'_>) -> Config {
         strategies,
         music,
         prompts,
+        exit_announcements,
         outbound,
         tls,
     };
@@ -1033,6 +1062,12 @@ impl Config {
                         short_abandon: q.short_abandon.unwrap_or(d.short_abandon),
                         ring_all_limit: q.ring_all_limit.unwrap_or(d.ring_all_limit),
                         priority_aging: q.priority_aging,
+                        announce_first: q.announce_first,
+                        default_handle_time: q.default_handle_time.unwrap_or(d.default_handle_time),
+                        exit_announcement: q
+                            .exit_announcement
+                            .as_ref()
+                            .map(|p| p.get_ref().display().to_string()),
                         ..d
                     }
                 })

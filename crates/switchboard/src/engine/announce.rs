@@ -159,7 +159,12 @@ impl Engine {
             }
             tracing::warn!(call, "overflow: no outbound trunk is up");
         }
-        let goodbye = self.prompts.get("goodbye");
+        let queue_goodbye = self
+            .calls
+            .get(&call)
+            .and_then(|c| self.exit_prompts.get(&c.queue))
+            .cloned();
+        let goodbye = queue_goodbye.or_else(|| self.prompts.get("goodbye"));
         match (self.queued(call).map(|c| c.session.id), goodbye) {
             (Some(session), Some(prompt)) => {
                 let until = now + prompt.duration() + Duration::from_secs(2);

@@ -92,6 +92,8 @@ pub struct Engine {
     prompts: announce::Prompts,
     queue_log: CdrWriter,
     trunks: Vec<trunks::TrunkState>,
+    /// Per-queue exit announcements (`[[queue]] exit_announcement`).
+    exit_prompts: HashMap<String, Arc<Prompt>>,
 }
 
 impl Engine {
@@ -110,7 +112,8 @@ impl Engine {
         };
         let digest = DigestServer::new(&cfg.raw.auth.realm, secret)
             .with_nonce_ttl(cfg.raw.auth.nonce_ttl.as_secs());
-        let music = load_music(&cfg);
+        let music = load_wavs(&cfg.music, "music");
+        let exit_prompts = load_wavs(&cfg.exit_announcements, "exit announcement");
         let mut engine = Engine {
             host: cfg.public_host(),
             tx: TransactionLayer::new(timers),
@@ -133,6 +136,7 @@ impl Engine {
             prompts: announce::Prompts::load(cfg.prompts.as_deref()),
             queue_log: CdrWriter::discard(),
             trunks: Vec::new(),
+            exit_prompts,
             cfg,
         };
         engine.load_trunks(now);
@@ -663,21 +667,24 @@ impl Engine {
 
 pub const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, REGISTER, INFO, UPDATE";
 
-/// The queues' hold music, decoded once; a file that fails to load is
-/// logged and the built-in music plays instead.
-fn load_music(cfg: &Config) -> HashMap<String, Arc<Prompt>> {
-    let mut music = HashMap::new();
-    for (queue, path) in &cfg.music {
+/// Per-queue WAV files (hold music, exit announcements), decoded once; a
+/// file that fails to load is logged and the built-in sound plays instead.
+fn load_wavs(
+    files: &std::collections::BTreeMap<String, std::path::PathBuf>,
+    what: &str,
+) -> HashMap<String, Arc<Prompt>> {
+    let mut out = HashMap::new();
+    for (queue, path) in files {
         match Prompt::from_wav(path) {
             Ok(p) => {
-                music.insert(queue.clone(), Arc::new(p));
+                out.insert(queue.clone(), Arc::new(p));
             }
             Err(e) => {
-                tracing::warn!(queue = %queue, file = %path.display(), "music not loaded: {e}")
+                tracing::warn!(queue = %queue, file = %path.display(), "{what} not loaded: {e}")
             }
         }
     }
-    music
+    out
 }
 
 /// A random tag or Call-ID part (RFC 3261 §19.3: at least 32 bits of randomness).

@@ -41,7 +41,8 @@ impl Engine {
         if old.raw.cdr.path != cfg.raw.cdr.path {
             report.needs_restart.push("[cdr] path".into());
         }
-        let music = super::load_music(&cfg);
+        let music = super::load_wavs(&cfg.music, "music");
+        self.exit_prompts = super::load_wavs(&cfg.exit_announcements, "exit announcement");
         self.music = music;
         self.prompts = super::announce::Prompts::load(cfg.prompts.as_deref());
         self.overload.set_config(cfg.raw.overload.clone());
