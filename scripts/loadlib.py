@@ -220,11 +220,15 @@ def write_config(
     ]
     if overload:
         # All agents register from one SIPp source: lift the per-source
-        # REGISTER bucket. The INVITE-side overload gate keeps its defaults.
+        # REGISTER bucket. Completed transactions linger 32 s (Timers J, L,
+        # M at T1 = 500 ms) and the gate counts them, so the default
+        # max_transactions (50,000) refuses new calls above ~500 CPS
+        # sustained: lift it too. max_queue_delay keeps its default.
         lines += [
             "[overload]",
             "register_rate = 1000000.0",
             "register_burst = 1000000.0",
+            "max_transactions = 2000000",
             "",
         ]
     lines += [
