@@ -222,6 +222,9 @@ pub struct OverloadSection {
     pub max_calls: Option<usize>,
     /// Most live SIP transactions before new INVITEs are refused.
     pub max_transactions: usize,
+    /// Most media sessions per media worker thread (the relay's load)
+    /// before new INVITEs are refused; `None` = limited by the port range.
+    pub max_sessions_per_worker: Option<usize>,
     /// Smoothed wait of an arrived datagram before the engine handles it,
     /// above which new INVITEs are refused.
     #[serde(with = "serde_str")]
@@ -244,7 +247,8 @@ impl Default for OverloadSection {
     fn default() -> Self {
         OverloadSection {
             max_calls: None,
-            max_transactions: 50_000,
+            max_transactions: 250_000,
+            max_sessions_per_worker: None,
             max_queue_delay: Duration::from_millis(250),
             retry_after: 5,
             register_rate: 50.0,
@@ -394,6 +398,9 @@ pub struct QueueConfig {
     /// `ring-all`: agents rung at once, at most.
     #[serde(default)]
     pub ring_all_limit: Option<usize>,
+    /// Rolling statistics windows (default 15 min and 24 h).
+    #[serde(default)]
+    pub stats_windows: Option<Vec<String>>,
     /// First position/wait announcement after this wait (default: announce_every).
     #[serde(default, with = "serde_str::option")]
     pub announce_first: Option<Duration>,
@@ -778,6 +785,13 @@ fn validate(raw: RawConfig, base: &Path, errs: &mut Errors<'_>) -> Config {
                 format!("queue {:?}: ring_timeout must be above zero", qc.name),
             );
         }
+        for w in qc.stats_windows.iter().flatten() {
+            match crate::duration::parse(w) {
+                Ok(d) if !d.is_zero() => {}
+                Ok(_) => errs.at(q.span(), format!("queue {:?}: stats_windows {w:?} must be above zero", qc.name)),
+                Err(e) => errs.at(q.span(), format!("queue {:?}: stats_windows: {e}", qc.name)),
+            }
+        }
         if let Some(x) = &qc.exit_announcement {
             let p = base.join(x.get_ref());
             if !p.is_file() {
@@ -1063,6 +1077,11 @@ impl Config {
                         ring_all_limit: q.ring_all_limit.unwrap_or(d.ring_all_limit),
                         priority_aging: q.priority_aging,
                         announce_first: q.announce_first,
+                        stats_windows: q
+                            .stats_windows
+                            .as_ref()
+                            .map(|w| w.iter().filter_map(|d| crate::duration::parse(d).ok()).collect())
+                            .unwrap_or(d.stats_windows),
                         default_handle_time: q.default_handle_time.unwrap_or(d.default_handle_time),
                         exit_announcement: q
                             .exit_announcement

@@ -97,8 +97,14 @@ impl Overload {
         self.queue_delay
     }
 
-    /// Why a new call must be refused now, if it must.
-    pub fn gate(&self, active_calls: usize, transactions: usize) -> Option<&'static str> {
+    /// Why a new call must be refused now, if it must. `media` is the relay's
+    /// load: (sessions, worker threads).
+    pub fn gate(&self, active_calls: usize, transactions: usize, media: (usize, usize)) -> Option<&'static str> {
+        if let Some(per) = self.cfg.max_sessions_per_worker {
+            if media.0 >= per.saturating_mul(media.1.max(1)) {
+                return Some("media_workers");
+            }
+        }
         if self.cfg.max_calls.is_some_and(|m| active_calls >= m) {
             return Some("max_calls");
         }
@@ -249,13 +255,16 @@ mod tests {
             max_calls: Some(10),
             ..Default::default()
         });
-        assert_eq!(o.gate(9, 0), None);
-        assert_eq!(o.gate(10, 0), Some("max_calls"));
-        assert_eq!(o.gate(0, 1_000_000), Some("max_transactions"));
+        assert_eq!(o.gate(9, 0, (0, 1)), None);
+        assert_eq!(o.gate(10, 0, (0, 1)), Some("max_calls"));
+        assert_eq!(o.gate(0, 1_000_000, (0, 1)), Some("max_transactions"));
         for _ in 0..200 {
             o.note_queue_delay(Duration::from_secs(1));
         }
-        assert_eq!(o.gate(0, 0), Some("queue_delay"));
+        assert_eq!(o.gate(0, 0, (0, 1)), Some("queue_delay"));
+        let busy = Overload::new(OverloadSection { max_sessions_per_worker: Some(100), ..Default::default() });
+        assert_eq!(busy.gate(0, 0, (199, 2)), None);
+        assert_eq!(busy.gate(0, 0, (200, 2)), Some("media_workers"));
     }
 
     #[test]
