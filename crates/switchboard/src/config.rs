@@ -1087,7 +1087,6 @@ impl Config {
                             .exit_announcement
                             .as_ref()
                             .map(|p| p.get_ref().display().to_string()),
-                        ..d
                     }
                 })
                 .collect(),
