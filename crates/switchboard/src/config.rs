@@ -788,7 +788,13 @@ fn validate(raw: RawConfig, base: &Path, errs: &mut Errors<'_>) -> Config {
         for w in qc.stats_windows.iter().flatten() {
             match crate::duration::parse(w) {
                 Ok(d) if !d.is_zero() => {}
-                Ok(_) => errs.at(q.span(), format!("queue {:?}: stats_windows {w:?} must be above zero", qc.name)),
+                Ok(_) => errs.at(
+                    q.span(),
+                    format!(
+                        "queue {:?}: stats_windows {w:?} must be above zero",
+                        qc.name
+                    ),
+                ),
                 Err(e) => errs.at(q.span(), format!("queue {:?}: stats_windows: {e}", qc.name)),
             }
         }
@@ -1080,7 +1086,11 @@ impl Config {
                         stats_windows: q
                             .stats_windows
                             .as_ref()
-                            .map(|w| w.iter().filter_map(|d| crate::duration::parse(d).ok()).collect())
+                            .map(|w| {
+                                w.iter()
+                                    .filter_map(|d| crate::duration::parse(d).ok())
+                                    .collect()
+                            })
                             .unwrap_or(d.stats_windows),
                         default_handle_time: q.default_handle_time.unwrap_or(d.default_handle_time),
                         exit_announcement: q

@@ -148,7 +148,11 @@ impl Engine {
             }
             Some(None) => return,
         }
-        if let Some(why) = self.overload.gate(self.calls.len(), self.tx.len(), (self.media.sessions(), self.media.workers())) {
+        if let Some(why) = self.overload.gate(
+            self.calls.len(),
+            self.tx.len(),
+            (self.media.sessions(), self.media.workers()),
+        ) {
             self.counters.overload_rejections += 1;
             tracing::warn!(reason = why, "overload: new call refused");
             let retry = self.overload.retry_after().to_string();

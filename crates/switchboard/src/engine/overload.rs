@@ -99,7 +99,12 @@ impl Overload {
 
     /// Why a new call must be refused now, if it must. `media` is the relay's
     /// load: (sessions, worker threads).
-    pub fn gate(&self, active_calls: usize, transactions: usize, media: (usize, usize)) -> Option<&'static str> {
+    pub fn gate(
+        &self,
+        active_calls: usize,
+        transactions: usize,
+        media: (usize, usize),
+    ) -> Option<&'static str> {
         if let Some(per) = self.cfg.max_sessions_per_worker {
             if media.0 >= per.saturating_mul(media.1.max(1)) {
                 return Some("media_workers");
@@ -262,7 +267,10 @@ mod tests {
             o.note_queue_delay(Duration::from_secs(1));
         }
         assert_eq!(o.gate(0, 0, (0, 1)), Some("queue_delay"));
-        let busy = Overload::new(OverloadSection { max_sessions_per_worker: Some(100), ..Default::default() });
+        let busy = Overload::new(OverloadSection {
+            max_sessions_per_worker: Some(100),
+            ..Default::default()
+        });
         assert_eq!(busy.gate(0, 0, (199, 2)), None);
         assert_eq!(busy.gate(0, 0, (200, 2)), Some("media_workers"));
     }
