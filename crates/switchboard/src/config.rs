@@ -247,7 +247,7 @@ impl Default for OverloadSection {
     fn default() -> Self {
         OverloadSection {
             max_calls: None,
-            max_transactions: 250_000,
+            max_transactions: 500_000,
             max_sessions_per_worker: None,
             max_queue_delay: Duration::from_millis(250),
             retry_after: 5,
