@@ -8,7 +8,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use router::{CallKey, RingFailure};
 use sip_core::sdp::{self, PayloadFormat, Sdp};
-use sip_core::transaction::{new_branch, Transmit, TxKey};
+use sip_core::transaction::{new_branch, TxKey};
 use sip_core::{Message, Method, RequestBuilder, ResponseBuilder};
 
 use super::caller::{contact_target, media_codec, CallState};
@@ -303,11 +303,7 @@ impl Engine {
             let data = Bytes::from(ack.1);
             leg.ack = Some(data.clone());
             let proto = leg.proto;
-            self.out.push_back(Transmit {
-                dest: ack.0,
-                data,
-                reliable: proto.reliable(),
-            });
+            self.send(ack.0, data, proto);
         }
         let Some(leg) = self.legs.get(leg_id) else {
             return;
@@ -441,11 +437,7 @@ impl Engine {
             if let Some(ack) = leg.ack.clone() {
                 let dest = route_dest(&leg.route_set, leg.target_addr);
                 let proto = leg.proto;
-                self.out.push_back(Transmit {
-                    dest,
-                    data: ack,
-                    reliable: proto.reliable(),
-                });
+                self.send(dest, ack, proto);
                 return;
             }
         }

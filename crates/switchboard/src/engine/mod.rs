@@ -205,10 +205,11 @@ impl Engine {
         self.timers.push(Reverse((at, t)));
     }
 
-    fn send(&mut self, dest: SocketAddr, data: Vec<u8>, proto: Proto) {
+    /// Queues a message sent outside any transaction (stateless answers, ACK for 2xx).
+    fn send(&mut self, dest: SocketAddr, data: impl Into<Bytes>, proto: Proto) {
         self.out.push_back(Transmit {
             dest,
-            data: Bytes::from(data),
+            data: data.into(),
             reliable: proto.reliable(),
         });
     }

@@ -172,13 +172,9 @@ impl Engine {
             return;
         };
         let (r, dest) = c.request("ACK", msg.cseq().seq, self.via(&branch, c.proto));
-        let reliable = c.proto.reliable();
+        let proto = c.proto;
         let data = Bytes::from(r.build(None));
-        self.out.push_back(sip_core::transaction::Transmit {
-            dest,
-            data,
-            reliable,
-        });
+        self.send(dest, data, proto);
     }
 
     /// Answers the caller's refresh (re-INVITE/UPDATE) with our unchanged
