@@ -205,13 +205,26 @@ mod tests {
                 order.insert((at + 3).min(order.len()), x);
             }
             let mut s = RecvStats::default();
+            // A copy arriving 64 or more sequence numbers behind the highest
+            // seen is past the duplicate window: it is counted as received
+            // again (RFC 3550 A.1 has the same blind spot), so it hides one
+            // lost packet. Model that exactly instead of hoping it is rare.
+            let mut seen = vec![false; keep.len()];
+            let mut max_seen = 0usize;
+            let mut recounted = 0u64;
             for &i in &order {
+                if seen[i] && max_seen - i >= 64 {
+                    recounted += 1;
+                }
+                seen[i] = true;
+                max_seen = max_seen.max(i);
                 s.on_packet(1, start.wrapping_add(i as u16), 0, 0);
             }
             let lo = *order.iter().min().unwrap();
             let hi = *order.iter().max().unwrap();
             let got = (lo..=hi).filter(|&i| keep[i]).count();
-            proptest::prop_assert_eq!(s.lost(), (hi - lo + 1 - got) as u64);
+            let missing = (hi - lo + 1 - got) as u64;
+            proptest::prop_assert_eq!(s.lost(), missing.saturating_sub(recounted));
         }
     }
 }
