@@ -68,6 +68,7 @@ pub mod dtmf;
 mod engine;
 mod error;
 pub mod g711;
+pub mod g722;
 pub mod jitter;
 pub mod mixer;
 pub mod netem;
