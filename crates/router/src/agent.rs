@@ -50,6 +50,9 @@ pub(crate) struct Membership {
     pub last_offer: u64,
     pub tier: u32,
     pub proficiency: u32,
+    /// In an ordered ([`crate::free_set::FreeSet::Indexed`]) free set, the
+    /// entry this member has there (set only on the pool's own membership).
+    pub listed: Option<FreeKey>,
 }
 
 #[derive(Debug)]
@@ -171,15 +174,25 @@ impl Agent {
         }
     }
 
-    /// Whether a free-set entry of this agent is current.
-    pub fn entry_valid(&self, k: &FreeKey, now: u64) -> bool {
-        self.listed && k.gen == self.free_gen && self.is_free(now)
+    /// Whether a free-set entry of this agent is current. Entries of
+    /// ordered sets (`indexed`) are replaced, never left behind, so only
+    /// FIFO and heap entries carry a listing generation.
+    pub fn entry_valid(&self, k: &FreeKey, indexed: bool, now: u64) -> bool {
+        self.listed && (indexed || k.gen == self.free_gen) && self.is_free(now)
     }
 
     pub fn level(&self, skill: u16) -> u8 {
         match self.skills.binary_search_by_key(&skill, |&(s, _)| s) {
             Ok(i) => self.skills[i].1,
             Err(_) => 0,
+        }
+    }
+
+    /// Its entry in ordered free set `pool` was taken out.
+    pub fn unlist(&mut self, pool: u32) {
+        // Memberships are pushed in increasing bucket order.
+        if let Ok(i) = self.buckets.binary_search_by_key(&pool, |m| m.bucket) {
+            self.buckets[i].listed = None;
         }
     }
 

@@ -1,13 +1,25 @@
 //! The free agents of one bucket, smallest [`FreeKey`] first.
 //!
-//! Two shapes behind one interface: a binary min-heap for strategies whose
-//! keys come in any order, and one FIFO per tier for strategies whose keys
-//! only grow (longest-idle, ring-all: the key is the time the agent became
-//! offerable), where listing and taking are O(1) and cache-friendly. Both
-//! may hold stale entries, dropped by the caller when met.
+//! Three shapes behind one interface:
+//!
+//! - one FIFO per tier for strategies whose keys only grow (longest-idle,
+//!   ring-all: the key is the time the agent became offerable), where
+//!   listing and taking are O(1) and cache-friendly;
+//! - a binary min-heap for strategies whose keys come in any order and
+//!   change at every listing (fewest-calls, least-talk-time, ...): an O(1)
+//!   average push per listing;
+//! - an ordered set for strategies whose key usually survives a busy spell
+//!   (round-robin, linear, random, weighted-random): at most one entry per
+//!   member, removed or replaced by key in O(log n), so an agent becoming
+//!   free again touches only the sets where its key changed.
+//!
+//! FIFOs and heaps may hold stale entries (of agents listed again since),
+//! dropped by the caller when met. An ordered set holds exactly the entry
+//! its member's `Membership::listed` names; entries of busy members stay
+//! and are dropped when met at the front.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::{BTreeSet, BinaryHeap, VecDeque};
 
 use crate::strategy::FreeKey;
 
@@ -16,20 +28,41 @@ pub(crate) enum FreeSet {
     Heap(BinaryHeap<Reverse<FreeKey>>),
     /// `(tier, entries in key order)`, by increasing tier.
     Fifo(Vec<(u32, VecDeque<FreeKey>)>),
+    /// One entry per member at most; `gen` is always 0.
+    Indexed(BTreeSet<FreeKey>),
 }
 
 impl FreeSet {
-    pub fn new(monotone: bool) -> Self {
+    /// The shape for a strategy: FIFO if its keys only grow, ordered set if
+    /// its keys are kept across busy spells, heap otherwise.
+    pub fn new(monotone: bool, indexed: bool) -> Self {
         if monotone {
             FreeSet::Fifo(Vec::new())
+        } else if indexed {
+            FreeSet::Indexed(BTreeSet::new())
         } else {
             FreeSet::Heap(BinaryHeap::new())
+        }
+    }
+
+    /// Whether this is the ordered-set shape (entries removed by key).
+    pub fn is_indexed(&self) -> bool {
+        matches!(self, FreeSet::Indexed(_))
+    }
+
+    /// Removes one entry by key (ordered sets only; a no-op otherwise).
+    pub fn remove(&mut self, k: &FreeKey) {
+        if let FreeSet::Indexed(s) = self {
+            s.remove(k);
         }
     }
 
     pub fn push(&mut self, k: FreeKey) {
         match self {
             FreeSet::Heap(h) => h.push(Reverse(k)),
+            FreeSet::Indexed(s) => {
+                s.insert(k);
+            }
             FreeSet::Fifo(tiers) => {
                 let i = match tiers.binary_search_by_key(&k.tier, |(t, _)| *t) {
                     Ok(i) => i,
@@ -53,6 +86,7 @@ impl FreeSet {
     pub fn peek(&self) -> Option<FreeKey> {
         match self {
             FreeSet::Heap(h) => h.peek().map(|r| r.0),
+            FreeSet::Indexed(s) => s.first().copied(),
             FreeSet::Fifo(tiers) => tiers.iter().find_map(|(_, q)| q.front().copied()),
         }
     }
@@ -60,6 +94,7 @@ impl FreeSet {
     pub fn pop(&mut self) -> Option<FreeKey> {
         match self {
             FreeSet::Heap(h) => h.pop().map(|r| r.0),
+            FreeSet::Indexed(s) => s.pop_first(),
             FreeSet::Fifo(tiers) => tiers.iter_mut().find_map(|(_, q)| q.pop_front()),
         }
     }
@@ -67,6 +102,7 @@ impl FreeSet {
     pub fn len(&self) -> usize {
         match self {
             FreeSet::Heap(h) => h.len(),
+            FreeSet::Indexed(s) => s.len(),
             FreeSet::Fifo(tiers) => tiers.iter().map(|(_, q)| q.len()).sum(),
         }
     }
@@ -74,6 +110,7 @@ impl FreeSet {
     pub fn retain(&mut self, mut keep: impl FnMut(&FreeKey) -> bool) {
         match self {
             FreeSet::Heap(h) => h.retain(|r| keep(&r.0)),
+            FreeSet::Indexed(s) => s.retain(keep),
             FreeSet::Fifo(tiers) => {
                 for (_, q) in tiers.iter_mut() {
                     q.retain(&mut keep);
@@ -87,6 +124,7 @@ impl FreeSet {
     pub fn entries(&self) -> Vec<FreeKey> {
         match self {
             FreeSet::Heap(h) => h.iter().map(|r| r.0).collect(),
+            FreeSet::Indexed(s) => s.iter().copied().collect(),
             FreeSet::Fifo(tiers) => tiers.iter().flat_map(|(_, q)| q.iter().copied()).collect(),
         }
     }
@@ -116,8 +154,8 @@ mod tests {
             k(1, 6, 3),
             k(0, 8, 4),
         ];
-        for monotone in [false, true] {
-            let mut s = FreeSet::new(monotone);
+        for (monotone, indexed) in [(false, false), (true, false), (false, true)] {
+            let mut s = FreeSet::new(monotone, indexed);
             for key in keys {
                 s.push(key);
             }

@@ -28,6 +28,9 @@ pub(crate) struct Bucket {
     /// Free agents, smallest key first; may hold stale entries. Used only
     /// when `pool` is this bucket.
     pub free: FreeSet,
+    /// The strategy's memory for this free set (the random strategies'
+    /// virtual clock). Used only when `pool` is this bucket.
+    pub memory: QueueMemory,
     /// Members logged in and unpaused.
     pub ready: u32,
     /// Member agents (any state): bounds the free set before compaction.
@@ -43,7 +46,6 @@ pub(crate) struct Queue {
     pub cfg: QueueConfig,
     pub removed: bool,
     pub selector: &'static dyn SelectAgent,
-    pub memory: QueueMemory,
     pub rng: Rng,
     /// Bucket of each step (index 0 = base requirement).
     pub buckets: Vec<u32>,

@@ -90,7 +90,7 @@ impl Router {
             }
         }
 
-        // 4. Queues: same name keeps its callers, statistics and memory.
+        // 4. Queues: same name keeps its callers and statistics.
         let mut qseen = HashSet::new();
         for qc in cfg.queues {
             if qc.name.is_empty() || !qseen.insert(qc.name.clone()) {
@@ -113,7 +113,6 @@ impl Router {
                         cfg: qc.clone(),
                         removed: false,
                         selector: qc.strategy.selector(),
-                        memory: QueueMemory::default(),
                         rng: Rng::from_name(&qc.name),
                         buckets: Vec::new(),
                         variants: Vec::new(),
@@ -211,7 +210,11 @@ impl Router {
                     require: req,
                     max_penalty,
                     waiting: Default::default(),
-                    free: FreeSet::new(self.queues[q].cfg.strategy.selector().monotone()),
+                    free: FreeSet::new(
+                        strategy.selector().monotone(),
+                        strategy.selector().indexed(),
+                    ),
+                    memory: QueueMemory::default(),
                     ready: 0,
                     members: 0,
                 });
@@ -282,6 +285,7 @@ impl Router {
                         last_offer: 0,
                         tier,
                         proficiency,
+                        listed: None,
                     });
                     if !ag.queues.contains(&queue) {
                         ag.queues.push(queue);

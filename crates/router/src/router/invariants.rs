@@ -83,10 +83,21 @@ impl Router {
             if self.heads[b] != bk.waiting.first().copied() {
                 return Err(format!("bucket {b}: stale head"));
             }
+            let indexed = bk.free.is_indexed();
             for k in &bk.free.entries() {
                 let ag = &self.agents[k.agent as usize];
+                if indexed {
+                    // Exactly the entry the pool's membership names.
+                    let m = ag.buckets.iter().find(|m| m.bucket == b as u32);
+                    if m.and_then(|m| m.listed) != Some(*k) {
+                        return Err(format!(
+                            "bucket {b}: entry {k:?} of agent {} is not its listed one",
+                            ag.id
+                        ));
+                    }
+                }
                 // Other entries are stale and dropped lazily.
-                if ag.entry_valid(k, now) && !ag.free_entries.contains(&(b as u32, *k)) {
+                if ag.entry_valid(k, indexed, now) && !ag.free_entries.contains(&(b as u32, *k)) {
                     return Err(format!(
                         "bucket {b}: free agent {} has an unlisted entry {k:?}",
                         ag.id
@@ -126,6 +137,20 @@ impl Router {
                     ag.state,
                     ag.derive_state()
                 ));
+            }
+            if !ag.buckets.windows(2).all(|w| w[0].bucket < w[1].bucket) {
+                return Err(format!("agent {}: memberships out of bucket order", ag.id));
+            }
+            for m in &ag.buckets {
+                if let Some(k) = m.listed {
+                    let set = &self.buckets[m.bucket as usize].free;
+                    if m.bucket != m.pool || !set.is_indexed() || !set.entries().contains(&k) {
+                        return Err(format!(
+                            "agent {}: listed entry {k:?} missing from bucket {}",
+                            ag.id, m.bucket
+                        ));
+                    }
+                }
             }
             if ag.is_free(now) {
                 if !ag.listed {

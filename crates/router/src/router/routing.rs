@@ -215,19 +215,20 @@ impl Router {
             } = self;
             let pool = buckets[b as usize].pool;
             let bucket = &mut buckets[pool as usize];
-            let Some(first) = bucket.free.peek() else {
+            let indexed = bucket.free.is_indexed();
+            let Some(first) = bucket.free.pop() else {
                 break;
             };
-            bucket.free.pop();
-            if !agents[first.agent as usize].entry_valid(&first, now) {
+            let ag = &mut agents[first.agent as usize];
+            if indexed {
+                ag.unlist(pool);
+            }
+            if !ag.entry_valid(&first, indexed, now) {
                 continue;
             }
             let qu = &mut queues[q as usize];
-            qu.selector.offered(
-                &mut qu.memory,
-                Some(&first),
-                agents[first.agent as usize].order,
-            );
+            qu.selector
+                .offered(&mut bucket.memory, Some(&first), ag.order);
             if !qu.selector.rings_all() {
                 self.offer(call, &[first.agent]);
                 return;
@@ -238,9 +239,11 @@ impl Router {
                 match bucket.free.peek() {
                     Some(k) if k.tier == first.tier => {
                         bucket.free.pop();
-                        if agents[k.agent as usize].entry_valid(&k, now)
-                            && !chosen.contains(&k.agent)
-                        {
+                        let ag = &mut agents[k.agent as usize];
+                        if indexed {
+                            ag.unlist(pool);
+                        }
+                        if ag.entry_valid(&k, indexed, now) && !chosen.contains(&k.agent) {
                             chosen.push(k.agent);
                         }
                     }
@@ -301,9 +304,10 @@ impl Router {
                     let bk = &mut self.buckets[b as usize];
                     bk.waiting.remove(&ord);
                     self.heads[b as usize] = bk.waiting.first().copied();
-                    let qu = &mut self.queues[bk.queue as usize];
-                    qu.selector
-                        .offered(&mut qu.memory, None, self.agents[a as usize].order);
+                    let (q, pool) = (bk.queue, bk.pool);
+                    let selector = self.queues[q as usize].selector;
+                    let memory = &mut self.buckets[pool as usize].memory;
+                    selector.offered(memory, None, self.agents[a as usize].order);
                 }
             }
             if let Some(c) = self.calls.get_mut(&ord.call) {
@@ -460,9 +464,9 @@ impl Router {
             ag.free_gen = ag.free_gen.wrapping_add(1);
             ag.free_entries.clear();
             // Once per free set: the memberships of pool-owning buckets.
-            for m in ag.buckets.iter().filter(|m| m.bucket == m.pool) {
+            for m in ag.buckets.iter_mut().filter(|m| m.bucket == m.pool) {
                 let bucket = &mut buckets[m.bucket as usize];
-                let qu = &mut queues[bucket.queue as usize];
+                let qu = &mut queues[m.queue as usize];
                 let view = AgentView {
                     id: &ag.id,
                     order: ag.order,
@@ -475,17 +479,29 @@ impl Router {
                     last_offered_here: m.last_offer,
                     listed_at: now,
                 };
-                let (primary, secondary) = qu.selector.key(&view, &qu.memory, &mut qu.rng);
+                let indexed = bucket.free.is_indexed();
+                if let Some(old) = m.listed {
+                    // Still in the ordered set from before its busy spell.
+                    if qu.selector.keeps(&old, &view, &bucket.memory) {
+                        ag.free_entries.push((m.bucket, old));
+                        continue;
+                    }
+                    bucket.free.remove(&old);
+                    m.listed = None;
+                }
+                let (primary, secondary) = qu.selector.key(&view, &bucket.memory, &mut qu.rng);
                 let k = FreeKey {
                     tier: m.tier,
                     primary,
                     secondary,
                     agent: a,
-                    gen: ag.free_gen,
+                    gen: if indexed { 0 } else { ag.free_gen },
                 };
                 bucket.free.push(k);
                 ag.free_entries.push((m.bucket, k));
-                if bucket.free.len() > 2 * bucket.members as usize + 64 {
+                if indexed {
+                    m.listed = Some(k);
+                } else if bucket.free.len() > 2 * bucket.members as usize + 64 {
                     compactions.push(m.bucket);
                 }
             }
@@ -494,7 +510,7 @@ impl Router {
             let bucket = &mut buckets[b as usize];
             bucket
                 .free
-                .retain(|k| agents[k.agent as usize].entry_valid(k, now));
+                .retain(|k| agents[k.agent as usize].entry_valid(k, false, now));
         }
     }
 

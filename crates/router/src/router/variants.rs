@@ -7,7 +7,7 @@ use crate::agent::Membership;
 use crate::call::Call;
 use crate::free_set::FreeSet;
 use crate::queue::Bucket;
-use crate::strategy::{AgentView, FreeKey};
+use crate::strategy::{AgentView, FreeKey, QueueMemory};
 
 use super::Router;
 
@@ -99,7 +99,8 @@ impl Router {
                 (req, base.max_penalty)
             })
             .collect();
-        let monotone = self.queues[q as usize].cfg.strategy.selector().monotone();
+        let selector = self.queues[q as usize].cfg.strategy.selector();
+        let (monotone, indexed) = (selector.monotone(), selector.indexed());
         let mut ids = Vec::with_capacity(steps.len());
         for (require, max_penalty) in steps {
             let b = self.buckets.len() as u32;
@@ -109,7 +110,8 @@ impl Router {
                 require,
                 max_penalty,
                 waiting: Default::default(),
-                free: FreeSet::new(monotone),
+                free: FreeSet::new(monotone, indexed),
+                memory: QueueMemory::default(),
                 ready: 0,
                 members: 0,
             };
@@ -124,15 +126,15 @@ impl Router {
                 if ag.counted_ready {
                     bucket.ready += 1;
                 }
-                let m = Membership {
+                let mut m = Membership {
                     bucket: b,
                     pool: b,
                     queue: q,
                     last_offer: 0,
                     tier,
                     proficiency,
+                    listed: None,
                 };
-                ag.buckets.push(m);
                 if ag.listed && ag.is_free(now) {
                     let qu = &mut self.queues[q as usize];
                     let view = AgentView {
@@ -147,17 +149,21 @@ impl Router {
                         last_offered_here: 0,
                         listed_at: now,
                     };
-                    let (primary, secondary) = qu.selector.key(&view, &qu.memory, &mut qu.rng);
+                    let (primary, secondary) = qu.selector.key(&view, &bucket.memory, &mut qu.rng);
                     let k = FreeKey {
                         tier,
                         primary,
                         secondary,
                         agent: a,
-                        gen: ag.free_gen,
+                        gen: if indexed { 0 } else { ag.free_gen },
                     };
                     bucket.free.push(k);
                     ag.free_entries.push((b, k));
+                    if indexed {
+                        m.listed = Some(k);
+                    }
                 }
+                ag.buckets.push(m);
             }
             self.buckets.push(bucket);
             self.heads.push(None);

@@ -2,12 +2,15 @@
 //! [`SelectAgent`] implementation.
 //!
 //! Every routing bucket (a queue at one relaxation step) keeps its free
-//! agents in a min-heap of [`FreeKey`]s: `(tier, primary, secondary,
-//! agent, gen)`. The tier is the member's penalty; `primary` and
-//! `secondary` come from [`SelectAgent::key`], computed when the agent
-//! becomes free. Choosing is the heap's top: O(1) to look, O(log n) to take,
-//! whatever the number of agents; listing a freed agent is an O(1)-average
-//! push per bucket.
+//! agents ordered by [`FreeKey`]: `(tier, primary, secondary, agent, gen)`.
+//! The tier is the member's penalty; `primary` and `secondary` come from
+//! [`SelectAgent::key`], computed when the agent becomes free. Choosing is
+//! the set's first entry: O(1) to look, O(log n) to take, whatever the
+//! number of agents. The set is a FIFO when keys only grow
+//! ([`SelectAgent::monotone`]), an ordered set with one entry per member
+//! when keys usually survive a busy spell ([`SelectAgent::indexed`]:
+//! listing a freed agent then touches only the sets where its key
+//! changed), else a heap (an O(1)-average push per listing).
 //!
 //! Adding a strategy: write a file with a unit struct implementing
 //! [`SelectAgent`], add a [`Strategy`] variant and a line in [`Strategy::selector`].
@@ -192,11 +195,13 @@ pub struct FreeKey {
     pub gen: u32,
 }
 
-/// Per-queue memory a strategy may keep between offers.
+/// Memory a strategy may keep between offers, one per free set (a
+/// queue's bucket, or the pool it shares).
 #[derive(Debug, Clone, Default)]
 pub struct QueueMemory {
     /// Virtual clock of the random strategies' exponential race: the key of
-    /// the last agent picked from a free set.
+    /// the last agent picked from this free set. Per set, not per queue, so
+    /// a relaxation step's keys are not overtaken by picks elsewhere.
     pub virtual_time: f64,
 }
 
@@ -212,6 +217,21 @@ pub trait SelectAgent: fmt::Debug + Send + Sync {
     /// Whether `key` never decreases from one call to the next (apart from
     /// the tie-break): the bucket then keeps a FIFO instead of a heap.
     fn monotone(&self) -> bool {
+        false
+    }
+
+    /// Whether the bucket keeps an ordered set with one entry per member,
+    /// kept while the member is busy (see [`SelectAgent::keeps`]), instead
+    /// of a heap with one entry per listing.
+    fn indexed(&self) -> bool {
+        false
+    }
+
+    /// For [`SelectAgent::indexed`] strategies: whether a member's entry
+    /// `old`, left in the set while it was busy, still orders it correctly
+    /// now that it is free again. Then listing it touches nothing; else the
+    /// entry is replaced by a fresh [`SelectAgent::key`].
+    fn keeps(&self, _old: &FreeKey, _agent: &AgentView<'_>, _memory: &QueueMemory) -> bool {
         false
     }
 

@@ -9,7 +9,8 @@ use crate::util::Rng;
 /// draws `now_v + Exp(1)`; the smallest key wins and moves the clock to it.
 /// By memorylessness every decision is a fresh race among the free agents,
 /// so each is chosen with the same probability. Deterministic for a given
-/// seed (the queue name).
+/// seed (the queue name). An agent's key stays in the set while it is busy
+/// and is kept when it comes back if the clock has not reached it.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Random;
 
@@ -20,6 +21,14 @@ impl SelectAgent for Random {
 
     fn shareable(&self) -> bool {
         false
+    }
+
+    fn indexed(&self) -> bool {
+        true
+    }
+
+    fn keeps(&self, old: &FreeKey, _a: &AgentView<'_>, memory: &QueueMemory) -> bool {
+        race_key_alive(old, memory)
     }
 
     fn key(&self, _a: &AgentView<'_>, memory: &QueueMemory, rng: &mut Rng) -> (u64, u64) {
@@ -37,6 +46,14 @@ pub(super) fn race_key(memory: &QueueMemory, weight: u32, rng: &mut Rng) -> (u64
     let k = memory.virtual_time + (-u.ln() / f64::from(weight.max(1)));
     // Non-negative finite f64s order like their bit patterns.
     (k.to_bits(), 0)
+}
+
+/// Whether a race key drawn earlier is still ahead of the free set's virtual
+/// clock. By memorylessness, a key `k > now_v` is distributed as
+/// `now_v + Exp(weight)` given that it has not been reached, so an agent
+/// back from a busy spell may keep it: the race stays exact.
+pub(super) fn race_key_alive(old: &FreeKey, memory: &QueueMemory) -> bool {
+    f64::from_bits(old.primary) > memory.virtual_time
 }
 
 pub(super) fn advance_race(memory: &mut QueueMemory, picked: Option<&FreeKey>) {

@@ -1,6 +1,6 @@
 //! `round-robin`: round robin with memory.
 
-use super::{AgentView, QueueMemory, SelectAgent};
+use super::{AgentView, FreeKey, QueueMemory, SelectAgent};
 use crate::util::Rng;
 
 /// Round robin with memory: the free agent this queue offered least
@@ -17,6 +17,14 @@ impl SelectAgent for RoundRobin {
 
     fn shareable(&self) -> bool {
         false
+    }
+
+    fn indexed(&self) -> bool {
+        true
+    }
+
+    fn keeps(&self, old: &FreeKey, a: &AgentView<'_>, _memory: &QueueMemory) -> bool {
+        (old.primary, old.secondary) == (a.last_offered_here, u64::from(a.order))
     }
 
     fn key(&self, a: &AgentView<'_>, _memory: &QueueMemory, _rng: &mut Rng) -> (u64, u64) {

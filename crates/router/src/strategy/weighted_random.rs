@@ -1,12 +1,12 @@
 //! `weighted-random`: random, proportional to weight.
 
-use super::random::{advance_race, race_key};
+use super::random::{advance_race, race_key, race_key_alive};
 use super::{AgentView, FreeKey, QueueMemory, SelectAgent};
 use crate::util::Rng;
 
 /// Random with probability proportional to the agent's `weight` (within the
 /// best tier), in O(log n): the exponential race of [`super::Random`] with
-/// rate `weight` (Efraimidis–Spirakis), on the queue's virtual clock so
+/// rate `weight` (Efraimidis–Spirakis), on the free set's virtual clock so
 /// that every decision is an exact, fresh weighted draw.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct WeightedRandom;
@@ -18,6 +18,14 @@ impl SelectAgent for WeightedRandom {
 
     fn shareable(&self) -> bool {
         false
+    }
+
+    fn indexed(&self) -> bool {
+        true
+    }
+
+    fn keeps(&self, old: &FreeKey, _a: &AgentView<'_>, memory: &QueueMemory) -> bool {
+        race_key_alive(old, memory)
     }
 
     fn key(&self, a: &AgentView<'_>, memory: &QueueMemory, rng: &mut Rng) -> (u64, u64) {
