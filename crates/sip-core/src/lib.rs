@@ -24,6 +24,8 @@ mod builder;
 mod cseq;
 pub mod dialog;
 mod error;
+#[cfg(test)]
+mod fast_path_tests;
 mod header;
 mod message;
 mod method;

@@ -29,6 +29,8 @@ struct ViaSpans {
     host: Span,
     port: Option<u16>,
     params: Span,
+    /// The branch value, when there is one.
+    branch: Option<Span>,
 }
 
 /// Where a validated name-addr's parts lie in the buffer.
@@ -37,6 +39,8 @@ struct AddrSpans {
     display: Option<Span>,
     uri: Span,
     params: Span,
+    /// The tag value, when there is one.
+    tag: Option<Span>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -326,6 +330,7 @@ impl Message {
             host: sub(whole, v.host),
             port: v.port,
             params: crate::params::Params(sub(whole, v.params)),
+            branch: Some(v.branch.map(|b| sub(whole, b))),
         })
     }
 
@@ -362,6 +367,7 @@ impl Message {
             uri_text: sub(whole, a.uri),
             params: crate::params::Params(sub(whole, a.params)),
             star: false,
+            tag: Some(a.tag.map(|t| sub(whole, t))),
         }
     }
 
@@ -481,6 +487,8 @@ fn span(base: usize, s: &str, whole: &str) -> Span {
     (start as u32, (start + s.len()) as u32)
 }
 
+// `Done` is the common case; boxing it would cost an allocation per message.
+#[allow(clippy::large_enum_variant)]
 enum Parsed {
     Done(Message),
     /// The header section has folded lines; unfold and parse again.
@@ -694,15 +702,72 @@ fn validate_request_uri(uri: &str) -> Result<(), ParseError> {
 }
 
 /// Checks a name-addr / addr-spec header value and its parameters.
+/// The strict path: [`NameAddr::parse`], then the parameters and the
+/// scheme; the tag is looked up on the way.
 fn check_addr<'a>(value: &'a str, label: &'static str) -> Result<NameAddr<'a>, ParseError> {
-    let addr = NameAddr::parse(value, label)?;
-    if !addr.star && !addr.params.0.is_empty() && !addr.params.is_valid() {
-        return Err(ParseError::BadHeaderValue(label));
+    let mut addr = NameAddr::parse(value, label)?;
+    if addr.star {
+        return Ok(addr);
     }
-    if !addr.star && Uri::scheme_of(addr.uri_text).is_none() {
+    let tag = if addr.params.0.is_empty() {
+        None
+    } else {
+        addr.params
+            .check_find(b"tag")
+            .ok_or(ParseError::BadHeaderValue(label))?
+    };
+    addr.tag = Some(tag.flatten());
+    if Uri::scheme_of(addr.uri_text).is_none() {
         return Err(ParseError::BadHeaderValue(label));
     }
     Ok(addr)
+}
+
+/// One From or To value: the fast path, else the strict one.
+fn check_one_addr<'a>(value: &'a str, label: &'static str) -> Result<NameAddr<'a>, ParseError> {
+    match NameAddr::scan_one(value, 0, false) {
+        Some((addr, _)) => Ok(addr),
+        None => check_addr(value, label),
+    }
+}
+
+/// Every element of a Contact, Route or Record-Route value is valid, in
+/// the fast path's common shape (false: run the strict path).
+fn addr_list_fast(value: &str) -> bool {
+    let b = value.as_bytes();
+    let mut i = 0;
+    loop {
+        let Some((_, stop)) = NameAddr::scan_one(value, i, true) else {
+            return false;
+        };
+        if stop == b.len() {
+            return true;
+        }
+        i = crate::params::skip_ws(b, stop + 1);
+        if i == b.len() {
+            return false;
+        }
+    }
+}
+
+/// The strict path for one Via field value: every entry is valid. Returns
+/// the first entry, its branch looked up (none in an empty value).
+fn check_vias(value: &str) -> Result<Option<(&str, Via<'_>)>, ParseError> {
+    const BAD: ParseError = ParseError::BadHeaderValue("Via");
+    let mut first = None;
+    for item in split_commas_all(value) {
+        let mut via = Via::parse(item)?;
+        let branch = if via.params.0.is_empty() {
+            None
+        } else {
+            via.params.check_find(b"branch").ok_or(BAD)?
+        };
+        if first.is_none() {
+            via.branch = Some(branch.flatten());
+            first = Some((item, via));
+        }
+    }
+    Ok(first)
 }
 
 /// What validation learns and the accessors reuse.
@@ -768,29 +833,30 @@ fn validate(
     let mut top_via = None;
     let mut top_via_parts = ViaSpans::default();
     for h in headers.iter().filter(|h| h.name == HeaderName::Via) {
-        for item in split_commas_all(text(h.value_span)) {
-            let via = Via::parse(item)?;
-            if !via.params.0.is_empty() && !via.params.is_valid() {
-                return Err(ParseError::BadHeaderValue("Via"));
-            }
-            if top_via.is_none() {
-                top_via = Some(span_in(head, item));
-                top_via_parts = ViaSpans {
-                    transport: span_in(head, via.transport),
-                    host: span_in(head, via.host),
-                    port: via.port,
-                    params: span_in(head, via.params.0),
-                };
-            }
+        let value = text(h.value_span);
+        let first = match Via::scan_field(value) {
+            Some(first) => Some(first),
+            None => check_vias(value)?,
+        };
+        if let (None, Some((item, via))) = (top_via, first) {
+            top_via = Some(span_in(head, item));
+            top_via_parts = ViaSpans {
+                transport: span_in(head, via.transport),
+                host: span_in(head, via.host),
+                port: via.port,
+                params: span_in(head, via.params.0),
+                branch: via.branch().map(|b| span_in(head, b)),
+            };
         }
     }
     let addr_spans = |a: NameAddr<'_>| AddrSpans {
         display: a.display.map(|d| span_in(head, d)),
         uri: span_in(head, a.uri_text),
         params: span_in(head, a.params.0),
+        tag: a.tag().map(|t| span_in(head, t)),
     };
-    let from = check_addr(from, "From")?;
-    let to = check_addr(to, "To")?;
+    let from = check_one_addr(from, "From")?;
+    let to = check_one_addr(to, "To")?;
     if from.star || to.star {
         return Err(ParseError::BadHeaderValue(if from.star {
             "From"
@@ -814,9 +880,13 @@ fn validate(
             HeaderName::RecordRoute => "Record-Route",
             _ => continue,
         };
+        let value = text(h.value_span);
+        if addr_list_fast(value) {
+            continue;
+        }
         let mut n = 0;
         let mut star = false;
-        for item in split_commas_all(text(h.value_span)) {
+        for item in split_commas_all(value) {
             n += 1;
             star |= check_addr(item, label)?.star;
         }

@@ -6,7 +6,7 @@ use crate::params::Params;
 use crate::split::find_unquoted;
 use crate::uri::Uri;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 pub struct NameAddr<'a> {
     /// Display name as sent, quotes included when quoted.
     pub display: Option<&'a str>,
@@ -15,6 +15,30 @@ pub struct NameAddr<'a> {
     pub params: Params<'a>,
     /// True for `Contact: *`.
     pub star: bool,
+    /// [`NameAddr::tag`], when the message parser found it while
+    /// validating the parameters (`None`: not looked up yet).
+    pub(crate) tag: Option<Option<&'a str>>,
+}
+
+/// Equality and `Debug` see the parsed parts only, not the cached tag.
+impl PartialEq for NameAddr<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        (self.display, self.uri_text, self.params, self.star)
+            == (other.display, other.uri_text, other.params, other.star)
+    }
+}
+
+impl Eq for NameAddr<'_> {}
+
+impl std::fmt::Debug for NameAddr<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NameAddr")
+            .field("display", &self.display)
+            .field("uri_text", &self.uri_text)
+            .field("params", &self.params)
+            .field("star", &self.star)
+            .finish()
+    }
 }
 
 impl<'a> NameAddr<'a> {
@@ -27,6 +51,7 @@ impl<'a> NameAddr<'a> {
                 uri_text: "*",
                 params: Params(""),
                 star: true,
+                tag: None,
             });
         }
         let b = s.as_bytes();
@@ -61,6 +86,7 @@ impl<'a> NameAddr<'a> {
                 uri_text,
                 params: Params(params),
                 star: false,
+                tag: None,
             });
         }
         // addr-spec: parameters after the URI belong to the header, so the
@@ -81,7 +107,89 @@ impl<'a> NameAddr<'a> {
             uri_text,
             params: Params(params),
             star: false,
+            tag: None,
         })
+    }
+
+    /// The message parser's fast path: one name-addr in its common shape
+    /// (`<uri>`, `"display" <uri>` or `token display <uri>`, then
+    /// parameters) starting at `s[i..]`, checked in one pass with the same
+    /// verdict as [`NameAddr::parse`], the scheme check and
+    /// [`Params::is_valid`]. It ends at the end of `s`, or at a top-level
+    /// comma when `list`. Returns the name-addr (tag included) and where it
+    /// stopped; `None` when the value is not in that shape or not valid,
+    /// and the caller runs the strict path, which has the final word.
+    pub(crate) fn scan_one(s: &'a str, i: usize, list: bool) -> Option<(NameAddr<'a>, usize)> {
+        use crate::params::{scan_params, skip_ws};
+        let b = s.as_bytes();
+        let (display, lt) = match *b.get(i)? {
+            b'<' => (None, i),
+            b'"' => {
+                // a quoted display name without escapes
+                let close = i + 1 + memchr::memchr2(b'"', b'\\', &b[i + 1..])?;
+                let lt = skip_ws(b, close + 1);
+                if b[close] != b'"' || b.get(lt) != Some(&b'<') {
+                    return None;
+                }
+                (Some(&s[i..close + 1]), lt)
+            }
+            _ => {
+                // tokens separated by whitespace
+                let mut j = i;
+                let mut last = i;
+                while let Some(&c) = b.get(j) {
+                    if crate::method::is_token_char(c) {
+                        last = j + 1;
+                    } else if c != b' ' && c != b'\t' {
+                        break;
+                    }
+                    j += 1;
+                }
+                if last == i || b.get(j) != Some(&b'<') {
+                    return None;
+                }
+                (Some(&s[i..last]), j)
+            }
+        };
+        // scheme ":" (what `Uri::scheme_of` accepts), then up to '>'
+        let u = lt + 1;
+        if !b.get(u)?.is_ascii_alphabetic() {
+            return None;
+        }
+        let colon = b[u + 1..]
+            .iter()
+            .position(|&c| !(c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.')))
+            .map_or(b.len(), |k| u + 1 + k);
+        if b.get(colon) != Some(&b':') {
+            return None;
+        }
+        let gt = colon + 1 + memchr::memchr(b'>', &b[colon + 1..])?;
+        let uri_text = &s[u..gt];
+        if memchr::memchr2(b' ', b'\t', uri_text.as_bytes()).is_some() {
+            return None;
+        }
+        let mut j = skip_ws(b, gt + 1);
+        let (params, tag) = if b.get(j) == Some(&b';') {
+            let (p_end, stop, found) = scan_params(s, j + 1, b"tag")?;
+            let params = &s[j + 1..p_end];
+            j = stop;
+            (params, found.flatten())
+        } else {
+            ("", None)
+        };
+        match b.get(j) {
+            None => {}
+            Some(b',') if list => {}
+            Some(_) => return None,
+        }
+        let addr = NameAddr {
+            display,
+            uri_text,
+            params: Params(params),
+            star: false,
+            tag: Some(tag),
+        };
+        Some((addr, j))
     }
 
     pub fn uri(&self) -> Option<Uri<'a>> {
@@ -113,7 +221,10 @@ impl<'a> NameAddr<'a> {
     }
 
     pub fn tag(&self) -> Option<&'a str> {
-        self.params.value("tag")
+        match self.tag {
+            Some(t) => t,
+            None => self.params.value("tag"),
+        }
     }
 }
 

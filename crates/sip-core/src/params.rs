@@ -69,36 +69,71 @@ impl<'a> Params<'a> {
     /// name and, after `=`, a token, host (IPv6 included) or a closed quoted
     /// string. Empty parameters (`;;`) are rejected (RFC 4475 badinv01).
     pub fn is_valid(&self) -> bool {
-        let b = self.0.as_bytes();
-        let mut i = 0;
-        loop {
-            i = skip_ws(b, i);
-            let name_end = scan(b, i, is_token_char);
-            if name_end == i {
-                return false;
-            }
-            i = skip_ws(b, name_end);
-            if b.get(i) == Some(&b'=') {
-                i = skip_ws(b, i + 1);
-                if b.get(i) == Some(&b'"') {
-                    match crate::split::quoted_len(&self.0[i..]) {
-                        Some(n) => i += n,
-                        None => return false,
-                    }
-                } else {
-                    let end = scan(b, i, |c| PARAM_VALUE[c as usize]);
-                    if end == i {
-                        return false;
-                    }
-                    i = end;
+        self.check_find(b"").is_some()
+    }
+
+    /// [`Params::is_valid`] and, in the same pass, what [`Params::get`]
+    /// would answer for `want` (a lower-case token): `None` when the list
+    /// is invalid, else `Some(get(want))`.
+    pub(crate) fn check_find(&self, want: &[u8]) -> Option<Option<Option<&'a str>>> {
+        match scan_params(self.0, 0, want)? {
+            (_, stop, found) if stop == self.0.len() => Some(found),
+            _ => None,
+        }
+    }
+}
+
+/// The strict parameter grammar of [`Params::is_valid`], read from `s[i..]`
+/// up to its end or a top-level `,` (the next element of a list header).
+/// Returns the end of the last parameter (whitespace excluded), where the
+/// scan stopped (`s.len()` or the comma) and [`Params::get`]`(want)`;
+/// `None` when the parameters are invalid.
+#[allow(clippy::type_complexity)]
+pub(crate) fn scan_params<'a>(
+    s: &'a str,
+    mut i: usize,
+    want: &[u8],
+) -> Option<(usize, usize, Option<Option<&'a str>>)> {
+    let b = s.as_bytes();
+    let mut found = None;
+    loop {
+        i = skip_ws(b, i);
+        let name_start = i;
+        let name_end = scan(b, i, &crate::method::TOKEN);
+        if name_end == i {
+            return None;
+        }
+        let mut end = name_end;
+        i = skip_ws(b, name_end);
+        let mut value = None;
+        if b.get(i) == Some(&b'=') {
+            i = skip_ws(b, i + 1);
+            if b.get(i) == Some(&b'"') {
+                let n = crate::split::quoted_len(&s[i..])?;
+                value = Some(&s[i + 1..i + n - 1]);
+                i += n;
+            } else {
+                let v_end = scan(b, i, &PARAM_VALUE);
+                if v_end == i {
+                    return None;
                 }
-                i = skip_ws(b, i);
+                value = Some(&s[i..v_end]);
+                i = v_end;
             }
-            match b.get(i) {
-                None => return true,
-                Some(b';') => i += 1,
-                Some(_) => return false,
-            }
+            end = i;
+            i = skip_ws(b, i);
+        }
+        if found.is_none()
+            && !want.is_empty()
+            && name_end - name_start == want.len()
+            && b[name_start..name_end].eq_ignore_ascii_case(want)
+        {
+            found = Some(value);
+        }
+        match b.get(i) {
+            Some(b';') => i += 1,
+            None | Some(b',') => return Some((end, i, found)),
+            Some(_) => return None,
         }
     }
 }
@@ -112,18 +147,24 @@ static PARAM_VALUE: [bool; 256] = {
     t
 };
 
-fn skip_ws(b: &[u8], mut i: usize) -> usize {
+#[inline]
+pub(crate) fn skip_ws(b: &[u8], mut i: usize) -> usize {
     while i < b.len() && matches!(b[i], b' ' | b'\t') {
         i += 1;
     }
     i
 }
 
-fn scan(b: &[u8], mut i: usize, f: impl Fn(u8) -> bool) -> usize {
-    while i < b.len() && f(b[i]) {
-        i += 1;
+/// The end of the run of `table` bytes starting at `i`.
+#[inline]
+pub(crate) fn scan(b: &[u8], i: usize, table: &[bool; 256]) -> usize {
+    match b.get(i..) {
+        Some(rest) => rest
+            .iter()
+            .position(|&c| !table[c as usize])
+            .map_or(b.len(), |k| i + k),
+        None => i,
     }
-    i
 }
 
 /// `name[=value]` with whitespace trimmed and quotes removed from the value.

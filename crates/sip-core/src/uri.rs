@@ -180,7 +180,7 @@ static URI_CLASS: [u8; 256] = {
 };
 
 /// Characters of a hostname or IPv4 address.
-static HOST_CHAR: [bool; 256] = {
+pub(crate) static HOST_CHAR: [bool; 256] = {
     let mut t = [false; 256];
     let mut i = 0;
     while i < 256 {
@@ -224,7 +224,7 @@ pub(crate) fn split_host_port(s: &str) -> Option<(&str, Option<u16>)> {
     Some((host, port))
 }
 
-fn parse_port(d: &[u8]) -> Option<u16> {
+pub(crate) fn parse_port(d: &[u8]) -> Option<u16> {
     if d.is_empty() || d.len() > 5 {
         return None;
     }

@@ -5,13 +5,37 @@ use crate::params::Params;
 use crate::uri::split_host_port;
 
 /// `SIP/2.0/UDP host:port;branch=...;received=...;rport`
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy)]
 pub struct Via<'a> {
     /// Upper or mixed case as sent (`UDP`, `TCP`, `TLS`, `WS`, ...).
     pub transport: &'a str,
     pub host: &'a str,
     pub port: Option<u16>,
     pub params: Params<'a>,
+    /// [`Via::branch`], when the message parser found it while validating
+    /// the parameters (`None`: not looked up yet).
+    pub(crate) branch: Option<Option<&'a str>>,
+}
+
+/// Equality and `Debug` see the parsed parts only, not the cached branch.
+impl PartialEq for Via<'_> {
+    fn eq(&self, other: &Self) -> bool {
+        (self.transport, self.host, self.port, self.params)
+            == (other.transport, other.host, other.port, other.params)
+    }
+}
+
+impl Eq for Via<'_> {}
+
+impl std::fmt::Debug for Via<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Via")
+            .field("transport", &self.transport)
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("params", &self.params)
+            .finish()
+    }
 }
 
 /// RFC 3261 magic cookie that marks a compliant branch.
@@ -63,11 +87,88 @@ impl<'a> Via<'a> {
             host,
             port,
             params: Params(params),
+            branch: None,
         })
     }
 
+    /// The message parser's fast path: every entry of one Via field value
+    /// in its common shape (`SIP/2.0/TRANSPORT host[:port][;params]`,
+    /// entries separated by commas), checked in one pass with the same
+    /// verdict as splitting the list and running [`Via::parse`] and
+    /// [`Params::is_valid`] on each entry. Returns the first entry (its
+    /// text and its parts, branch included); `None` when the value is not
+    /// in that shape or not valid, and the caller runs the strict path,
+    /// which has the final word.
+    pub(crate) fn scan_field(value: &'a str) -> Option<(&'a str, Via<'a>)> {
+        use crate::params::{scan, scan_params};
+        let b = value.as_bytes();
+        let mut first = None;
+        let mut i = skip_ws(b, 0);
+        loop {
+            let start = i;
+            // "SIP/2.0/", the protocol name in any case
+            let head: [u8; 8] = b.get(i..i + 8)?.try_into().ok()?;
+            if u64::from_le_bytes(head) | 0x0020_2020 != u64::from_le_bytes(*b"sip/2.0/") {
+                return None;
+            }
+            let t_start = i + 8;
+            let t_end = scan(b, t_start, &crate::method::TOKEN);
+            let h_start = skip_ws(b, t_end);
+            if t_end == t_start || h_start == t_end {
+                return None;
+            }
+            let h_end = scan(b, h_start, &crate::uri::HOST_CHAR);
+            if h_end == h_start {
+                return None;
+            }
+            let mut j = h_end;
+            let mut port = None;
+            if b.get(j) == Some(&b':') {
+                let d_end = b[j + 1..]
+                    .iter()
+                    .position(|c| !c.is_ascii_digit())
+                    .map_or(b.len(), |k| j + 1 + k);
+                port = Some(crate::uri::parse_port(&b[j + 1..d_end])?);
+                j = d_end;
+            }
+            let mut end = j;
+            j = skip_ws(b, j);
+            let (params, branch) = if b.get(j) == Some(&b';') {
+                let (p_end, stop, found) = scan_params(value, j + 1, b"branch")?;
+                let params = &value[j + 1..p_end];
+                (end, j) = (p_end, stop);
+                (params, found.flatten())
+            } else {
+                ("", None)
+            };
+            if first.is_none() {
+                let via = Via {
+                    transport: &value[t_start..t_end],
+                    host: &value[h_start..h_end],
+                    port,
+                    params: Params(params),
+                    branch: Some(branch),
+                };
+                first = Some((&value[start..end], via));
+            }
+            match b.get(j) {
+                None => return first,
+                Some(b',') => {
+                    i = skip_ws(b, j + 1);
+                    if i == b.len() {
+                        return None;
+                    }
+                }
+                Some(_) => return None,
+            }
+        }
+    }
+
     pub fn branch(&self) -> Option<&'a str> {
-        self.params.value("branch")
+        match self.branch {
+            Some(b) => b,
+            None => self.params.value("branch"),
+        }
     }
 
     /// True when the branch carries the RFC 3261 magic cookie, so it alone
