@@ -72,6 +72,7 @@ pub mod g722;
 pub mod jitter;
 pub mod mixer;
 pub mod netem;
+pub mod opus;
 mod pool;
 mod prompt;
 pub mod recv_stats;
@@ -82,6 +83,7 @@ pub mod rtcp;
 pub mod rtp;
 mod simd;
 mod stats;
+pub mod transcode;
 pub mod wav;
 
 pub use codec::Codec;

@@ -67,13 +67,12 @@ impl Resampler {
     /// On a zero rate or a ratio outside that bound (a configuration
     /// error, not a peer's).
     pub fn new(from_hz: u32, to_hz: u32) -> Resampler {
-        assert!(from_hz > 0 && to_hz > 0, "resampler rates must be non-zero");
+        assert!(
+            Resampler::supports(from_hz, to_hz),
+            "resampler {from_hz} -> {to_hz} Hz: zero rate or ratio too fine"
+        );
         let g = gcd(from_hz, to_hz);
         let (l, m) = ((to_hz / g) as usize, (from_hz / g) as usize);
-        assert!(
-            l <= 48 && m <= 48,
-            "resampler ratio {to_hz}/{from_hz} too fine (reduced {l}/{m})"
-        );
         if l == 1 && m == 1 {
             return Resampler {
                 from: from_hz,
@@ -131,6 +130,16 @@ impl Resampler {
             phase: 0,
             base: 0,
         }
+    }
+
+    /// True when [`Resampler::new`] accepts these rates: both non-zero, and
+    /// the reduced ratio's terms at most 48.
+    pub fn supports(from_hz: u32, to_hz: u32) -> bool {
+        if from_hz == 0 || to_hz == 0 {
+            return false;
+        }
+        let g = gcd(from_hz, to_hz);
+        to_hz / g <= 48 && from_hz / g <= 48
     }
 
     /// The input rate in Hz.
