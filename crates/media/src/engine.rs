@@ -10,6 +10,7 @@ use parking_lot::Mutex;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 use crate::pool::PortPool;
+use crate::recorder::{RecorderHandle, RecorderStats};
 use crate::relay::{self, SessionCmd, SessionInit, WorkerMsg};
 use crate::{Codec, MediaError, Prompt, SessionStats};
 
@@ -62,29 +63,47 @@ impl MediaConfig {
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct SessionId(pub u64);
 
-/// One of the two legs of a session.
+/// One of the legs of a session.
 #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Leg {
     /// Caller side.
     A,
     /// Agent side.
     B,
+    /// A supervisor monitoring the call ([`MediaEngine::attach_monitor`]).
+    C,
 }
 
 impl Leg {
-    /// The other leg.
+    /// The leg A and B relay to (C relays to nobody: it is mixed).
     pub fn other(self) -> Leg {
         match self {
             Leg::A => Leg::B,
             Leg::B => Leg::A,
+            Leg::C => Leg::C,
         }
     }
     pub(crate) fn index(self) -> usize {
         match self {
             Leg::A => 0,
             Leg::B => 1,
+            Leg::C => 2,
         }
     }
+}
+
+/// How a supervisor on leg C takes part in the call between A and B.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum MonitorMode {
+    /// Hears caller and agent; heard by nobody. A and B keep their direct
+    /// relay (no added delay).
+    Listen,
+    /// Hears both; only the agent hears the supervisor (coaching). The
+    /// agent's audio becomes a mix; the caller keeps the direct relay.
+    Whisper,
+    /// A three-way conference: everyone hears everyone else.
+    Barge,
 }
 
 /// Something call control must know about.
@@ -167,6 +186,7 @@ struct Inner {
     next_id: AtomicU64,
     next_worker: AtomicUsize,
     events: Arc<EventHub>,
+    recorder: std::sync::OnceLock<RecorderHandle>,
 }
 
 /// The media engine: a cheap, clonable handle to the worker threads.
@@ -209,6 +229,7 @@ impl MediaEngine {
                 next_id: AtomicU64::new(1),
                 next_worker: AtomicUsize::new(0),
                 events,
+                recorder: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -332,6 +353,72 @@ impl MediaEngine {
     /// Stops relaying; the legs are isolated again (each can be played to).
     pub fn unbridge(&self, s: SessionId) {
         self.send(s, SessionCmd::Bridge(false));
+    }
+
+    /// Adds leg C (a supervisor) to a live session: binds an RTP/RTCP pair
+    /// and returns its local RTP address for the supervisor's SDP. Follow
+    /// with [`MediaEngine::set_remote`] (leg C) once the supervisor answers,
+    /// and [`MediaEngine::monitor`] to start mixing.
+    pub fn attach_monitor(&self, s: SessionId) -> Result<SocketAddr, MediaError> {
+        let inner = &self.inner;
+        let tx = inner
+            .sessions
+            .lock()
+            .get(&s)
+            .cloned()
+            .ok_or(MediaError::Stopped)?;
+        let c = inner.pool.bind_pair(inner.cfg.bind_ip)?;
+        let addr = c.rtp.local_addr()?;
+        tx.send(SessionCmd::AttachC(Box::new(c)))
+            .map_err(|_| MediaError::Stopped)?;
+        Ok(addr)
+    }
+
+    /// Removes leg C: mixing stops, A and B go back to the direct relay,
+    /// C's ports return to the pool.
+    pub fn detach_monitor(&self, s: SessionId) {
+        self.send(s, SessionCmd::DetachC);
+    }
+
+    /// Sets how leg C takes part (`None`: C hears nothing, nobody hears C).
+    /// Decoding, mixing and re-encoding run only while a mode is set (or a
+    /// recording runs); each leg's audio then goes through its own
+    /// adaptive jitter buffer.
+    pub fn monitor(&self, s: SessionId, mode: Option<MonitorMode>) {
+        self.send(s, SessionCmd::Monitor(mode));
+    }
+
+    /// Records the call to `path` as a stereo 16-bit 8 kHz WAV: caller (A)
+    /// on the left channel, agent (B) on the right, each through its jitter
+    /// buffer, one frame every 20 ms. The file is finished (header sizes
+    /// written) when the recording stops or the session is released.
+    /// Writing happens on one recorder thread; if the disk falls behind,
+    /// frames are dropped and counted ([`MediaEngine::recorder_stats`]),
+    /// never the call.
+    pub fn record(&self, s: SessionId, path: std::path::PathBuf) {
+        let Ok(handle) = self.recorder() else {
+            tracing::warn!("recorder thread could not start");
+            return;
+        };
+        self.send(s, SessionCmd::Record(Some((handle, path))));
+    }
+
+    /// Stops recording the session (the file is finished).
+    pub fn stop_recording(&self, s: SessionId) {
+        self.send(s, SessionCmd::Record(None));
+    }
+
+    /// Counters of the recorder thread (zero until the first recording).
+    pub fn recorder_stats(&self) -> Option<Arc<RecorderStats>> {
+        self.inner.recorder.get().map(|h| h.stats.clone())
+    }
+
+    fn recorder(&self) -> std::io::Result<RecorderHandle> {
+        if let Some(h) = self.inner.recorder.get() {
+            return Ok(h.clone());
+        }
+        let h = RecorderHandle::start()?;
+        Ok(self.inner.recorder.get_or_init(|| h).clone())
     }
 
     /// Ends the session: its worker closes the four sockets, then the ports

@@ -75,6 +75,7 @@ pub mod netem;
 pub mod opus;
 mod pool;
 mod prompt;
+pub mod recorder;
 pub mod recv_stats;
 mod relay;
 pub mod resample;
@@ -87,7 +88,7 @@ pub mod transcode;
 pub mod wav;
 
 pub use codec::Codec;
-pub use engine::{Leg, MediaConfig, MediaEngine, MediaEvent, Session, SessionId};
+pub use engine::{Leg, MediaConfig, MediaEngine, MediaEvent, MonitorMode, Session, SessionId};
 pub use error::MediaError;
 pub use pool::{LegSockets, PortLease, PortPool};
 pub use prompt::{Prompt, PROMPT_RATE};

@@ -28,6 +28,7 @@ pub struct LegStats {
 pub struct SessionStats {
     pub(crate) a: LegStats,
     pub(crate) b: LegStats,
+    pub(crate) c: LegStats,
     pub(crate) relayed_a_to_b: AtomicU64,
     pub(crate) relayed_b_to_a: AtomicU64,
 }
@@ -80,6 +81,8 @@ pub struct StatsSnapshot {
     pub a: LegSnapshot,
     /// Agent leg.
     pub b: LegSnapshot,
+    /// Supervisor leg (zero unless the call was monitored).
+    pub c: LegSnapshot,
     /// Packets relayed from A to B.
     pub relayed_a_to_b: u64,
     /// Packets relayed from B to A.
@@ -111,6 +114,7 @@ impl SessionStats {
         StatsSnapshot {
             a: self.a.snapshot(),
             b: self.b.snapshot(),
+            c: self.c.snapshot(),
             relayed_a_to_b: self.relayed_a_to_b.load(Relaxed),
             relayed_b_to_a: self.relayed_b_to_a.load(Relaxed),
         }
@@ -120,12 +124,14 @@ impl SessionStats {
         match leg {
             Leg::A => &self.a,
             Leg::B => &self.b,
+            Leg::C => &self.c,
         }
     }
 
+    /// Packets relayed from `from` (A or B; C is never relayed).
     pub(crate) fn relayed_from(&self, from: Leg) -> &AtomicU64 {
         match from {
-            Leg::A => &self.relayed_a_to_b,
+            Leg::A | Leg::C => &self.relayed_a_to_b,
             Leg::B => &self.relayed_b_to_a,
         }
     }

@@ -128,22 +128,30 @@ pub fn write_wav(samples: &[i16], rate: u32) -> Vec<u8> {
 pub fn write_wav_channels(interleaved: &[i16], rate: u32, channels: u16) -> Vec<u8> {
     let data_len = (interleaved.len() * 2) as u32;
     let mut v = Vec::with_capacity(44 + data_len as usize);
-    v.extend_from_slice(b"RIFF");
-    v.extend_from_slice(&(36 + data_len).to_le_bytes());
-    v.extend_from_slice(b"WAVEfmt ");
-    v.extend_from_slice(&16u32.to_le_bytes());
-    v.extend_from_slice(&FMT_PCM.to_le_bytes());
-    v.extend_from_slice(&channels.to_le_bytes());
-    v.extend_from_slice(&rate.to_le_bytes());
-    v.extend_from_slice(&(rate * 2 * channels as u32).to_le_bytes());
-    v.extend_from_slice(&(2 * channels).to_le_bytes());
-    v.extend_from_slice(&16u16.to_le_bytes());
-    v.extend_from_slice(b"data");
-    v.extend_from_slice(&data_len.to_le_bytes());
+    v.extend_from_slice(&wav_header(data_len, rate, channels));
     for s in interleaved {
         v.extend_from_slice(&s.to_le_bytes());
     }
     v
+}
+
+/// The 44-byte header of a 16-bit PCM WAV file holding `data_len` bytes.
+pub fn wav_header(data_len: u32, rate: u32, channels: u16) -> [u8; 44] {
+    let mut h = [0u8; 44];
+    let block = 2 * channels;
+    h[0..4].copy_from_slice(b"RIFF");
+    h[4..8].copy_from_slice(&36u32.saturating_add(data_len).to_le_bytes());
+    h[8..16].copy_from_slice(b"WAVEfmt ");
+    h[16..20].copy_from_slice(&16u32.to_le_bytes());
+    h[20..22].copy_from_slice(&FMT_PCM.to_le_bytes());
+    h[22..24].copy_from_slice(&channels.to_le_bytes());
+    h[24..28].copy_from_slice(&rate.to_le_bytes());
+    h[28..32].copy_from_slice(&(rate * block as u32).to_le_bytes());
+    h[32..34].copy_from_slice(&block.to_le_bytes());
+    h[34..36].copy_from_slice(&16u16.to_le_bytes());
+    h[36..40].copy_from_slice(b"data");
+    h[40..44].copy_from_slice(&data_len.to_le_bytes());
+    h
 }
 
 #[cfg(test)]

@@ -34,6 +34,9 @@ pub struct Cdr {
     /// Blind transfers by agents, `agent>number`, in order.
     pub transfers: Vec<String>,
     pub rtp: Option<media::StatsSnapshot>,
+    /// The call's recording (WAV), when its queue records.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recording: Option<String>,
 }
 
 /// Appends JSON objects, one per line, flushed per record (CDRs, queue_log).

@@ -114,6 +114,10 @@ pub struct MediaSection {
     /// Folder of announcement prompts (position, wait, goodbye); relative
     /// to the config file. No announcements when absent.
     pub prompts: Option<Spanned<PathBuf>>,
+    /// Where recordings of queues with `record = true` go, as
+    /// `<recordings>/<YYYY-MM-DD>/<time>-<call-id>.wav` (relative to the
+    /// working directory, like the CDR file).
+    pub recordings: PathBuf,
 }
 
 impl Default for MediaSection {
@@ -125,6 +129,7 @@ impl Default for MediaSection {
             rtp_timeout: Duration::from_secs(60),
             codecs: vec!["PCMU".into(), "PCMA".into()],
             prompts: None,
+            recordings: "recordings".into(),
         }
     }
 }
@@ -419,6 +424,10 @@ pub struct QueueConfig {
     /// number when there is one, else a goodbye), e.g. `"0"`.
     #[serde(default)]
     pub exit_key: Option<Spanned<String>>,
+    /// Record this queue's calls (stereo WAV, caller left, agent right)
+    /// into `[media] recordings`.
+    #[serde(default)]
+    pub record: bool,
 }
 
 fn empty_require() -> Spanned<BTreeMap<String, u8>> {

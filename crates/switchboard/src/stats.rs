@@ -14,6 +14,8 @@ pub struct Counters {
     pub calls_completed: u64,
     pub calls_abandoned: u64,
     pub calls_failed: u64,
+    /// Supervisors who joined a call (listen, whisper or barge).
+    pub monitors: u64,
     pub rtp_timeouts: u64,
     pub cdr_errors: u64,
     pub reloads: u64,

@@ -6,14 +6,16 @@
 
 mod session;
 mod sys;
+mod tap;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::mpsc::UnboundedReceiver;
 
-use crate::engine::EventHub;
+use crate::engine::{EventHub, MonitorMode};
 use crate::pool::LegSockets;
+use crate::recorder::RecorderHandle;
 use crate::{Codec, Leg, Prompt, SessionId, SessionStats};
 
 pub(crate) struct SessionInit {
@@ -54,6 +56,11 @@ pub(crate) enum SessionCmd {
         on: bool,
     },
     Bridge(bool),
+    /// Add leg C (a supervisor) with its sockets.
+    AttachC(Box<LegSockets>),
+    DetachC,
+    Monitor(Option<MonitorMode>),
+    Record(Option<(RecorderHandle, std::path::PathBuf)>),
     Release,
 }
 

@@ -1,4 +1,5 @@
-//! One session: two legs, each an RTP and an RTCP socket, owned by one task.
+//! One session: two legs (caller A, agent B) and an optional supervisor leg
+//! C, each an RTP and an RTCP socket, owned by one task.
 
 use std::collections::VecDeque;
 use std::future::Future;
@@ -10,6 +11,7 @@ use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
 
 use super::sys::{self, RecvBatch, BATCH};
+use super::tap::Tap;
 use super::{SessionCmd, SessionInit};
 use crate::dtmf::{self, DtmfDetector, DtmfEvent, EventReceiver};
 use crate::engine::{EventHub, MediaEvent};
@@ -42,6 +44,47 @@ struct Sockets {
     rtp: UdpSocket,
     rtcp: UdpSocket,
 }
+
+/// The sockets of A and B, and of C while a supervisor is attached (with
+/// its lease, dropped after the sockets so the ports return only once
+/// closed).
+struct Socks {
+    ab: [Sockets; 2],
+    c: Option<(Sockets, PortLease)>,
+}
+
+impl Socks {
+    fn get(&self, i: usize) -> Option<&Sockets> {
+        match i {
+            0 | 1 => Some(&self.ab[i]),
+            _ => self.c.as_ref().map(|(s, _)| s),
+        }
+    }
+}
+
+async fn register(ls: LegSockets) -> Option<(Sockets, PortLease)> {
+    let LegSockets { rtp, rtcp, lease } = ls;
+    let s = Sockets {
+        rtp: UdpSocket::from_std(rtp).ok()?,
+        rtcp: UdpSocket::from_std(rtcp).ok()?,
+    };
+    // tokio learns that a new socket is writable from its first epoll event;
+    // until then `try_send_to` reports WouldBlock. Wait for it once.
+    let _ = s.rtp.writable().await;
+    let _ = s.rtcp.writable().await;
+    Some((s, lease))
+}
+
+/// The sockets polled, in order: A and B first, C's last (only while
+/// attached).
+const SLOTS: [(usize, Kind); 6] = [
+    (0, Kind::Rtp),
+    (1, Kind::Rtp),
+    (0, Kind::Rtcp),
+    (1, Kind::Rtcp),
+    (2, Kind::Rtp),
+    (2, Kind::Rtcp),
+];
 
 enum Ev {
     Cmd(Option<SessionCmd>),
@@ -122,8 +165,9 @@ impl LegState {
 
 struct State {
     id: SessionId,
-    legs: [LegState; 2],
+    legs: [LegState; 3],
     bridged: bool,
+    tap: Tap,
     stats: Arc<SessionStats>,
     events: Arc<EventHub>,
     timeout: Duration,
@@ -132,20 +176,21 @@ struct State {
 }
 
 fn leg_of(i: usize) -> Leg {
-    if i == 0 {
-        Leg::A
-    } else {
-        Leg::B
+    match i {
+        0 => Leg::A,
+        1 => Leg::B,
+        _ => Leg::C,
     }
 }
 
-/// Mutable access to leg `i` and the other leg.
-fn pair(legs: &mut [LegState; 2], i: usize) -> (&mut LegState, &mut LegState) {
+/// Mutable access to leg `i` and the leg it relays to (C: itself is not
+/// relayed, so its "other" is A and is never written through).
+fn pair(legs: &mut [LegState; 3], i: usize) -> (&mut LegState, &mut LegState) {
     let (x, y) = legs.split_at_mut(1);
-    if i == 0 {
-        (&mut x[0], &mut y[0])
-    } else {
-        (&mut y[0], &mut x[0])
+    match i {
+        0 => (&mut x[0], &mut y[0]),
+        1 => (&mut y[0], &mut x[0]),
+        _ => (&mut y[1], &mut x[0]),
     }
 }
 
@@ -174,40 +219,23 @@ pub(super) async fn run(init: SessionInit) {
         rtp_timeout,
     } = init;
     let [a, b] = legs;
-    let LegSockets {
-        rtp: a_rtp,
-        rtcp: a_rtcp,
-        lease: a_lease,
-    } = a;
-    let LegSockets {
-        rtp: b_rtp,
-        rtcp: b_rtcp,
-        lease: b_lease,
-    } = b;
-    // Declared before the sockets so they are dropped after them: ports go
-    // back to the pool only once the sockets are closed.
-    let _leases: [PortLease; 2] = [a_lease, b_lease];
-    let conv = |s| UdpSocket::from_std(s);
-    let socks = match (conv(a_rtp), conv(a_rtcp), conv(b_rtp), conv(b_rtcp)) {
-        (Ok(a0), Ok(a1), Ok(b0), Ok(b1)) => {
-            [Sockets { rtp: a0, rtcp: a1 }, Sockets { rtp: b0, rtcp: b1 }]
-        }
-        _ => {
-            tracing::error!(session = id.0, "cannot register RTP sockets");
-            return;
-        }
+    // Leases are declared before the sockets so they are dropped after
+    // them: ports go back to the pool only once the sockets are closed.
+    let (Some((a, a_lease)), Some((b, b_lease))) = (register(a).await, register(b).await) else {
+        tracing::error!(session = id.0, "cannot register RTP sockets");
+        return;
     };
-    // tokio learns that a new socket is writable from its first epoll event;
-    // until then `try_send_to` reports WouldBlock. Wait for it once.
-    for s in &socks {
-        let _ = s.rtp.writable().await;
-        let _ = s.rtcp.writable().await;
-    }
+    let _leases: [PortLease; 2] = [a_lease, b_lease];
+    let mut socks = Socks {
+        ab: [a, b],
+        c: None,
+    };
     let now = Instant::now();
     let mut st = State {
         id,
-        legs: [LegState::new(now), LegState::new(now)],
+        legs: [LegState::new(now), LegState::new(now), LegState::new(now)],
         bridged: false,
+        tap: Tap::new(now, u64::MAX),
         stats,
         events,
         timeout: rtp_timeout,
@@ -229,16 +257,13 @@ pub(super) async fn run(init: SessionInit) {
             }
             // Rotate the starting socket so a flooded one cannot starve the others.
             rot = rot.wrapping_add(1);
-            for k in 0..4 {
-                let (i, kind) = match (rot + k) % 4 {
-                    0 => (0, Kind::Rtp),
-                    1 => (1, Kind::Rtp),
-                    2 => (0, Kind::Rtcp),
-                    _ => (1, Kind::Rtcp),
-                };
+            let n = if socks.c.is_some() { 6 } else { 4 };
+            for k in 0..n {
+                let (i, kind) = SLOTS[(rot + k) % n];
+                let Some(sock) = socks.get(i) else { continue };
                 let ready = match kind {
-                    Kind::Rtp => socks[i].rtp.poll_recv_ready(cx),
-                    Kind::Rtcp => socks[i].rtcp.poll_recv_ready(cx),
+                    Kind::Rtp => sock.rtp.poll_recv_ready(cx),
+                    Kind::Rtcp => sock.rtcp.poll_recv_ready(cx),
                 };
                 if ready.is_ready() {
                     return Poll::Ready(Ev::Readable(i, kind));
@@ -253,6 +278,19 @@ pub(super) async fn run(init: SessionInit) {
         let mut fired = false;
         match ev {
             Ev::Cmd(None | Some(SessionCmd::Release)) => break,
+            Ev::Cmd(Some(SessionCmd::AttachC(ls))) => {
+                let c = register(*ls).await;
+                let now = Instant::now();
+                st.legs[2] = LegState::new(now);
+                st.tap.set_c(c.is_some(), now);
+                socks.c = c;
+            }
+            Ev::Cmd(Some(SessionCmd::DetachC)) => {
+                socks.c = None; // closes C's sockets, then returns its ports
+                let now = Instant::now();
+                st.legs[2] = LegState::new(now);
+                st.tap.set_c(false, now);
+            }
             Ev::Cmd(Some(c)) => st.on_cmd(c, Instant::now()),
             Ev::Readable(i, kind) => st.drain(&socks, i, kind, &mut buf),
             Ev::Timer => fired = true,
@@ -290,6 +328,9 @@ impl State {
                 d = d.min(l.last_rx + self.timeout);
             }
         }
+        if self.tap.active() {
+            d = d.min(self.tap.next);
+        }
         d
     }
 
@@ -306,6 +347,7 @@ impl State {
                 l.out.set_clock_rate(codec.clock_rate());
                 l.last_rx = now;
                 l.timed_out = false;
+                self.tap.set_codec(leg.index(), codec);
             }
             SessionCmd::Play {
                 leg,
@@ -378,12 +420,21 @@ impl State {
                     self.legs[1].player = None;
                 }
             }
-            SessionCmd::Release => {}
+            SessionCmd::Monitor(mode) => self.tap.set_mode(mode, now),
+            SessionCmd::Record(rec) => self.tap.set_recording(rec, now),
+            // Handled by the session loop (they need the sockets).
+            SessionCmd::AttachC(_) | SessionCmd::DetachC | SessionCmd::Release => {}
         }
     }
 
-    fn on_tick(&mut self, socks: &[Sockets; 2], now: Instant) {
-        for i in 0..2 {
+    fn on_tick(&mut self, socks: &Socks, now: Instant) {
+        if self.tap.tick(now) {
+            self.send_mix(socks, now);
+        }
+        for i in 0..3 {
+            if socks.get(i).is_none() {
+                continue;
+            }
             self.send_dtmf(socks, i, now);
             self.play(socks, i, now);
             let l = &mut self.legs[i];
@@ -400,7 +451,52 @@ impl State {
         }
     }
 
-    fn send_dtmf(&mut self, socks: &[Sockets; 2], i: usize, now: Instant) {
+    /// Sends the mixer's frame to every leg that hears the mix.
+    fn send_mix(&mut self, socks: &Socks, now: Instant) {
+        let mut pkt = [0u8; 12 + 160];
+        for i in 0..3 {
+            let (Some(sock), true) = (socks.get(i), self.tap.mixes_to(i)) else {
+                continue;
+            };
+            let l = &mut self.legs[i];
+            let (Some(to), None, true, true) = (
+                l.remote,
+                &l.player,
+                l.dtmf_out.is_empty(),
+                l.codec.is_g711(),
+            ) else {
+                continue;
+            };
+            let Some(pcm) = self.tap.output(i) else {
+                continue;
+            };
+            let mut payload = [0u8; 160];
+            let n = pcm.len().min(payload.len());
+            match l.codec {
+                Codec::Pcma => g711::alaw_encode_slice(&pcm[..n], &mut payload[..n]),
+                _ => g711::ulaw_encode_slice(&pcm[..n], &mut payload[..n]),
+            }
+            let rw = l.out.rewrite(
+                SourceKey::Player(self.tap.key),
+                self.tap.seq,
+                self.tap.ts,
+                n,
+                now,
+            );
+            let h = RtpHeader {
+                marker: rw.marker,
+                payload_type: l.codec.payload_type(),
+                sequence: rw.sequence,
+                timestamp: rw.timestamp,
+                ssrc: rw.ssrc,
+            };
+            if let Some(len) = h.write(&payload[..n], &mut pkt) {
+                send(&sock.rtp, &pkt[..len], to, self.stats.leg(leg_of(i)), true);
+            }
+        }
+    }
+
+    fn send_dtmf(&mut self, socks: &Socks, i: usize, now: Instant) {
         let stats = self.stats.leg(leg_of(i));
         let l = &mut self.legs[i];
         let Some(pt) = l.te_pt else {
@@ -428,8 +524,10 @@ impl State {
                 timestamp: rw.timestamp,
                 ssrc: rw.ssrc,
             };
-            if let (Some(n), Some(to)) = (h.write(&ev.payload, &mut pkt), l.remote) {
-                send(&socks[i].rtp, &pkt[..n], to, stats, true);
+            if let (Some(n), Some(to), Some(sock)) =
+                (h.write(&ev.payload, &mut pkt), l.remote, socks.get(i))
+            {
+                send(&sock.rtp, &pkt[..n], to, stats, true);
             }
             if let Ok(te) = dtmf::TelephoneEvent::parse(&ev.payload) {
                 if te.end {
@@ -441,7 +539,7 @@ impl State {
         }
     }
 
-    fn play(&mut self, socks: &[Sockets; 2], i: usize, now: Instant) {
+    fn play(&mut self, socks: &Socks, i: usize, now: Instant) {
         let mut finished = false;
         let stats = self.stats.leg(leg_of(i));
         let l = &mut self.legs[i];
@@ -483,10 +581,13 @@ impl State {
                 ssrc: rw.ssrc,
             };
             // Music pauses (keeps time) while telephone-events go out.
-            if let (false, Some(n), Some(to)) =
-                (dtmf_busy, h.write(&payload[..frame], &mut pkt), l.remote)
-            {
-                send(&socks[i].rtp, &pkt[..n], to, stats, true);
+            if let (false, Some(n), Some(to), Some(sock)) = (
+                dtmf_busy,
+                h.write(&payload[..frame], &mut pkt),
+                l.remote,
+                socks.get(i),
+            ) {
+                send(&sock.rtp, &pkt[..n], to, stats, true);
                 bump(&stats.played, 1);
             }
             p.seq = p.seq.wrapping_add(1);
@@ -506,10 +607,11 @@ impl State {
         }
     }
 
-    fn drain(&mut self, socks: &[Sockets; 2], i: usize, kind: Kind, rb: &mut RecvBatch) {
+    fn drain(&mut self, socks: &Socks, i: usize, kind: Kind, rb: &mut RecvBatch) {
+        let Some(sock) = socks.get(i) else { return };
         let sock = match kind {
-            Kind::Rtp => &socks[i].rtp,
-            Kind::Rtcp => &socks[i].rtcp,
+            Kind::Rtp => &sock.rtp,
+            Kind::Rtcp => &sock.rtcp,
         };
         let batched = batching_enabled();
         for _ in 0..DRAIN_BUDGET / BATCH {
@@ -546,14 +648,7 @@ impl State {
         }
     }
 
-    fn on_rtp(
-        &mut self,
-        socks: &[Sockets; 2],
-        i: usize,
-        pkt: &mut [u8],
-        from: SocketAddr,
-        now: Instant,
-    ) {
+    fn on_rtp(&mut self, socks: &Socks, i: usize, pkt: &mut [u8], from: SocketAddr, now: Instant) {
         let stats = self.stats.leg(leg_of(i));
         let (ssrc, seq, ts, pt, hl, pend, marker) = match RtpPacket::parse(pkt) {
             Ok(p) => (
@@ -641,6 +736,13 @@ impl State {
             }
         }
 
+        if !is_te && pt == l.codec.payload_type() && self.tap.active() {
+            self.tap.insert(i, now, seq, ts, &pkt[hl..pend]);
+        }
+        // C is never relayed; a leg that hears the mix gets no relay.
+        if i == 2 || self.tap.mixes_to(1 - i) {
+            return;
+        }
         if !self.bridged || t.player.is_some() || !t.dtmf_out.is_empty() {
             return;
         }
@@ -677,13 +779,13 @@ impl State {
         h.set_marker(marker || rw.marker);
         h.set_payload_type(new_pt);
         let tstats = self.stats.leg(leg_of(1 - i));
-        send(&socks[1 - i].rtp, pkt, to, tstats, true);
+        send(&socks.ab[1 - i].rtp, pkt, to, tstats, true);
         bump(self.stats.relayed_from(leg_of(i)), 1);
     }
 
     fn on_rtcp(
         &mut self,
-        socks: &[Sockets; 2],
+        socks: &Socks,
         i: usize,
         muxed: bool,
         pkt: &mut [u8],
@@ -705,7 +807,9 @@ impl State {
             l.latched_rtcp = true;
             l.remote_rtcp = Some(from);
         }
-        if !self.bridged {
+        // C's reports stay here; a leg hearing the mix gets our stream, not
+        // the other leg's, so the other leg's reports do not apply to it.
+        if !self.bridged || i == 2 || self.tap.mixes_to(1 - i) {
             return;
         }
         let mut map = Mapper {
@@ -718,9 +822,9 @@ impl State {
             return;
         }
         let (sock, to) = if t.rtcp_mux {
-            (&socks[1 - i].rtp, t.remote)
+            (&socks.ab[1 - i].rtp, t.remote)
         } else {
-            (&socks[1 - i].rtcp, t.remote_rtcp)
+            (&socks.ab[1 - i].rtcp, t.remote_rtcp)
         };
         if let Some(to) = to {
             send(sock, pkt, to, self.stats.leg(leg_of(1 - i)), false);

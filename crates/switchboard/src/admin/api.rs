@@ -158,6 +158,12 @@ pub fn build(app: App) -> (Router, Vec<(&'static str, &'static str)>) {
         .add("GET", "/api/v1/calls/{call_id}", call)
         .add("POST", "/api/v1/calls/{call_id}/hangup", call_hangup)
         .add("POST", "/api/v1/calls/{call_id}/move", call_move)
+        .add("POST", "/api/v1/calls/{call_id}/monitor", call_monitor)
+        .add(
+            "POST",
+            "/api/v1/calls/{call_id}/monitor/stop",
+            call_unmonitor,
+        )
         .add("POST", "/api/v1/reload", reload)
         .add("POST", "/api/v1/drain", drain)
         .add("GET", "/api/v1/wallboard", wallboard::snapshot)
@@ -456,6 +462,60 @@ async fn call_move(State(app): State<App>, Path(call_id): Path<String>, bytes: B
                 reply,
             })
             .await?
+        }
+        .await,
+    )
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MonitorBody {
+    supervisor: Option<String>,
+    mode: Option<media::MonitorMode>,
+}
+
+/// Calls the supervisor's phone and puts it on the call (`mode` listen,
+/// whisper or barge; default listen), or changes the mode of the
+/// supervisor already on it. 404 unknown call or agent, 409 when the call
+/// is not with an agent, another supervisor is on it, or the supervisor is
+/// not registered.
+async fn call_monitor(
+    State(app): State<App>,
+    Path(call_id): Path<String>,
+    bytes: Bytes,
+) -> Response {
+    let b: MonitorBody = match body(&bytes) {
+        Ok(b) => b,
+        Err(e) => return refusal(e),
+    };
+    let Some(supervisor) = b.supervisor else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "body needs {\"supervisor\": \"<agent id>\", \"mode\": \"listen|whisper|barge\"}",
+            json!({}),
+        );
+    };
+    let mode = b.mode.unwrap_or(media::MonitorMode::Listen);
+    reply(
+        async {
+            app.ask(|reply| Command::Monitor {
+                call_id,
+                supervisor,
+                mode,
+                reply,
+            })
+            .await?
+        }
+        .await,
+    )
+}
+
+/// Takes the supervisor off the call (409 when nobody monitors it).
+async fn call_unmonitor(State(app): State<App>, Path(call_id): Path<String>) -> Response {
+    reply(
+        async {
+            app.ask(|reply| Command::Unmonitor { call_id, reply })
+                .await?
         }
         .await,
     )

@@ -52,6 +52,17 @@ pub struct AgentLeg {
     pub proto: Proto,
     /// Set when this leg goes out through a trunk (overflow to a number).
     pub trunk: Option<TrunkAttempt>,
+    /// What the leg is for.
+    pub role: LegRole,
+}
+
+/// Why we called someone for a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LegRole {
+    /// To take the call (an agent, or a number through a trunk): media leg B.
+    Agent,
+    /// A supervisor monitoring it: media leg C, on its own RTP port.
+    Monitor { port: u16 },
 }
 
 /// Which trunk an outgoing leg uses, so a failure can try the next one.
@@ -71,6 +82,7 @@ pub struct LegTarget {
     /// Agent id, or `trunk:<name>`.
     pub label: String,
     pub trunk: Option<TrunkAttempt>,
+    pub role: LegRole,
 }
 
 impl Engine {
@@ -88,6 +100,7 @@ impl Engine {
             proto: binding.proto,
             label: agent.to_string(),
             trunk: None,
+            role: LegRole::Agent,
         };
         if self.send_leg_invite(now, call, target).is_none() {
             self.router
@@ -123,14 +136,11 @@ impl Engine {
         let from = format!("{display} <sip:{}@{host}>", sip_user(&c.caller))
             .trim_start()
             .to_string();
-        let offer = sdp::offer_audio(
-            self.cfg.raw.media.ip,
-            c.session.b.port(),
-            &agent_formats(&c.codec, &self.cfg.raw.media.codecs),
-            c.telephone_event,
-            call,
-            1,
-        );
+        let offer = leg_offer(&self.cfg, c, t.role, 1);
+        let subject = match t.role {
+            LegRole::Agent => format!("queue {}", c.queue),
+            LegRole::Monitor { .. } => format!("monitor {} ({})", c.caller, c.queue),
+        };
         let invite = RequestBuilder::new("INVITE", &t.uri)
             .header("Via", via)
             .header("Max-Forwards", 70)
@@ -140,7 +150,7 @@ impl Engine {
             .header("CSeq", "1 INVITE")
             .header("Contact", contact)
             .header("Allow", super::ALLOW)
-            .header("Subject", format!("queue {}", c.queue))
+            .header("Subject", subject)
             .header("X-Switchboard-Queue", &c.queue)
             .header("User-Agent", &self.cfg.raw.sip.user_agent)
             .build(Some(("application/sdp", offer.as_bytes())));
@@ -153,8 +163,10 @@ impl Engine {
             t.proto.reliable(),
             now,
         );
-        c.ringing.push(call_id.clone());
-        c.agents_tried.push(t.label.clone());
+        if t.role == LegRole::Agent {
+            c.ringing.push(call_id.clone());
+            c.agents_tried.push(t.label.clone());
+        }
         self.legs.insert(
             call_id.clone(),
             AgentLeg {
@@ -178,6 +190,7 @@ impl Engine {
                 ack: None,
                 proto: t.proto,
                 trunk: t.trunk,
+                role: t.role,
             },
         );
         Some(call_id)
@@ -263,7 +276,14 @@ impl Engine {
             _ => {
                 let (call, agent, state) = (leg.call, leg.agent.clone(), leg.state);
                 let trunk = leg.trunk.clone();
+                let role = leg.role;
                 self.legs.remove(&leg_id);
+                if role != LegRole::Agent {
+                    if state != LegState::Cancelling {
+                        tracing::info!(supervisor = %agent, status, "supervisor did not take the monitor call");
+                    }
+                    return self.monitor_failed(call, &leg_id);
+                }
                 if let Some(c) = self.calls.get_mut(&call) {
                     c.ringing.retain(|r| r != &leg_id);
                 }
@@ -284,12 +304,14 @@ impl Engine {
         }
     }
 
-    fn agent_answered(&mut self, now: Instant, leg_id: &str, msg: Message) {
+    /// A 2xx on one of our legs: learn the dialog (remote tag, target,
+    /// route set) and ACK it.
+    pub(super) fn confirm_leg(&mut self, leg_id: &str, msg: &Message) {
         let Some(leg) = self.legs.get_mut(leg_id) else {
             return;
         };
         leg.remote_tag = msg.to().tag().map(str::to_string);
-        let (target, addr) = contact_target(&msg, leg.dest);
+        let (target, addr) = contact_target(msg, leg.dest);
         leg.remote_target = Some(target);
         // Over TCP the dialog stays on the agent's connection.
         leg.target_addr = if leg.proto.reliable() { leg.dest } else { addr };
@@ -305,9 +327,16 @@ impl Engine {
             let proto = leg.proto;
             self.send(ack.0, data, proto);
         }
+    }
+
+    fn agent_answered(&mut self, now: Instant, leg_id: &str, msg: Message) {
+        self.confirm_leg(leg_id, &msg);
         let Some(leg) = self.legs.get(leg_id) else {
             return;
         };
+        if let LegRole::Monitor { .. } = leg.role {
+            return self.monitor_answered(now, leg_id, &msg);
+        }
         let (call, agent, was) = (leg.call, leg.agent.clone(), leg.state);
         let via_trunk = leg.trunk.is_some();
         let wanted = was != LegState::Cancelling
@@ -357,6 +386,7 @@ impl Engine {
         self.media
             .set_telephone_event(session, media::Leg::B, agent_te);
         self.media.bridge(session);
+        self.start_recording(now, call);
         tracing::info!(agent = %agent, "agent answered: bridged");
         self.counters.calls_answered += 1;
         if !via_trunk {
@@ -455,6 +485,9 @@ impl Engine {
         let Some(leg) = self.legs.remove(&leg_id) else {
             return;
         };
+        if leg.role != LegRole::Agent {
+            return self.monitor_failed(leg.call, &leg_id);
+        }
         if let Some(c) = self.calls.get_mut(&leg.call) {
             c.ringing.retain(|r| r != &leg_id);
         }
@@ -489,6 +522,13 @@ impl Engine {
                     .calls
                     .get(&call)
                     .is_some_and(|c| c.bridged_leg.as_deref() == Some(&leg_id));
+                if self
+                    .legs
+                    .get(&leg_id)
+                    .is_some_and(|l| l.role != LegRole::Agent)
+                {
+                    return self.monitor_gone(now, &leg_id);
+                }
                 self.legs.remove(&leg_id);
                 if bridged {
                     self.hang_up(now, call, Party::Agent, "completed");
@@ -496,16 +536,11 @@ impl Engine {
             }
             Some(Method::Refer) => self.agent_refer(now, key, &msg, &leg_id, call),
             Some(Method::Invite) | Some(Method::Update) => {
-                let offer = self.calls.get(&call).map(|c| {
-                    sdp::offer_audio(
-                        self.cfg.raw.media.ip,
-                        c.session.b.port(),
-                        &agent_formats(&c.codec, &self.cfg.raw.media.codecs),
-                        c.telephone_event,
-                        call,
-                        2,
-                    )
-                });
+                let role = leg.role;
+                let offer = self
+                    .calls
+                    .get(&call)
+                    .map(|c| leg_offer(&self.cfg, c, role, 2));
                 let proto = self.legs.get(&leg_id).map_or(Proto::Udp, |l| l.proto);
                 let mut r = ResponseBuilder::new(&msg, 200).header("Contact", self.contact(proto));
                 if let Some(o) = offer.as_ref() {
@@ -524,6 +559,26 @@ impl Engine {
 
 fn leg_cseq(engine: &Engine, leg_id: &str) -> u32 {
     engine.legs.get(leg_id).map(|l| l.cseq).unwrap_or(1)
+}
+
+/// Our SDP for an outgoing leg (`version` 1 for the INVITE, 2 for answers
+/// to re-INVITE/UPDATE). An agent is offered the caller's codec first; a
+/// supervisor's leg is mixed by the engine, so G.711 with telephone-events
+/// (its keys switch the monitor mode).
+fn leg_offer(cfg: &crate::config::Config, c: &super::Call, role: LegRole, version: u64) -> String {
+    let (port, formats, te) = match role {
+        LegRole::Agent => (
+            c.session.b.port(),
+            agent_formats(&c.codec, &cfg.raw.media.codecs),
+            c.telephone_event,
+        ),
+        LegRole::Monitor { port } => (
+            port,
+            agent_formats(&PayloadFormat::pcmu(), &cfg.raw.media.codecs),
+            Some(101),
+        ),
+    };
+    sdp::offer_audio(cfg.raw.media.ip, port, &formats, te, c.key, version)
 }
 
 /// What we offer an agent: the caller's codec first (relayed untouched when

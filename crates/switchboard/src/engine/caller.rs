@@ -80,6 +80,10 @@ pub struct Call {
     pub arrived: Instant,
     pub answered: Option<Instant>,
     pub bridged: Option<Instant>,
+    /// A supervisor on the call (or being called to it).
+    pub monitor: Option<super::monitor::Monitor>,
+    /// Where the call is recorded (from bridge to end), if it is.
+    pub recording: Option<std::path::PathBuf>,
 }
 
 /// Our SDP for the caller, the codec, telephone-event type and the caller's
@@ -297,6 +301,8 @@ impl Engine {
             arrived: now,
             answered: None,
             bridged: None,
+            monitor: None,
+            recording: None,
             invite: msg,
         };
         tracing::info!(call_id = %call.call_id, queue = %call.queue, caller = %call.caller, "call queued");

@@ -46,6 +46,18 @@ pub enum Command {
         queue: String,
         reply: oneshot::Sender<Result<Value, Refused>>,
     },
+    /// Put a supervisor on a bridged call, or change its mode.
+    Monitor {
+        call_id: String,
+        supervisor: String,
+        mode: media::MonitorMode,
+        reply: oneshot::Sender<Result<Value, Refused>>,
+    },
+    /// Take the supervisor off a call.
+    Unmonitor {
+        call_id: String,
+        reply: oneshot::Sender<Result<Value, Refused>>,
+    },
     /// Apply a configuration already loaded and validated.
     Reload(Box<Config>, oneshot::Sender<ReloadReport>),
     /// Refresh the state gauges before `/metrics` renders.
@@ -91,7 +103,7 @@ impl Refused {
         Refused { status, body }
     }
 
-    fn unknown(kind: &str, name: &str) -> Refused {
+    pub(super) fn unknown(kind: &str, name: &str) -> Refused {
         Refused::new(
             404,
             format!("unknown {kind} {name:?}"),
@@ -132,6 +144,17 @@ impl Engine {
                 reply,
             } => {
                 let _ = reply.send(self.admin_move(now, &call_id, &queue));
+            }
+            Command::Monitor {
+                call_id,
+                supervisor,
+                mode,
+                reply,
+            } => {
+                let _ = reply.send(self.admin_monitor(now, &call_id, &supervisor, mode));
+            }
+            Command::Unmonitor { call_id, reply } => {
+                let _ = reply.send(self.admin_unmonitor(now, &call_id));
             }
             Command::Reload(cfg, reply) => {
                 let _ = reply.send(self.reload(*cfg, now));
@@ -272,6 +295,8 @@ impl Engine {
             "wait_seconds": secs(c.arrived, c.bridged.unwrap_or(now)),
             "talk_seconds": c.bridged.map(|b| secs(b, now)),
             "rtp": c.session.stats.snapshot(),
+            "monitor": c.monitor,
+            "recording": c.recording,
         })
     }
 

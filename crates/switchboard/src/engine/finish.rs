@@ -87,6 +87,9 @@ impl Engine {
         for leg in &c.ringing {
             self.cancel_leg(now, leg);
         }
+        if let Some(m) = &c.monitor {
+            self.end_monitor_leg(now, &m.leg);
+        }
         if let Some(leg) = &c.bridged_leg {
             if by != Party::Agent
                 && self
@@ -147,6 +150,7 @@ impl Engine {
             dtmf: c.dtmf.clone(),
             transfers: c.transfers.clone(),
             rtp: Some(stats),
+            recording: c.recording.as_ref().map(|p| p.display().to_string()),
         };
         tracing::info!(call_id = %c.call_id, outcome, hangup_by = by.as_str(), "call ended");
         if let Err(e) = self.cdr.write(&cdr) {

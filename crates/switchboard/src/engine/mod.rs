@@ -15,6 +15,7 @@ pub mod announce;
 mod caller;
 pub mod commands;
 mod finish;
+mod monitor;
 pub mod overload;
 pub mod reject;
 mod reload;
@@ -342,14 +343,35 @@ impl Engine {
         }
         if let MediaEvent::Dtmf {
             session,
-            leg: media::Leg::A,
+            leg,
             digit,
             ..
         } = ev
         {
-            self.caller_key(now, session, digit);
+            match leg {
+                media::Leg::A => self.caller_key(now, session, digit),
+                media::Leg::C => self.monitor_key(now, session, digit),
+                media::Leg::B => {}
+            }
         }
-        if let MediaEvent::RtpTimeout { session, leg } = ev {
+        if let MediaEvent::RtpTimeout {
+            session,
+            leg: media::Leg::C,
+        } = ev
+        {
+            // A silent supervisor phone ends its own leg, never the call.
+            let leg = self
+                .calls
+                .values()
+                .find(|c| c.session.id == session)
+                .and_then(|c| c.monitor.as_ref())
+                .map(|m| m.leg.clone());
+            if let Some(leg) = leg {
+                tracing::info!("no RTP from the supervisor: leaving the call");
+                self.end_monitor_leg(now, &leg);
+                self.monitor_gone(now, &leg);
+            }
+        } else if let MediaEvent::RtpTimeout { session, leg } = ev {
             let key = self
                 .calls
                 .iter()

@@ -147,6 +147,7 @@ impl Engine {
                 dest: t.dest,
                 proto: Proto::Udp,
                 label: format!("trunk:{}", t.name),
+                role: super::agent_leg::LegRole::Agent,
                 trunk: Some(TrunkAttempt {
                     position: pos,
                     number: number.to_string(),

@@ -363,3 +363,68 @@ fn rtp_target(m: &Message) -> SocketAddr {
     let sdp = sip_core::sdp::Sdp::parse(&m.body()).expect("SDP");
     sip_core::sdp::remote_audio(&sdp).expect("audio stream").0
 }
+
+impl Ua {
+    /// Sends a tone of `freq` Hz in this UA's G.711 law to `to` for
+    /// `frames` × 20 ms (paced), and returns the decoded audio received
+    /// meanwhile after the first `skip` frames (jitter buffers filling).
+    pub fn talk(&self, to: SocketAddr, freq: f64, frames: u32, skip: u32) -> Vec<i16> {
+        use media::g711;
+        self.rtp.set_nonblocking(true).unwrap();
+        let mut heard = Vec::new();
+        let mut buf = [0u8; 2048];
+        let t0 = Instant::now();
+        for f in 0..frames {
+            let at = t0 + Duration::from_millis(20 * u64::from(f));
+            if let Some(d) = at.checked_duration_since(Instant::now()) {
+                std::thread::sleep(d);
+            }
+            let mut pkt = vec![0x80, self.pt];
+            pkt.extend_from_slice(&(f as u16).to_be_bytes());
+            pkt.extend_from_slice(&(f * 160).to_be_bytes());
+            pkt.extend_from_slice(&0x7a1c_0001u32.to_be_bytes());
+            for k in 0..160 {
+                let t = f64::from(f * 160 + k) / 8000.0;
+                let x = (8000.0 * (2.0 * std::f64::consts::PI * freq * t).sin()) as i16;
+                pkt.push(if self.pt == 0 {
+                    g711::ulaw_encode(x)
+                } else {
+                    g711::alaw_encode(x)
+                });
+            }
+            self.rtp.send_to(&pkt, to).unwrap();
+            while let Ok(n) = self.rtp.recv(&mut buf) {
+                if n <= 12 || f < skip || buf[1] & 0x7f > 8 {
+                    continue;
+                }
+                let law = buf[1] & 0x7f;
+                heard.extend(buf[12..n].iter().map(|&b| {
+                    if law == 0 {
+                        g711::ulaw_decode(b)
+                    } else {
+                        g711::alaw_decode(b)
+                    }
+                }));
+            }
+        }
+        self.rtp.set_nonblocking(false).unwrap();
+        heard
+    }
+}
+
+/// Power of `x` at `freq` Hz (Goertzel at 8 kHz), normalised by length.
+pub fn tone_power(x: &[i16], freq: f64) -> f64 {
+    let w = 2.0 * std::f64::consts::PI * freq / 8000.0;
+    let (mut s1, mut s2) = (0.0f64, 0.0f64);
+    for &v in x {
+        let s = f64::from(v) + 2.0 * w.cos() * s1 - s2;
+        s2 = s1;
+        s1 = s;
+    }
+    (s1 * s1 + s2 * s2 - 2.0 * w.cos() * s1 * s2) / (x.len().max(1) as f64).powi(2)
+}
+
+/// Which of `freqs` the audio carries (clearly above the noise floor).
+pub fn tones_in(x: &[i16], freqs: [f64; 3]) -> [bool; 3] {
+    freqs.map(|f| tone_power(x, f) > 1e5)
+}

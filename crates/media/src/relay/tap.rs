@@ -1,0 +1,353 @@
+//! The terminated side of a session: supervisor monitoring (listen,
+//! whisper, barge) and recording.
+//!
+//! While nothing needs the decoded audio, a session is a pure packet relay.
+//! Once a monitor mode or a recording is set, every leg's G.711 audio also
+//! goes through its own adaptive jitter buffer; every 20 ms one frame is
+//! pulled from each, mixed N−1 with the supervisor's role, and handed to
+//! the recorder. The legs whose audio must include someone they would not
+//! hear over the relay (the agent during a whisper, everyone during a
+//! barge) then get the mixer's output instead of relayed packets; the
+//! others keep the relay and its lower delay.
+
+use std::time::{Duration, Instant};
+
+use crate::engine::MonitorMode;
+use crate::jitter::{JitterBuffer, JitterConfig};
+use crate::mixer::{Mixer, Role};
+use crate::recorder::{RecMsg, RecorderHandle, FRAME};
+use crate::Codec;
+
+/// Frame period.
+const PTIME: Duration = Duration::from_millis(20);
+/// A tick this late skips ahead instead of mixing a burst.
+const MAX_LAG: Duration = Duration::from_millis(200);
+
+/// The mixer's party ids are the leg indices.
+const A: usize = 0;
+const B: usize = 1;
+const C: usize = 2;
+
+/// Unique id of a recording across the engine (the writer's key).
+fn next_recording_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+struct Recording {
+    h: RecorderHandle,
+    id: u64,
+}
+
+impl Drop for Recording {
+    fn drop(&mut self) {
+        self.h.control(RecMsg::Close { id: self.id });
+    }
+}
+
+pub(super) struct Tap {
+    jb: [Option<Box<JitterBuffer>>; 3],
+    codecs: [Option<Codec>; 3],
+    mixer: Mixer,
+    mode: Option<MonitorMode>,
+    has_c: bool,
+    rec: Option<Recording>,
+    /// Next frame time while active.
+    pub next: Instant,
+    /// Source key of the mixed streams (for the legs' rewriters).
+    pub key: u64,
+    pub seq: u16,
+    pub ts: u32,
+}
+
+impl Tap {
+    pub(super) fn new(now: Instant, key: u64) -> Tap {
+        let mut mixer = Mixer::new(FRAME);
+        mixer.add_party(A as u32, Role::Participant);
+        mixer.add_party(B as u32, Role::Participant);
+        Tap {
+            jb: [None, None, None],
+            codecs: [None; 3],
+            mixer,
+            mode: None,
+            has_c: false,
+            rec: None,
+            next: now,
+            key,
+            seq: 0,
+            ts: 0,
+        }
+    }
+
+    /// Decoding runs (a monitor mode with a supervisor, or a recording).
+    pub(super) fn active(&self) -> bool {
+        self.mixing() || self.rec.is_some()
+    }
+
+    fn mixing(&self) -> bool {
+        self.has_c && self.mode.is_some()
+    }
+
+    /// Whether leg `i` hears the mixer's output rather than the relay.
+    pub(super) fn mixes_to(&self, i: usize) -> bool {
+        match (self.has_c, self.mode) {
+            (false, _) | (_, None) => false,
+            (true, Some(m)) => match i {
+                C => true,
+                B => matches!(m, MonitorMode::Whisper | MonitorMode::Barge),
+                _ => m == MonitorMode::Barge,
+            },
+        }
+    }
+
+    /// The leg's negotiated codec; the tap decodes G.711 only (other legs
+    /// stay on the relay and are silent in the mix).
+    pub(super) fn set_codec(&mut self, i: usize, codec: Codec) {
+        if self.codecs[i] != Some(codec) {
+            self.codecs[i] = Some(codec);
+            self.jb[i] = None;
+        }
+        if self.active() {
+            self.ensure_buffers();
+        }
+    }
+
+    fn ensure_buffers(&mut self) {
+        for i in 0..3 {
+            if let (None, Some(codec)) = (&self.jb[i], self.codecs[i]) {
+                if codec.is_g711() {
+                    self.jb[i] = Some(Box::new(JitterBuffer::new(JitterConfig {
+                        codec,
+                        ..JitterConfig::default()
+                    })));
+                }
+            }
+        }
+    }
+
+    fn became_active(&mut self, was: bool, now: Instant) {
+        if !was && self.active() {
+            self.next = now;
+            self.ensure_buffers();
+        }
+        if !self.active() {
+            // Idle again: drop the buffers so a later start begins clean.
+            self.jb = [None, None, None];
+        }
+    }
+
+    pub(super) fn set_c(&mut self, present: bool, now: Instant) {
+        let was = self.active();
+        self.has_c = present;
+        if !present {
+            self.codecs[C] = None;
+            self.jb[C] = None;
+            self.mode = None;
+        }
+        self.apply_role();
+        self.became_active(was, now);
+    }
+
+    pub(super) fn set_mode(&mut self, mode: Option<MonitorMode>, now: Instant) {
+        let was = self.active();
+        self.mode = mode;
+        self.apply_role();
+        self.became_active(was, now);
+    }
+
+    fn apply_role(&mut self) {
+        let role = match self.mode {
+            _ if !self.has_c => None,
+            None => None,
+            Some(MonitorMode::Listen) => Some(Role::Listen),
+            Some(MonitorMode::Whisper) => Some(Role::Whisper { to: B as u32 }),
+            Some(MonitorMode::Barge) => Some(Role::Participant),
+        };
+        match role {
+            Some(r) => self.mixer.add_party(C as u32, r),
+            None => self.mixer.remove_party(C as u32),
+        }
+    }
+
+    pub(super) fn set_recording(
+        &mut self,
+        rec: Option<(RecorderHandle, std::path::PathBuf)>,
+        now: Instant,
+    ) {
+        let was = self.active();
+        self.rec = rec.map(|(h, path)| {
+            let id = next_recording_id();
+            h.control(RecMsg::Open { id, path });
+            Recording { h, id }
+        });
+        self.became_active(was, now);
+    }
+
+    /// One received audio payload of leg `i`.
+    pub(super) fn insert(&mut self, i: usize, now: Instant, seq: u16, ts: u32, payload: &[u8]) {
+        if let Some(jb) = self.jb[i].as_mut() {
+            jb.insert(now, seq, ts, payload);
+        }
+    }
+
+    /// Runs one 20 ms frame when it is due; returns true when outputs are
+    /// ready (read them with [`Tap::output`]).
+    pub(super) fn tick(&mut self, now: Instant) -> bool {
+        if !self.active() || self.next > now {
+            return false;
+        }
+        if now.saturating_duration_since(self.next) > MAX_LAG {
+            self.next = now;
+        }
+        self.next += PTIME;
+        let mixing = self.mixing();
+        let mut rec = [0i16; 2 * FRAME];
+        for i in [A, B, C] {
+            let Some(jb) = self.jb[i].as_mut() else {
+                continue;
+            };
+            if i == C && !mixing {
+                continue;
+            }
+            let Some(frame) = self.mixer.input_mut(i as u32) else {
+                continue;
+            };
+            jb.pull(now, frame);
+            if i != C {
+                for (k, &s) in frame.iter().enumerate() {
+                    rec[2 * k + i] = s;
+                }
+            }
+        }
+        if let Some(r) = &self.rec {
+            r.h.frame(r.id, rec);
+        }
+        if !mixing {
+            return false;
+        }
+        self.mixer.mix();
+        self.seq = self.seq.wrapping_add(1);
+        self.ts = self.ts.wrapping_add(FRAME as u32);
+        true
+    }
+
+    /// What leg `i` should hear this frame (after [`Tap::tick`]).
+    pub(super) fn output(&self, i: usize) -> Option<&[i16]> {
+        self.mixer.output(i as u32)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::g711;
+
+    fn tone(freq: f64, n: usize, phase: usize) -> Vec<i16> {
+        (0..n)
+            .map(|k| {
+                let t = (k + phase) as f64 / 8000.0;
+                (8000.0 * (2.0 * std::f64::consts::PI * freq * t).sin()) as i16
+            })
+            .collect()
+    }
+
+    /// Energy of `x` at `freq` (Goertzel), normalised by length.
+    fn power(x: &[i16], freq: f64) -> f64 {
+        let w = 2.0 * std::f64::consts::PI * freq / 8000.0;
+        let (mut s1, mut s2) = (0.0f64, 0.0f64);
+        for &v in x {
+            let s = v as f64 + 2.0 * w.cos() * s1 - s2;
+            s2 = s1;
+            s1 = s;
+        }
+        (s1 * s1 + s2 * s2 - 2.0 * w.cos() * s1 * s2) / (x.len() as f64).powi(2)
+    }
+
+    /// Feeds A a 500 Hz tone, B 1 kHz and C 1.5 kHz for a second and returns
+    /// what each leg hears from the mixer (concatenated).
+    fn run(mode: MonitorMode) -> [Vec<i16>; 3] {
+        let t0 = Instant::now();
+        let mut tap = Tap::new(t0, 1);
+        for i in 0..3 {
+            tap.set_codec(i, Codec::Pcmu);
+        }
+        tap.set_c(true, t0);
+        tap.set_mode(Some(mode), t0);
+        let freqs = [500.0, 1000.0, 1500.0];
+        let mut heard: [Vec<i16>; 3] = Default::default();
+        for f in 0..50usize {
+            let now = t0 + PTIME * f as u32;
+            for (i, &fr) in freqs.iter().enumerate() {
+                let pcm = tone(fr, FRAME, f * FRAME);
+                let mut payload = [0u8; FRAME];
+                for (d, s) in payload.iter_mut().zip(&pcm) {
+                    *d = g711::ulaw_encode(*s);
+                }
+                tap.insert(i, now, f as u16, (f * FRAME) as u32, &payload);
+            }
+            if tap.tick(now + Duration::from_millis(1)) {
+                for (i, h) in heard.iter_mut().enumerate() {
+                    if tap.mixes_to(i) {
+                        h.extend_from_slice(tap.output(i).unwrap());
+                    }
+                }
+            }
+        }
+        heard
+    }
+
+    fn hears(x: &[i16], f: f64) -> bool {
+        power(x, f) > 1e5
+    }
+
+    #[test]
+    fn listen_only_the_supervisor_gets_a_mix() {
+        let [a, b, c] = run(MonitorMode::Listen);
+        assert!(
+            a.is_empty() && b.is_empty(),
+            "caller and agent stay on the relay"
+        );
+        assert!(
+            hears(&c, 500.0) && hears(&c, 1000.0),
+            "supervisor hears both"
+        );
+        assert!(!hears(&c, 1500.0), "not itself");
+    }
+
+    #[test]
+    fn whisper_reaches_the_agent_only() {
+        let [a, b, c] = run(MonitorMode::Whisper);
+        assert!(
+            a.is_empty(),
+            "caller stays on the relay: never hears the whisper"
+        );
+        assert!(hears(&b, 500.0) && hears(&b, 1500.0) && !hears(&b, 1000.0));
+        assert!(hears(&c, 500.0) && hears(&c, 1000.0) && !hears(&c, 1500.0));
+    }
+
+    #[test]
+    fn barge_is_a_three_way_call() {
+        let [a, b, c] = run(MonitorMode::Barge);
+        assert!(hears(&a, 1000.0) && hears(&a, 1500.0) && !hears(&a, 500.0));
+        assert!(hears(&b, 500.0) && hears(&b, 1500.0) && !hears(&b, 1000.0));
+        assert!(hears(&c, 500.0) && hears(&c, 1000.0) && !hears(&c, 1500.0));
+    }
+
+    #[test]
+    fn idle_without_supervisor_or_recording() {
+        let t0 = Instant::now();
+        let mut tap = Tap::new(t0, 1);
+        tap.set_codec(0, Codec::Pcmu);
+        tap.set_mode(Some(MonitorMode::Barge), t0);
+        assert!(!tap.active(), "a mode without leg C does nothing");
+        assert!(!tap.mixes_to(0) && !tap.mixes_to(1));
+        tap.set_c(true, t0);
+        assert!(tap.active() && tap.mixes_to(0));
+        tap.set_c(false, t0);
+        assert!(!tap.active() && !tap.mixes_to(0) && !tap.mixes_to(1));
+        assert!(
+            tap.jb.iter().all(Option::is_none),
+            "buffers freed when idle"
+        );
+    }
+}
