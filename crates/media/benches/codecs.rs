@@ -42,15 +42,16 @@ fn codecs(c: &mut Criterion) {
     g.finish();
 
     let mut g = c.benchmark_group("opus 20ms encode+decode");
-    for hz in [8000u32, 16000, 48000] {
+    for (hz, complexity) in [(8000u32, 9), (16000, 9), (48000, 9), (8000, 5), (48000, 5)] {
         let x = signal(hz);
         let n = hz as usize / 50;
         let mut enc = OpusEncoder::new(hz).unwrap();
+        enc.set_complexity(complexity);
         let mut dec = OpusDecoder::new(hz).unwrap();
         let mut pkt = [0u8; 1500];
         let mut out = vec![0i16; n];
         let mut i = 0;
-        g.bench_function(format!("{} kHz", hz / 1000), |b| {
+        g.bench_function(format!("{} kHz c{complexity}", hz / 1000), |b| {
             b.iter(|| {
                 i = (i + n) % hz as usize;
                 let len = enc.encode(black_box(&x[i..i + n]), &mut pkt).unwrap();

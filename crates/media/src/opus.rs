@@ -86,6 +86,12 @@ impl OpusEncoder {
         self.enc.bitrate_bps = bps;
     }
 
+    /// Sets the encoder's complexity, 0 (cheapest) to 10 (default 9): the
+    /// main knob for CPU per packet (see the README's Codecs figures).
+    pub fn set_complexity(&mut self, complexity: i32) {
+        self.enc.complexity = complexity;
+    }
+
     /// Turns in-band forward error correction on or off, for an expected
     /// loss rate in percent.
     pub fn set_inband_fec(&mut self, on: bool, loss_percent: i32) {
