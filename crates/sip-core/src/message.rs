@@ -423,6 +423,12 @@ impl Message {
     }
 }
 
+/// The first LF at or after `i`.
+#[inline]
+fn find_lf(b: &[u8], i: usize) -> Option<usize> {
+    memchr::memchr(b'\n', b.get(i..)?).map(|k| i + k)
+}
+
 fn find_head_end(buf: &[u8]) -> Option<usize> {
     memchr::memmem::find(buf, b"\r\n\r\n")
 }
@@ -506,10 +512,9 @@ fn parse_head(buf: Bytes) -> Result<Parsed, ParseError> {
             e
         }
     };
-    // One memchr iterator finds every line end, and the blank line that
-    // closes the header section; nothing scans the section twice.
-    let mut newlines = memchr::memchr_iter(b'\n', b);
-    let first_nl = newlines.next().ok_or(ParseError::Incomplete)?;
+    // Each line is read once: its name as a token, then the rest to its LF
+    // (the blank line that closes the header section is one more line).
+    let first_nl = find_lf(b, 0).ok_or(ParseError::Incomplete)?;
     if first_nl == 0 || b[first_nl - 1] != b'\r' {
         return Err(bad(ParseError::BadStartLine));
     }
@@ -519,7 +524,10 @@ fn parse_head(buf: Bytes) -> Result<Parsed, ParseError> {
     let mut pos = first_nl + 1;
     let mut line_no = 2;
     let head_end = loop {
-        let nl = newlines.next().ok_or(ParseError::Incomplete)?;
+        // name: a token, checked while it is scanned (CR and LF are not
+        // token characters, so the scan stops inside the line)
+        let name_end = crate::params::scan(b, pos, &TOKEN);
+        let nl = find_lf(b, name_end).ok_or(ParseError::Incomplete)?;
         if nl <= pos || b[nl - 1] != b'\r' {
             return Err(bad(ParseError::BadHeader(line_no)));
         }
@@ -529,11 +537,6 @@ fn parse_head(buf: Bytes) -> Result<Parsed, ParseError> {
         }
         if matches!(b.get(nl + 1), Some(b' ' | b'\t')) {
             return Ok(Parsed::Folded(buf));
-        }
-        // name: a token, checked while it is scanned
-        let mut name_end = pos;
-        while name_end < line_end && TOKEN[b[name_end] as usize] {
-            name_end += 1;
         }
         let mut colon = name_end;
         while colon < line_end && matches!(b[colon], b' ' | b'\t') {
@@ -680,10 +683,8 @@ fn parse_start_line(line: &str, head: &str) -> Result<StartLine, ParseError> {
 fn validate_request_uri(uri: &str) -> Result<(), ParseError> {
     // SIP, SIPS and TEL: Uri::parse checks the scheme and refuses controls,
     // spaces, '<', '>' and '"' in one pass.
-    if let Some(parsed) = Uri::parse(uri) {
-        if parsed.scheme != crate::uri::Scheme::Tel && parsed.headers.is_some()
-            || uri.as_bytes().contains(&0x7f)
-        {
+    if let Some((parsed, del)) = Uri::parse_checked(uri) {
+        if parsed.scheme != crate::uri::Scheme::Tel && parsed.headers.is_some() || del {
             return Err(ParseError::BadRequestUri);
         }
         return Ok(());

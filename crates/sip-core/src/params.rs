@@ -94,6 +94,7 @@ pub(crate) fn scan_params<'a>(
     mut i: usize,
     want: &[u8],
 ) -> Option<(usize, usize, Option<Option<&'a str>>)> {
+    debug_assert!(want.iter().all(u8::is_ascii_lowercase));
     let b = s.as_bytes();
     let mut found = None;
     loop {
@@ -123,10 +124,15 @@ pub(crate) fn scan_params<'a>(
             end = i;
             i = skip_ws(b, i);
         }
+        // `want` is lower-case letters and the name token characters: OR-ing
+        // 0x20 maps no other token character onto a lower-case letter
         if found.is_none()
-            && !want.is_empty()
             && name_end - name_start == want.len()
-            && b[name_start..name_end].eq_ignore_ascii_case(want)
+            && !want.is_empty()
+            && b[name_start..name_end]
+                .iter()
+                .zip(want)
+                .all(|(&c, &w)| c | 0x20 == w)
         {
             found = Some(value);
         }
@@ -155,16 +161,24 @@ pub(crate) fn skip_ws(b: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// The end of the run of `table` bytes starting at `i`.
+/// The end of the run of `table` bytes starting at `i`: eight bytes per
+/// step while they all belong (one branch per step), then byte by byte.
 #[inline]
-pub(crate) fn scan(b: &[u8], i: usize, table: &[bool; 256]) -> usize {
-    match b.get(i..) {
-        Some(rest) => rest
-            .iter()
-            .position(|&c| !table[c as usize])
-            .map_or(b.len(), |k| i + k),
-        None => i,
+pub(crate) fn scan(b: &[u8], mut i: usize, table: &[bool; 256]) -> usize {
+    while let Some(w) = b.get(i..i + 8) {
+        let all = w.iter().fold(true, |all, &c| all & table[c as usize]);
+        if !all {
+            break;
+        }
+        i += 8;
     }
+    while let Some(&c) = b.get(i) {
+        if !table[c as usize] {
+            break;
+        }
+        i += 1;
+    }
+    i
 }
 
 /// `name[=value]` with whitespace trimmed and quotes removed from the value.

@@ -29,6 +29,12 @@ impl<'a> Uri<'a> {
     /// Parses an absolute SIP/SIPS/TEL URI. Other schemes return `None`
     /// (the caller answers 416 where a SIP URI was required).
     pub fn parse(s: &'a str) -> Option<Uri<'a>> {
+        Uri::parse_checked(s).map(|(uri, _)| uri)
+    }
+
+    /// [`Uri::parse`], and whether the URI holds a DEL (0x7f) octet, which
+    /// the Request-URI check refuses.
+    pub(crate) fn parse_checked(s: &'a str) -> Option<(Uri<'a>, bool)> {
         let b = s.as_bytes();
         let prefix = |p: &[u8]| b.len() >= p.len() && b[..p.len()].eq_ignore_ascii_case(p);
         let (scheme, rest) = if prefix(b"sip:") {
@@ -43,17 +49,20 @@ impl<'a> Uri<'a> {
         // One pass: refuse controls, spaces, '<', '>', '"', and find the
         // first '@', which can only be the userinfo separator (params and
         // headers must escape it; userinfo may hold '?', ';' and ':').
-        let mut at = None;
-        for (i, &c) in rest.as_bytes().iter().enumerate() {
-            match URI_CLASS[c as usize] {
-                0 => {}
-                1 => return None,
-                _ => {
-                    if at.is_none() {
-                        at = Some(i);
-                    }
+        let (mut at, mut del) = (None, false);
+        let rb = rest.as_bytes();
+        let mut i = 0;
+        loop {
+            i = crate::params::scan(rb, i, &URI_PLAIN);
+            match rb.get(i) {
+                None => break,
+                Some(b'@') => {
+                    at.get_or_insert(i);
                 }
+                Some(0x7f) => del = true,
+                Some(_) => return None,
             }
+            i += 1;
         }
         if scheme == Scheme::Tel {
             let (number, params) = match memchr::memchr(b';', rest.as_bytes()) {
@@ -63,7 +72,7 @@ impl<'a> Uri<'a> {
             if number.is_empty() {
                 return None;
             }
-            return Some(Uri {
+            let uri = Uri {
                 scheme: Scheme::Tel,
                 user: Some(number),
                 password: None,
@@ -71,7 +80,8 @@ impl<'a> Uri<'a> {
                 port: None,
                 params: Params(params),
                 headers: None,
-            });
+            };
+            return Some((uri, del));
         }
         let (userinfo, hp) = match at {
             Some(i) => (Some(&rest[..i]), &rest[i + 1..]),
@@ -98,10 +108,7 @@ impl<'a> Uri<'a> {
             }
             (host, end + 1)
         } else {
-            let n = hb
-                .iter()
-                .position(|&c| !HOST_CHAR[c as usize])
-                .unwrap_or(hb.len());
+            let n = crate::params::scan(hb, 0, &HOST_CHAR);
             if n == 0 {
                 return None;
             }
@@ -128,7 +135,7 @@ impl<'a> Uri<'a> {
             Some(b'?') => ("", Some(&hp[i + 1..])),
             Some(_) => return None,
         };
-        Some(Uri {
+        let uri = Uri {
             scheme,
             user,
             password,
@@ -136,7 +143,8 @@ impl<'a> Uri<'a> {
             port,
             params: Params(params),
             headers,
-        })
+        };
+        Some((uri, del))
     }
 
     /// The scheme of an absolute URI (`sip`, `tel`, `im`, `soap.beep`...),
@@ -163,19 +171,20 @@ impl<'a> Uri<'a> {
     }
 }
 
-/// Byte classes for one pass over a URI: 0 plain, 1 refused (controls,
-/// space, '<', '>', '"'), 2 '@'.
-static URI_CLASS: [u8; 256] = {
-    let mut t = [0u8; 256];
+/// Bytes a URI holds with no further look: not refused (controls, space,
+/// '<', '>', '"'), not '@' (the userinfo end), not DEL (counted).
+static URI_PLAIN: [bool; 256] = {
+    let mut t = [true; 256];
     let mut i = 0;
     while i <= b' ' as usize {
-        t[i] = 1;
+        t[i] = false;
         i += 1;
     }
-    t[b'<' as usize] = 1;
-    t[b'>' as usize] = 1;
-    t[b'"' as usize] = 1;
-    t[b'@' as usize] = 2;
+    t[b'<' as usize] = false;
+    t[b'>' as usize] = false;
+    t[b'"' as usize] = false;
+    t[b'@' as usize] = false;
+    t[0x7f] = false;
     t
 };
 
