@@ -14,14 +14,21 @@ impl<'a> CSeq<'a> {
     pub fn parse(s: &'a str) -> Result<CSeq<'a>, ParseError> {
         const BAD: ParseError = ParseError::BadHeaderValue("CSeq");
         let s = s.trim_ascii();
-        let digits = s.bytes().take_while(u8::is_ascii_digit).count();
+        // digits (the number read as they are counted), whitespace, one token
+        let mut seq: u64 = 0;
+        let mut digits = 0;
+        for &c in s.as_bytes() {
+            if !c.is_ascii_digit() || digits > 10 {
+                break;
+            }
+            seq = seq * 10 + u64::from(c - b'0');
+            digits += 1;
+        }
         let rest = &s[digits..];
         let method = rest.trim_ascii_start();
-        // digits, then whitespace, then one token
         if digits == 0 || digits > 10 || method.len() == rest.len() || !is_token(method) {
             return Err(BAD);
         }
-        let seq: u64 = s[..digits].parse().map_err(|_| BAD)?;
         if seq >= 1 << 31 {
             return Err(BAD);
         }

@@ -12,6 +12,7 @@ use crate::error::ParseError;
 use crate::header::HeaderName;
 use crate::method::{is_token_char, Method, TOKEN};
 use crate::name_addr::NameAddr;
+use crate::params::skip_ws;
 use crate::split::{split_commas, split_commas_all};
 use crate::uri::Uri;
 use crate::via::Via;
@@ -423,10 +424,31 @@ impl Message {
     }
 }
 
-/// The first LF at or after `i`.
-#[inline]
-fn find_lf(b: &[u8], i: usize) -> Option<usize> {
-    memchr::memchr(b'\n', b.get(i..)?).map(|k| i + k)
+/// Finds the LF that ends each header line: `memchr`'s vector searcher,
+/// set up once per message rather than once per (short) line.
+struct LfFinder {
+    #[cfg(target_arch = "x86_64")]
+    avx2: Option<memchr::arch::x86_64::avx2::memchr::One>,
+}
+
+impl LfFinder {
+    fn new() -> LfFinder {
+        LfFinder {
+            #[cfg(target_arch = "x86_64")]
+            avx2: memchr::arch::x86_64::avx2::memchr::One::new(b'\n'),
+        }
+    }
+
+    /// The first LF at or after `i`.
+    #[inline]
+    fn find(&self, b: &[u8], i: usize) -> Option<usize> {
+        let hay = b.get(i..)?;
+        #[cfg(target_arch = "x86_64")]
+        if let Some(one) = &self.avx2 {
+            return one.find(hay).map(|k| i + k);
+        }
+        memchr::memchr(b'\n', hay).map(|k| i + k)
+    }
 }
 
 fn find_head_end(buf: &[u8]) -> Option<usize> {
@@ -514,7 +536,8 @@ fn parse_head(buf: Bytes) -> Result<Parsed, ParseError> {
     };
     // Each line is read once: its name as a token, then the rest to its LF
     // (the blank line that closes the header section is one more line).
-    let first_nl = find_lf(b, 0).ok_or(ParseError::Incomplete)?;
+    let lf = LfFinder::new();
+    let first_nl = lf.find(b, 0).ok_or(ParseError::Incomplete)?;
     if first_nl == 0 || b[first_nl - 1] != b'\r' {
         return Err(bad(ParseError::BadStartLine));
     }
@@ -527,7 +550,7 @@ fn parse_head(buf: Bytes) -> Result<Parsed, ParseError> {
         // name: a token, checked while it is scanned (CR and LF are not
         // token characters, so the scan stops inside the line)
         let name_end = crate::params::scan(b, pos, &TOKEN);
-        let nl = find_lf(b, name_end).ok_or(ParseError::Incomplete)?;
+        let nl = lf.find(b, name_end).ok_or(ParseError::Incomplete)?;
         if nl <= pos || b[nl - 1] != b'\r' {
             return Err(bad(ParseError::BadHeader(line_no)));
         }
@@ -538,17 +561,12 @@ fn parse_head(buf: Bytes) -> Result<Parsed, ParseError> {
         if matches!(b.get(nl + 1), Some(b' ' | b'\t')) {
             return Ok(Parsed::Folded(buf));
         }
-        let mut colon = name_end;
-        while colon < line_end && matches!(b[colon], b' ' | b'\t') {
-            colon += 1;
-        }
-        if name_end == pos || colon == line_end || b[colon] != b':' {
+        // b[line_end] is the CR, where every forward scan below stops
+        let colon = skip_ws(b, name_end);
+        if name_end == pos || b.get(colon) != Some(&b':') {
             return Err(ParseError::BadHeader(line_no));
         }
-        let mut vs = colon + 1;
-        while vs < line_end && matches!(b[vs], b' ' | b'\t') {
-            vs += 1;
-        }
+        let vs = skip_ws(b, colon + 1);
         let mut ve = line_end;
         while ve > vs && matches!(b[ve - 1], b' ' | b'\t') {
             ve -= 1;

@@ -88,5 +88,5 @@ pub(crate) fn is_token_char(b: u8) -> bool {
 }
 
 pub(crate) fn is_token(s: &str) -> bool {
-    !s.is_empty() && s.bytes().all(is_token_char)
+    !s.is_empty() && crate::params::scan(s.as_bytes(), 0, &TOKEN) == s.len()
 }
