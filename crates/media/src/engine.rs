@@ -292,6 +292,13 @@ impl MediaEngine {
         self.send(s, SessionCmd::SetRemote { leg, remote, codec });
     }
 
+    /// Sets the RTP payload type the leg uses for its codec when it is not
+    /// the codec's static one (Opus is dynamic: whatever the SDP said).
+    /// Call after [`MediaEngine::set_remote`], which resets it.
+    pub fn set_payload_type(&self, s: SessionId, leg: Leg, pt: u8) {
+        self.send(s, SessionCmd::PayloadType { leg, pt });
+    }
+
     /// Plays `prompt` to `leg` in the leg's codec, one packet every 20 ms,
     /// replacing what was playing. While a leg plays, packets relayed to it
     /// are dropped (an announcement over a bridge).

@@ -261,3 +261,121 @@ fn records_caller_left_agent_right() {
     call.e.release(call.s.id);
     let _ = std::fs::remove_dir_all(dir);
 }
+
+/// G.722 caller, Opus agent (dynamic payload type 96): each hears the
+/// other's tone through decode → resample → encode, in its own codec,
+/// payload type and clock; a G.711 supervisor listening hears both.
+#[test]
+fn relays_between_g722_and_opus() {
+    use media::transcode::{AudioDecoder, AudioEncoder};
+    let e = engine(32120);
+    let s = e.create_session().unwrap();
+    let (a, b) = (peer(), peer());
+    e.set_remote(s.id, Leg::A, a.local_addr().unwrap(), Codec::G722);
+    e.set_remote(s.id, Leg::B, b.local_addr().unwrap(), Codec::Opus);
+    e.set_payload_type(s.id, Leg::B, 96);
+    e.bridge(s.id);
+    let c = peer();
+    let c_addr = e.attach_monitor(s.id).unwrap();
+    e.set_remote(s.id, Leg::C, c.local_addr().unwrap(), Codec::Pcmu);
+    e.monitor(s.id, Some(MonitorMode::Listen));
+    let mut sup = Vec::new();
+    let mut enc = [
+        AudioEncoder::with_rate(Codec::G722, 8000).unwrap(),
+        AudioEncoder::with_rate(Codec::Opus, 8000).unwrap(),
+    ];
+    let mut dec = [
+        AudioDecoder::with_rate(Codec::G722, 8000).unwrap(),
+        AudioDecoder::with_rate(Codec::Opus, 8000).unwrap(),
+    ];
+    let pts = [9u8, 96];
+    let ticks = [160u32, 960];
+    let dests = [s.a, s.b];
+    let peers = [&a, &b];
+    let mut got: [Vec<i16>; 2] = Default::default();
+    let mut stamps: [Vec<(u8, u32)>; 2] = Default::default();
+    let t0 = Instant::now();
+    for f in 0..60u32 {
+        if let Some(d) =
+            (t0 + Duration::from_millis(20 * u64::from(f))).checked_duration_since(Instant::now())
+        {
+            std::thread::sleep(d);
+        }
+        for i in 0..2 {
+            let pcm: Vec<i16> = (0..160)
+                .map(|k| {
+                    let t = f64::from(f * 160 + k) / 8000.0;
+                    (8000.0 * (2.0 * std::f64::consts::PI * FREQ[i] * t).sin()) as i16
+                })
+                .collect();
+            let payload = enc[i].encode(&pcm).unwrap().to_vec();
+            let pkt = RtpHeader {
+                marker: false,
+                payload_type: pts[i],
+                sequence: f as u16,
+                timestamp: f * ticks[i],
+                ssrc: 0x2000 + i as u32,
+            }
+            .to_vec(&payload);
+            peers[i].send_to(&pkt, dests[i]).unwrap();
+        }
+        // The supervisor sends silence (its leg latches) and listens.
+        let quiet = RtpHeader {
+            marker: false,
+            payload_type: 0,
+            sequence: f as u16,
+            timestamp: f * 160,
+            ssrc: 0x3000,
+        }
+        .to_vec(&[0xff; 160]);
+        c.send_to(&quiet, c_addr).unwrap();
+        let mut buf = [0u8; 2048];
+        while let Ok((n, _)) = c.recv_from(&mut buf) {
+            let p = RtpPacket::parse(&buf[..n]).unwrap();
+            if f >= 20 {
+                sup.extend(p.payload().iter().map(|&x| g711::ulaw_decode(x)));
+            }
+        }
+        for i in 0..2 {
+            let mut buf = [0u8; 2048];
+            while let Ok((n, _)) = peers[i].recv_from(&mut buf) {
+                let p = RtpPacket::parse(&buf[..n]).unwrap();
+                stamps[i].push((p.payload_type(), p.timestamp()));
+                let pcm = dec[i].decode(p.payload()).unwrap().to_vec();
+                if f >= 20 {
+                    got[i].extend_from_slice(&pcm);
+                }
+            }
+        }
+    }
+    assert_eq!(
+        heard(&got[0]),
+        [false, true, false],
+        "G.722 caller hears the Opus agent"
+    );
+    assert_eq!(
+        heard(&got[1]),
+        [true, false, false],
+        "Opus agent hears the G.722 caller"
+    );
+    assert_eq!(
+        heard(&sup),
+        [true, true, false],
+        "the listener hears both codecs"
+    );
+    for (i, st) in stamps.iter().enumerate() {
+        assert!(st.len() > 40, "leg {i} got {} packets", st.len());
+        assert!(
+            st.iter().all(|&(pt, _)| pt == pts[i]),
+            "leg {i}: its own payload type"
+        );
+        for w in st.windows(2) {
+            assert_eq!(
+                w[1].1.wrapping_sub(w[0].1),
+                ticks[i],
+                "leg {i}: 20 ms in its clock"
+            );
+        }
+    }
+    e.release(s.id);
+}

@@ -127,7 +127,7 @@ impl Default for MediaSection {
             rtp_ports: Spanned::new(0..0, [20000, 20999]),
             workers: 0,
             rtp_timeout: Duration::from_secs(60),
-            codecs: vec!["PCMU".into(), "PCMA".into()],
+            codecs: vec!["PCMU".into(), "PCMA".into(), "G722".into(), "opus".into()],
             prompts: None,
             recordings: "recordings".into(),
         }
@@ -652,10 +652,13 @@ fn validate(raw: RawConfig, base: &Path, errs: &mut Errors<'_>) -> Config {
         );
     }
     for c in &raw.media.codecs {
-        if !matches!(c.to_ascii_uppercase().as_str(), "PCMU" | "PCMA") {
+        if !matches!(
+            c.to_ascii_uppercase().as_str(),
+            "PCMU" | "PCMA" | "G722" | "OPUS"
+        ) {
             errs.at(
                 0..0,
-                format!("[media] codecs: {c:?} is not supported here (PCMU, PCMA)"),
+                format!("[media] codecs: {c:?} is not supported here (PCMU, PCMA, G722, opus)"),
             );
         }
     }

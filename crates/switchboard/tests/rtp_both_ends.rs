@@ -123,3 +123,46 @@ fn a_mulaw_caller_and_an_alaw_phone_hear_each_other_through_transcoding() {
         "the agent only ever gets A-law"
     );
 }
+
+/// A G.722 carrier and a G.711 (A-law) agent: the engine answers the
+/// carrier in G.722, offers the agent the carrier's codec first, and when
+/// the agent picks A-law it transcodes both ways (decode, resample to and
+/// from 16 kHz, encode). Each side hears the other's tone.
+#[test]
+fn a_g722_caller_talks_with_an_alaw_agent() {
+    use support::ua::tones_in;
+    let base = port_block();
+    let e = Engine::start("rtp-g722", base, &config(base, DEFAULT_TRUNK_AND_QUEUE));
+    let agent = Ua::new(e.sip, "1001");
+    assert_eq!(agent.register("pw1001"), 200);
+    let agent_thread = std::thread::spawn(move || {
+        let invite = agent.answer_invite();
+        let offer = String::from_utf8_lossy(&invite.body()).to_string();
+        let engine_rtp = support::ua::rtp_target(&invite);
+        let heard = agent.talk(engine_rtp, 1000.0, 100, 25);
+        agent.await_bye();
+        (offer, heard)
+    });
+    let mut carrier = Ua::new(e.sip, "carrier");
+    carrier.pt = 9;
+    let (engine_rtp, tag) = carrier.call("5000");
+    let heard = carrier.talk(engine_rtp, 500.0, 100, 25);
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert_eq!(carrier.hang_up("5000", &tag), 200);
+    let (offer, agent_heard) = agent_thread.join().unwrap();
+    assert!(
+        offer.contains("m=audio") && offer.contains(" 9 "),
+        "G.722 offered first: {offer}"
+    );
+    let freqs = [500.0, 1000.0, 1500.0];
+    assert_eq!(
+        tones_in(&heard, freqs),
+        [false, true, false],
+        "carrier hears the agent"
+    );
+    assert_eq!(
+        tones_in(&agent_heard, freqs),
+        [true, false, false],
+        "agent hears the carrier"
+    );
+}

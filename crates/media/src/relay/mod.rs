@@ -56,6 +56,10 @@ pub(crate) enum SessionCmd {
         on: bool,
     },
     Bridge(bool),
+    PayloadType {
+        leg: Leg,
+        pt: u8,
+    },
     /// Add leg C (a supervisor) with its sockets.
     AttachC(Box<LegSockets>),
     DetachC,

@@ -21,7 +21,8 @@ use crate::rewrite::{SourceKey, StreamRewriter};
 use crate::rtcp::{self, RtcpRewrite};
 use crate::rtp::{self, RtpHeader, RtpHeaderMut, RtpPacket};
 use crate::stats::{bump, set, SessionStats};
-use crate::{g711, Codec, Leg, Prompt, SessionId};
+use crate::transcode::{AudioEncoder, Transcoder};
+use crate::{g711, Codec, Leg, Prompt, SessionId, PROMPT_RATE};
 
 /// Whether a short `recvmmsg` batch is trusted to mean "drained" (set
 /// `SWITCHBOARD_MEDIA_RECVMMSG=0` to compare with one-datagram-per-call).
@@ -133,6 +134,72 @@ struct LegState {
     te_rx: EventReceiver,
     /// In-band (Goertzel) DTMF detection on this leg's G.711 audio.
     inband: Option<Box<DtmfDetector>>,
+    /// The payload type of the leg's codec (dynamic for Opus).
+    pt: u8,
+    /// Encoder of what we originate to a leg whose codec is not G.711
+    /// (prompts, music, the mix), fed 8 kHz PCM.
+    enc: Option<Box<AudioEncoder>>,
+    /// Converter of this leg's audio to the other leg's codec, when the two
+    /// differ and are not both G.711 (decode, resample, encode).
+    xcode: Option<Box<Transcoder>>,
+    /// This leg's RTP timestamps in the other leg's clock.
+    ts_map: TsMap,
+}
+
+/// Maps a stream's timestamps into another clock rate by accumulating
+/// scaled differences, so wrap-around stays continuous.
+#[derive(Default)]
+struct TsMap {
+    last: Option<(u32, u32)>,
+}
+
+impl TsMap {
+    fn map(&mut self, ts: u32, from_hz: u32, to_hz: u32) -> u32 {
+        if from_hz == to_hz {
+            return ts;
+        }
+        let out = match self.last {
+            Some((i, o)) => {
+                let d = ts.wrapping_sub(i) as i32 as i64;
+                o.wrapping_add((d * to_hz as i64 / from_hz as i64) as i32 as u32)
+            }
+            None => ((ts as u64 * to_hz as u64 / from_hz as u64) & 0xffff_ffff) as u32,
+        };
+        self.last = Some((ts, out));
+        out
+    }
+}
+
+/// Encodes one 20 ms frame of 8 kHz PCM in `codec` into `out` (with the
+/// leg's encoder `enc` for codecs other than G.711); returns the length.
+fn encode_frame_parts(
+    codec: Codec,
+    enc: &mut Option<Box<AudioEncoder>>,
+    pcm: &[i16],
+    out: &mut [u8],
+) -> Option<usize> {
+    match codec {
+        Codec::Pcma | Codec::Pcmu => {
+            let n = pcm.len().min(out.len());
+            if codec == Codec::Pcma {
+                g711::alaw_encode_slice(&pcm[..n], &mut out[..n]);
+            } else {
+                g711::ulaw_encode_slice(&pcm[..n], &mut out[..n]);
+            }
+            Some(n)
+        }
+        codec => {
+            if enc.as_ref().is_none_or(|e| e.codec() != codec) {
+                *enc = AudioEncoder::with_rate(codec, PROMPT_RATE)
+                    .ok()
+                    .map(Box::new);
+            }
+            let payload = enc.as_mut()?.encode(pcm).ok()?;
+            let n = payload.len().min(out.len());
+            out[..n].copy_from_slice(&payload[..n]);
+            Some(n)
+        }
+    }
 }
 
 impl LegState {
@@ -159,6 +226,10 @@ impl LegState {
             te_pt: None,
             te_rx: EventReceiver::new(8000),
             inband: None,
+            pt: Codec::Pcmu.payload_type(),
+            enc: None,
+            xcode: None,
+            ts_map: TsMap::default(),
         }
     }
 }
@@ -344,10 +415,16 @@ impl State {
                 l.latched = false;
                 l.latched_rtcp = false;
                 l.codec = codec;
+                l.pt = codec.payload_type();
                 l.out.set_clock_rate(codec.clock_rate());
                 l.last_rx = now;
                 l.timed_out = false;
                 self.tap.set_codec(leg.index(), codec);
+                // Converters in either direction are rebuilt for the new pair.
+                for l in self.legs.iter_mut() {
+                    l.xcode = None;
+                    l.ts_map = TsMap::default();
+                }
             }
             SessionCmd::Play {
                 leg,
@@ -420,6 +497,7 @@ impl State {
                     self.legs[1].player = None;
                 }
             }
+            SessionCmd::PayloadType { leg, pt } => self.legs[leg.index()].pt = pt,
             SessionCmd::Monitor(mode) => self.tap.set_mode(mode, now),
             SessionCmd::Record(rec) => self.tap.set_recording(rec, now),
             // Handled by the session loop (they need the sockets).
@@ -453,39 +531,29 @@ impl State {
 
     /// Sends the mixer's frame to every leg that hears the mix.
     fn send_mix(&mut self, socks: &Socks, now: Instant) {
-        let mut pkt = [0u8; 12 + 160];
+        let mut pkt = [0u8; 12 + 1500];
         for i in 0..3 {
             let (Some(sock), true) = (socks.get(i), self.tap.mixes_to(i)) else {
                 continue;
             };
             let l = &mut self.legs[i];
-            let (Some(to), None, true, true) = (
-                l.remote,
-                &l.player,
-                l.dtmf_out.is_empty(),
-                l.codec.is_g711(),
-            ) else {
+            let (Some(to), None, true) = (l.remote, &l.player, l.dtmf_out.is_empty()) else {
                 continue;
             };
             let Some(pcm) = self.tap.output(i) else {
                 continue;
             };
-            let mut payload = [0u8; 160];
-            let n = pcm.len().min(payload.len());
-            match l.codec {
-                Codec::Pcma => g711::alaw_encode_slice(&pcm[..n], &mut payload[..n]),
-                _ => g711::ulaw_encode_slice(&pcm[..n], &mut payload[..n]),
-            }
-            let rw = l.out.rewrite(
-                SourceKey::Player(self.tap.key),
-                self.tap.seq,
-                self.tap.ts,
-                n,
-                now,
-            );
+            let mut payload = [0u8; 1500];
+            let Some(n) = encode_frame_parts(l.codec, &mut l.enc, pcm, &mut payload) else {
+                continue;
+            };
+            let ticks = self.tap.seq as u32 * l.codec.ticks_per_20ms();
+            let rw = l
+                .out
+                .rewrite(SourceKey::Player(self.tap.key), self.tap.seq, ticks, n, now);
             let h = RtpHeader {
                 marker: rw.marker,
-                payload_type: l.codec.payload_type(),
+                payload_type: l.pt,
                 sequence: rw.sequence,
                 timestamp: rw.timestamp,
                 ssrc: rw.ssrc,
@@ -548,42 +616,37 @@ impl State {
         if now.saturating_duration_since(p.next) > MAX_PLAYER_LAG {
             p.next = now;
         }
-        let frame = (l.codec.sample_rate() / 50) as usize;
-        let mut pkt = [0u8; 12 + 960];
+        // Prompts are 8 kHz; each leg's encoder takes them to its codec.
+        const FRAME: usize = (PROMPT_RATE / 50) as usize;
+        let ticks = l.codec.ticks_per_20ms();
+        let mut pkt = [0u8; 12 + 1500];
         while p.next <= now {
             let samples = p.prompt.samples();
-            let mut payload = [0u8; 960];
-            let silence = match l.codec {
-                Codec::Pcma => g711::ALAW_SILENCE,
-                _ => g711::ULAW_SILENCE,
-            };
-            for out in payload[..frame].iter_mut() {
+            let mut pcm = [0i16; FRAME];
+            for out in pcm.iter_mut() {
                 if p.pos >= samples.len() && p.looped && !samples.is_empty() {
                     p.pos = 0;
                 }
-                *out = match samples.get(p.pos) {
-                    Some(&s) => match l.codec {
-                        Codec::Pcma => g711::alaw_encode(s),
-                        _ => g711::ulaw_encode(s),
-                    },
-                    None => silence,
-                };
+                *out = samples.get(p.pos).copied().unwrap_or(0);
                 p.pos += 1;
             }
+            let mut payload = [0u8; 1500];
+            let n = encode_frame_parts(l.codec, &mut l.enc, &pcm, &mut payload).unwrap_or(0);
             let rw = l
                 .out
-                .rewrite(SourceKey::Player(p.key), p.seq, p.ts, frame, p.next);
+                .rewrite(SourceKey::Player(p.key), p.seq, p.ts, n, p.next);
             let h = RtpHeader {
                 marker: rw.marker,
-                payload_type: l.codec.payload_type(),
+                payload_type: l.pt,
                 sequence: rw.sequence,
                 timestamp: rw.timestamp,
                 ssrc: rw.ssrc,
             };
             // Music pauses (keeps time) while telephone-events go out.
-            if let (false, Some(n), Some(to), Some(sock)) = (
+            if let (false, true, Some(n), Some(to), Some(sock)) = (
                 dtmf_busy,
-                h.write(&payload[..frame], &mut pkt),
+                n > 0,
+                h.write(&payload[..n], &mut pkt),
                 l.remote,
                 socks.get(i),
             ) {
@@ -591,7 +654,7 @@ impl State {
                 bump(&stats.played, 1);
             }
             p.seq = p.seq.wrapping_add(1);
-            p.ts = p.ts.wrapping_add(frame as u32);
+            p.ts = p.ts.wrapping_add(ticks);
             p.next += PTIME;
             if !p.looped && p.pos >= samples.len() {
                 finished = true;
@@ -715,7 +778,7 @@ impl State {
                 }
             }
         } else if let Some(det) = l.inband.as_mut() {
-            if pt == l.codec.payload_type() && l.codec.is_g711() {
+            if pt == l.pt && l.codec.is_g711() {
                 let mut pcm = [0i16; sys::BUF];
                 let payload = &pkt[hl..pend];
                 let pcm = &mut pcm[..payload.len()];
@@ -736,7 +799,7 @@ impl State {
             }
         }
 
-        if !is_te && pt == l.codec.payload_type() && self.tap.active() {
+        if !is_te && pt == l.pt && self.tap.active() {
             self.tap.insert(i, now, seq, ts, &pkt[hl..pend]);
         }
         // C is never relayed; a leg that hears the mix gets no relay.
@@ -754,12 +817,49 @@ impl State {
             (true, Some(p)) => Some(p),
             (true, None) => return,
         };
+        let audio = !is_te && pt == l.pt;
+        if audio && l.codec != t.codec && !(l.codec.is_g711() && t.codec.is_g711()) {
+            // Different codecs (G.722, Opus): decode, resample, encode into
+            // a new packet, with the timestamp in the receiver's clock.
+            let xc = l
+                .xcode
+                .get_or_insert_with(|| Box::new(Transcoder::new(l.codec, t.codec)));
+            let Ok(out) = xc.transcode(&pkt[hl..pend]) else {
+                bump(&stats.malformed, 1);
+                return;
+            };
+            let ts = l.ts_map.map(ts, l.codec.clock_rate(), t.codec.clock_rate());
+            let rw = t
+                .out
+                .rewrite(SourceKey::Relay(ssrc), seq, ts, out.len(), now);
+            let h = RtpHeader {
+                marker: marker || rw.marker,
+                payload_type: t.pt,
+                sequence: rw.sequence,
+                timestamp: rw.timestamp,
+                ssrc: rw.ssrc,
+            };
+            let mut buf = [0u8; 12 + 1500];
+            if let Some(n) = h.write(out, &mut buf) {
+                send(
+                    &socks.ab[1 - i].rtp,
+                    &buf[..n],
+                    to,
+                    self.stats.leg(leg_of(1 - i)),
+                    true,
+                );
+                bump(self.stats.relayed_from(leg_of(i)), 1);
+            }
+            return;
+        }
         let rw = t
             .out
             .rewrite(SourceKey::Relay(ssrc), seq, ts, pend - hl, now);
-        // µ-law <-> A-law legs: transcode in place (same size).
-        let mut new_pt = te_out.unwrap_or(pt);
-        if !is_te && pt == l.codec.payload_type() && l.codec != t.codec {
+        // µ-law <-> A-law legs: transcode in place (same size). The same
+        // codec keeps its payload but takes the receiver's payload type
+        // (dynamic types may differ per leg).
+        let mut new_pt = te_out.unwrap_or(if audio { t.pt } else { pt });
+        if audio && l.codec != t.codec {
             let table: Option<fn(u8) -> u8> = match (l.codec, t.codec) {
                 (Codec::Pcmu, Codec::Pcma) => Some(g711::ulaw_to_alaw),
                 (Codec::Pcma, Codec::Pcmu) => Some(g711::alaw_to_ulaw),
@@ -769,7 +869,7 @@ impl State {
                 for b in &mut pkt[hl..pend] {
                     *b = f(*b);
                 }
-                new_pt = t.codec.payload_type();
+                new_pt = t.pt;
             }
         }
         let mut h = RtpHeaderMut::new(pkt).expect("parsed packet has a header");

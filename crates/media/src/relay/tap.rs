@@ -16,7 +16,8 @@ use crate::engine::MonitorMode;
 use crate::jitter::{JitterBuffer, JitterConfig};
 use crate::mixer::{Mixer, Role};
 use crate::recorder::{RecMsg, RecorderHandle, FRAME};
-use crate::Codec;
+use crate::transcode::AudioDecoder;
+use crate::{g711, Codec};
 
 /// Frame period.
 const PTIME: Duration = Duration::from_millis(20);
@@ -47,6 +48,9 @@ impl Drop for Recording {
 
 pub(super) struct Tap {
     jb: [Option<Box<JitterBuffer>>; 3],
+    /// For legs whose codec is not G.711: decoded to 8 kHz on arrival and
+    /// buffered as µ-law (the mix and the recording are 8 kHz anyway).
+    dec: [Option<Box<AudioDecoder>>; 3],
     codecs: [Option<Codec>; 3],
     mixer: Mixer,
     mode: Option<MonitorMode>,
@@ -67,6 +71,7 @@ impl Tap {
         mixer.add_party(B as u32, Role::Participant);
         Tap {
             jb: [None, None, None],
+            dec: [None, None, None],
             codecs: [None; 3],
             mixer,
             mode: None,
@@ -100,8 +105,7 @@ impl Tap {
         }
     }
 
-    /// The leg's negotiated codec; the tap decodes G.711 only (other legs
-    /// stay on the relay and are silent in the mix).
+    /// The leg's negotiated codec.
     pub(super) fn set_codec(&mut self, i: usize, codec: Codec) {
         if self.codecs[i] != Some(codec) {
             self.codecs[i] = Some(codec);
@@ -115,12 +119,17 @@ impl Tap {
     fn ensure_buffers(&mut self) {
         for i in 0..3 {
             if let (None, Some(codec)) = (&self.jb[i], self.codecs[i]) {
-                if codec.is_g711() {
-                    self.jb[i] = Some(Box::new(JitterBuffer::new(JitterConfig {
-                        codec,
-                        ..JitterConfig::default()
-                    })));
-                }
+                let buffered = if codec.is_g711() {
+                    self.dec[i] = None;
+                    codec
+                } else {
+                    self.dec[i] = AudioDecoder::with_rate(codec, 8000).ok().map(Box::new);
+                    Codec::Pcmu
+                };
+                self.jb[i] = Some(Box::new(JitterBuffer::new(JitterConfig {
+                    codec: buffered,
+                    ..JitterConfig::default()
+                })));
             }
         }
     }
@@ -133,6 +142,7 @@ impl Tap {
         if !self.active() {
             // Idle again: drop the buffers so a later start begins clean.
             self.jb = [None, None, None];
+            self.dec = [None, None, None];
         }
     }
 
@@ -142,6 +152,7 @@ impl Tap {
         if !present {
             self.codecs[C] = None;
             self.jb[C] = None;
+            self.dec[C] = None;
             self.mode = None;
         }
         self.apply_role();
@@ -185,8 +196,19 @@ impl Tap {
 
     /// One received audio payload of leg `i`.
     pub(super) fn insert(&mut self, i: usize, now: Instant, seq: u16, ts: u32, payload: &[u8]) {
-        if let Some(jb) = self.jb[i].as_mut() {
-            jb.insert(now, seq, ts, payload);
+        let Some(jb) = self.jb[i].as_mut() else {
+            return;
+        };
+        match (self.dec[i].as_mut(), self.codecs[i]) {
+            (Some(dec), Some(codec)) => {
+                let Ok(pcm) = dec.decode(payload) else { return };
+                let mut ulaw = [0u8; FRAME];
+                let n = pcm.len().min(FRAME);
+                g711::ulaw_encode_slice(&pcm[..n], &mut ulaw[..n]);
+                let ts8k = (ts as u64 * 8000 / codec.clock_rate() as u64) as u32;
+                jb.insert(now, seq, ts8k, &ulaw[..n]);
+            }
+            _ => jb.insert(now, seq, ts, payload),
         }
     }
 

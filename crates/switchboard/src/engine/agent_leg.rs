@@ -384,6 +384,8 @@ impl Engine {
         let codec = media_codec(&format).unwrap_or(media::Codec::Pcmu);
         self.media.set_remote(session, media::Leg::B, remote, codec);
         self.media
+            .set_payload_type(session, media::Leg::B, format.pt);
+        self.media
             .set_telephone_event(session, media::Leg::B, agent_te);
         self.media.bridge(session);
         self.start_recording(now, call);
@@ -587,11 +589,7 @@ fn leg_offer(cfg: &crate::config::Config, c: &super::Call, role: LegRole, versio
 fn agent_formats(caller: &PayloadFormat, configured: &[String]) -> Vec<PayloadFormat> {
     let mut out = vec![caller.clone()];
     for c in configured {
-        let f = if c.eq_ignore_ascii_case("PCMA") {
-            PayloadFormat::pcma()
-        } else {
-            PayloadFormat::pcmu()
-        };
+        let f = super::caller::offered_format(c);
         if !f.name.eq_ignore_ascii_case(&caller.name) && !out.iter().any(|o| o.name == f.name) {
             out.push(f);
         }

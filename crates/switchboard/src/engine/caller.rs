@@ -373,13 +373,7 @@ impl Engine {
             .media
             .codecs
             .iter()
-            .map(|c| {
-                if c.eq_ignore_ascii_case("PCMA") {
-                    PayloadFormat::pcma()
-                } else {
-                    PayloadFormat::pcmu()
-                }
-            })
+            .map(|c| offered_format(c))
             .collect();
         let sdp = sdp::offer_audio(self.cfg.raw.media.ip, port, &formats, Some(101), key, 1);
         (sdp, formats[0].clone(), Some(101), None)
@@ -393,7 +387,8 @@ impl Engine {
             return Ok(());
         };
         let codec = media_codec(&c.codec).ok_or(488u16)?;
-        let (session, remote, te) = (c.session.id, c.remote_media, c.telephone_event);
+        let (session, remote, te, pt) =
+            (c.session.id, c.remote_media, c.telephone_event, c.codec.pt);
         let (queue, priority, caller) = (c.queue.clone(), c.priority, c.caller.clone());
         if let Err(e) = self.router.enqueue(call, &queue, priority, &caller, now) {
             tracing::info!(queue = %queue, "enqueue refused: {e:?}");
@@ -404,6 +399,7 @@ impl Engine {
         }
         if let Some(remote) = remote {
             self.media.set_remote(session, media::Leg::A, remote, codec);
+            self.media.set_payload_type(session, media::Leg::A, pt);
         }
         // Keys: RFC 4733 events when the caller offered them, else tones in the audio.
         self.media.set_telephone_event(session, media::Leg::A, te);
@@ -579,10 +575,22 @@ impl Engine {
 
 /// The codec media workers run for an SDP format.
 pub(super) fn media_codec(f: &PayloadFormat) -> Option<media::Codec> {
-    match f.name.to_ascii_uppercase().as_str() {
-        "PCMU" => Some(media::Codec::Pcmu),
-        "PCMA" => Some(media::Codec::Pcma),
-        _ => None,
+    media::Codec::from_rtpmap(&f.name, f.clock)
+}
+
+/// The payload format we offer for a configured codec name (`[media]
+/// codecs`): static types for G.711 and G.722, 111 for Opus (RFC 7587:
+/// `opus/48000/2`, we send mono with in-band FEC).
+pub(super) fn offered_format(name: &str) -> PayloadFormat {
+    match name.to_ascii_uppercase().as_str() {
+        "PCMA" => PayloadFormat::pcma(),
+        "G722" => PayloadFormat::new(9, "G722", 8000),
+        "OPUS" => PayloadFormat {
+            channels: 2,
+            fmtp: Some("minptime=20;useinbandfec=1".into()),
+            ..PayloadFormat::new(media::Codec::Opus.payload_type(), "opus", 48000)
+        },
+        _ => PayloadFormat::pcmu(),
     }
 }
 

@@ -16,7 +16,8 @@ pub struct Ua {
     pub user: String,
     tag: String,
     call_id: String,
-    /// G.711 payload type this UA offers/answers: 8 (PCMA, default) or 0 (PCMU).
+    /// Payload type this UA offers/answers: 8 (PCMA, default), 0 (PCMU) or
+    /// 9 (G.722).
     pub pt: u8,
 }
 
@@ -159,7 +160,11 @@ impl Ua {
             "v=0\r\no=ua 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio {} RTP/AVP {pt} 101\r\na=rtpmap:{pt} {name}/8000\r\na=rtpmap:101 telephone-event/8000\r\na=sendrecv\r\n",
             rtp.port(),
             pt = self.pt,
-            name = if self.pt == 0 { "PCMU" } else { "PCMA" }
+            name = match self.pt {
+                0 => "PCMU",
+                9 => "G722",
+                _ => "PCMA",
+            }
         )
     }
 
@@ -359,7 +364,7 @@ impl Ua {
     }
 }
 
-fn rtp_target(m: &Message) -> SocketAddr {
+pub fn rtp_target(m: &Message) -> SocketAddr {
     let sdp = sip_core::sdp::Sdp::parse(&m.body()).expect("SDP");
     sip_core::sdp::remote_audio(&sdp).expect("audio stream").0
 }
@@ -369,7 +374,11 @@ impl Ua {
     /// `frames` × 20 ms (paced), and returns the decoded audio received
     /// meanwhile after the first `skip` frames (jitter buffers filling).
     pub fn talk(&self, to: SocketAddr, freq: f64, frames: u32, skip: u32) -> Vec<i16> {
-        use media::g711;
+        use media::transcode::{AudioDecoder, AudioEncoder};
+        use media::{g711, Codec};
+        let codec = Codec::from_payload_type(self.pt).expect("a static payload type");
+        let mut enc = AudioEncoder::with_rate(codec, 8000).unwrap();
+        let mut dec = AudioDecoder::with_rate(codec, 8000).unwrap();
         self.rtp.set_nonblocking(true).unwrap();
         let mut heard = Vec::new();
         let mut buf = [0u8; 2048];
@@ -383,28 +392,24 @@ impl Ua {
             pkt.extend_from_slice(&(f as u16).to_be_bytes());
             pkt.extend_from_slice(&(f * 160).to_be_bytes());
             pkt.extend_from_slice(&0x7a1c_0001u32.to_be_bytes());
-            for k in 0..160 {
-                let t = f64::from(f * 160 + k) / 8000.0;
-                let x = (8000.0 * (2.0 * std::f64::consts::PI * freq * t).sin()) as i16;
-                pkt.push(if self.pt == 0 {
-                    g711::ulaw_encode(x)
-                } else {
-                    g711::alaw_encode(x)
-                });
-            }
+            let pcm: Vec<i16> = (0..160)
+                .map(|k| {
+                    let t = f64::from(f * 160 + k) / 8000.0;
+                    (8000.0 * (2.0 * std::f64::consts::PI * freq * t).sin()) as i16
+                })
+                .collect();
+            pkt.extend_from_slice(enc.encode(&pcm).unwrap());
             self.rtp.send_to(&pkt, to).unwrap();
             while let Ok(n) = self.rtp.recv(&mut buf) {
-                if n <= 12 || f < skip || buf[1] & 0x7f > 8 {
+                let pt = buf[1] & 0x7f;
+                if n <= 12 || f < skip || ![0, 8, 9].contains(&pt) {
                     continue;
                 }
-                let law = buf[1] & 0x7f;
-                heard.extend(buf[12..n].iter().map(|&b| {
-                    if law == 0 {
-                        g711::ulaw_decode(b)
-                    } else {
-                        g711::alaw_decode(b)
-                    }
-                }));
+                match pt {
+                    0 => heard.extend(buf[12..n].iter().map(|&b| g711::ulaw_decode(b))),
+                    8 => heard.extend(buf[12..n].iter().map(|&b| g711::alaw_decode(b))),
+                    _ => heard.extend_from_slice(dec.decode(&buf[12..n]).unwrap()),
+                }
             }
         }
         self.rtp.set_nonblocking(false).unwrap();
