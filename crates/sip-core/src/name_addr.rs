@@ -163,11 +163,12 @@ impl<'a> NameAddr<'a> {
         if b.get(colon) != Some(&b':') {
             return None;
         }
-        let gt = colon + 1 + memchr::memchr(b'>', &b[colon + 1..])?;
-        let uri_text = &s[u..gt];
-        if memchr::memchr2(b' ', b'\t', uri_text.as_bytes()).is_some() {
+        // the first '>' closes the URI, which holds no whitespace
+        let gt = colon + 1 + memchr::memchr3(b'>', b' ', b'\t', &b[colon + 1..])?;
+        if b[gt] != b'>' {
             return None;
         }
+        let uri_text = &s[u..gt];
         let mut j = skip_ws(b, gt + 1);
         let (params, tag) = if b.get(j) == Some(&b';') {
             let (p_end, stop, found) = scan_params(s, j + 1, b"tag")?;

@@ -97,31 +97,45 @@ pub(crate) fn scan_params<'a>(
     debug_assert!(want.iter().all(u8::is_ascii_lowercase));
     let b = s.as_bytes();
     let mut found = None;
+    // whitespace is rare: each skip is guarded by a one-byte test
+    let ws = |c: Option<&u8>| matches!(c, Some(b' ' | b'\t'));
     loop {
-        i = skip_ws(b, i);
+        if ws(b.get(i)) {
+            i = skip_ws(b, i);
+        }
         let name_start = i;
-        let name_end = scan(b, i, &crate::method::TOKEN);
-        if name_end == i {
+        i = scan(b, i, &crate::method::TOKEN);
+        let name_end = i;
+        if name_end == name_start {
             return None;
         }
-        let mut end = name_end;
-        i = skip_ws(b, name_end);
+        if ws(b.get(i)) {
+            i = skip_ws(b, i);
+        }
+        // the value as positions; a `str` is cut only for the one wanted
         let mut value = None;
+        let mut end = name_end;
         if b.get(i) == Some(&b'=') {
-            i = skip_ws(b, i + 1);
+            i += 1;
+            if ws(b.get(i)) {
+                i = skip_ws(b, i);
+            }
             if b.get(i) == Some(&b'"') {
-                let n = crate::split::quoted_len(&s[i..])?;
-                value = Some(&s[i + 1..i + n - 1]);
+                let n = crate::split::quoted_len(s.get(i..)?)?;
+                value = Some((i + 1, i + n - 1));
                 i += n;
+                end = i;
             } else {
-                let v_end = scan(b, i, &PARAM_VALUE);
-                if v_end == i {
+                let v_start = i;
+                i = scan(b, i, &PARAM_VALUE);
+                if i == v_start {
                     return None;
                 }
-                value = Some(&s[i..v_end]);
-                i = v_end;
+                value = Some((v_start, i));
+                end = i;
             }
-            end = i;
+        }
+        if ws(b.get(i)) {
             i = skip_ws(b, i);
         }
         // `want` is lower-case letters and the name token characters: OR-ing
@@ -134,7 +148,10 @@ pub(crate) fn scan_params<'a>(
                 .zip(want)
                 .all(|(&c, &w)| c | 0x20 == w)
         {
-            found = Some(value);
+            found = Some(match value {
+                Some((a, z)) => Some(s.get(a..z)?),
+                None => None,
+            });
         }
         match b.get(i) {
             Some(b';') => i += 1,
