@@ -1,51 +1,22 @@
 //! Jitter buffer: cost of one packet inserted + one frame pulled, and the
-//! adaptive-vs-fixed comparison on the standard deterministic traces
-//! (printed first, in the same run).
+//! comparison of our adaptive buffer, fixed-delay buffers and the `neteq`
+//! crate on the standard deterministic traces (printed first, in the same
+//! run; the table and its harness are those of `tests/jitter-traces.rs`).
 //! `cargo bench -p media --bench jitter`
 
 use std::time::{Duration, Instant};
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use media::jitter::{JitterBuffer, JitterConfig, PlayoutMode};
-use media::netem::{emulate, simulate, standard_traces};
+
+// The test's harness (table, neteq driver with its virtual clock); its
+// #[test] functions are not compiled here.
+#[allow(dead_code)]
+#[path = "../tests/jitter-traces.rs"]
+mod jitter_traces;
 
 fn traces() {
-    const PACKETS: usize = 9000;
-    println!(
-        "{:<13} {:<12} {:>6} {:>6} {:>6} {:>8} {:>7}",
-        "trace", "buffer", "net%", "late%", "conc%", "mean ms", "p95 ms"
-    );
-    for (name, net) in standard_traces() {
-        let (trace, lost) = emulate(&net, PACKETS, Duration::from_millis(20));
-        for (label, mode) in [
-            ("adaptive", PlayoutMode::Adaptive { quantile: 0.97 }),
-            ("fixed-60ms", PlayoutMode::Fixed(Duration::from_millis(60))),
-            (
-                "fixed-120ms",
-                PlayoutMode::Fixed(Duration::from_millis(120)),
-            ),
-        ] {
-            let r = simulate(
-                &trace,
-                lost,
-                PACKETS,
-                JitterConfig {
-                    mode,
-                    ..Default::default()
-                },
-            );
-            println!(
-                "{:<13} {:<12} {:>6.2} {:>6.2} {:>6.2} {:>8.1} {:>7.1}",
-                name,
-                label,
-                r.net_loss_pct,
-                r.late_pct,
-                r.concealed_pct,
-                r.mean_delay_ms,
-                r.p95_delay_ms
-            );
-        }
-    }
+    jitter_traces::print_table(&jitter_traces::table());
 }
 
 fn bench(c: &mut Criterion) {
