@@ -161,7 +161,8 @@ pub struct DigestServer {
     secret: Vec<u8>,
     nonce_ttl: u64,
     nc_capacity: usize,
-    nc: HashMap<String, NcWindow>,
+    /// Keyed by the nonce the client echoes: foldhash, random seed.
+    nc: HashMap<String, NcWindow, foldhash::fast::RandomState>,
     order: VecDeque<String>,
     /// Nonces issued at or before this time may have been evicted from the
     /// nc memory; when one is not remembered it is treated as stale, so
@@ -338,7 +339,7 @@ impl DigestServer {
             secret: secret.to_vec(),
             nonce_ttl: DEFAULT_NONCE_TTL,
             nc_capacity: DEFAULT_NC_CAPACITY,
-            nc: HashMap::new(),
+            nc: HashMap::default(),
             order: VecDeque::new(),
             evicted_floor: None,
         }

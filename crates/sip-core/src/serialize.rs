@@ -12,6 +12,7 @@ use std::fmt;
 
 use bytes::Bytes;
 
+use crate::builder::decimal;
 use crate::header::HeaderName;
 use crate::message::{Message, StartLine};
 
@@ -29,7 +30,7 @@ impl Message {
             }
             StartLine::Response { status, .. } => {
                 out.extend_from_slice(b"SIP/2.0 ");
-                out.extend_from_slice(status.to_string().as_bytes());
+                out.extend_from_slice(decimal(u64::from(*status), &mut [0; 20]));
                 out.push(b' ');
                 out.extend_from_slice(self.reason().unwrap_or_default().as_bytes());
                 out.extend_from_slice(b"\r\n");
@@ -40,7 +41,7 @@ impl Message {
             if kind == HeaderName::ContentLength {
                 if !wrote_length {
                     out.extend_from_slice(b"Content-Length: ");
-                    out.extend_from_slice(body.len().to_string().as_bytes());
+                    out.extend_from_slice(decimal(body.len() as u64, &mut [0; 20]));
                     out.extend_from_slice(b"\r\n");
                     wrote_length = true;
                 }
@@ -56,7 +57,7 @@ impl Message {
         }
         if !wrote_length {
             out.extend_from_slice(b"Content-Length: ");
-            out.extend_from_slice(body.len().to_string().as_bytes());
+            out.extend_from_slice(decimal(body.len() as u64, &mut [0; 20]));
             out.extend_from_slice(b"\r\n");
         }
         out.extend_from_slice(b"\r\n");

@@ -1,6 +1,7 @@
 //! Transaction identity (RFC 3261 §17.1.3, §17.2.3) and where responses go
 //! (§18.2.2, RFC 3581 §4).
 
+use std::fmt::Write as _;
 use std::net::{IpAddr, SocketAddr};
 
 use crate::message::Message;
@@ -53,10 +54,12 @@ impl TxKey {
         let method = fold_ack(msg.method_str()?);
         let via = msg.top_via().ok()?;
         if via.is_rfc3261() {
-            let mut sent_by = via.host.to_ascii_lowercase();
+            let mut sent_by = String::with_capacity(via.host.len() + 6);
+            sent_by.push_str(via.host);
+            sent_by.make_ascii_lowercase();
             if let Some(p) = via.port {
                 sent_by.push(':');
-                sent_by.push_str(&p.to_string());
+                crate::builder::push_decimal(&mut sent_by, u64::from(p));
             }
             return Some(TxKey {
                 role: Role::Server,
@@ -228,13 +231,14 @@ pub fn stamp_via(response: &[u8], source: SocketAddr) -> Option<Vec<u8>> {
         }
         entry.push(';');
         if t.eq_ignore_ascii_case("rport") {
-            entry.push_str(&format!("rport={}", source.port()));
+            entry.push_str("rport=");
+            crate::builder::push_decimal(&mut entry, u64::from(source.port()));
         } else {
             entry.push_str(t);
         }
     }
     if via.received().is_none() {
-        entry.push_str(&format!(";received={}", source.ip()));
+        let _ = write!(entry, ";received={}", source.ip());
     }
     let first_start = line_start + colon + 1 + (first.as_ptr() as usize - value.as_ptr() as usize);
     let mut out = Vec::with_capacity(response.len() + 40);

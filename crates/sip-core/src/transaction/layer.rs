@@ -2,6 +2,10 @@
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
+
+/// Maps keyed by wire values (branch, Call-ID): foldhash with a random
+/// seed per map, so a peer cannot aim keys at one bucket.
+type WireMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -146,12 +150,12 @@ fn push(q: &mut VecDeque<Transmit>, dest: SocketAddr, data: Bytes, reliable: boo
 pub struct TransactionLayer {
     timers: Timers,
     timer_c: Duration,
-    txs: HashMap<TxKey, Tx>,
+    txs: WireMap<TxKey, Tx>,
     sched: Sched,
     transmits: VecDeque<Transmit>,
     events: VecDeque<TxEvent>,
     /// INVITE server transactions whose 2xx awaits its ACK.
-    awaiting_ack: HashMap<(String, u32), TxKey>,
+    awaiting_ack: WireMap<(String, u32), TxKey>,
 }
 
 impl TransactionLayer {
@@ -159,11 +163,11 @@ impl TransactionLayer {
         TransactionLayer {
             timers,
             timer_c: DEFAULT_TIMER_C,
-            txs: HashMap::new(),
+            txs: WireMap::default(),
             sched: Sched::default(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
-            awaiting_ack: HashMap::new(),
+            awaiting_ack: WireMap::default(),
         }
     }
 
@@ -835,7 +839,7 @@ fn build_ack(request: &Bytes, response: &Message) -> Option<Bytes> {
         .header("From", req.from_str_raw())
         .header("To", response.to_str_raw())
         .header("Call-ID", req.call_id())
-        .header("CSeq", format!("{} ACK", req.cseq().seq));
+        .header("CSeq", format_args!("{} ACK", req.cseq().seq));
     for route in req.headers(HeaderName::Route) {
         b = b.header("Route", route);
     }
