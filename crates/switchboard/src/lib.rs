@@ -18,4 +18,5 @@ pub mod metrics;
 pub mod registrar;
 pub mod server;
 pub mod stats;
+pub mod stun;
 pub mod transport;

@@ -23,7 +23,26 @@ pub struct Binding {
     pub user_agent: Option<String>,
     /// Registered over TCP: requests go on that connection (target is its peer).
     pub proto: Proto,
+    /// Registered with SIP Outbound (RFC 5626): `+sip.instance` and
+    /// `reg-id` with `Supported: outbound`; requests go back on the flow
+    /// the REGISTER came in on, whatever the Contact says.
+    pub outbound: Option<Outbound>,
 }
+
+/// An RFC 5626 flow.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Outbound {
+    pub instance: String,
+    pub reg_id: u32,
+    /// Keep-alive interval we asked for (Flow-Timer), seconds.
+    pub flow_timer: u32,
+}
+
+/// Flow-Timer we ask of outbound clients (RFC 5626 §4.4.1): CRLF pings on
+/// TCP/TLS every 120 s; STUN over UDP every 29 s, inside common NAT
+/// binding lifetimes.
+const FLOW_TIMER_STREAM: u32 = 120;
+const FLOW_TIMER_UDP: u32 = 29;
 
 /// What the engine learns from one REGISTER.
 #[derive(Debug, PartialEq, Eq)]
@@ -160,9 +179,47 @@ impl Registrar {
             return (r, Change::None);
         }
         let granted = requested.min(cfg.raw.sip.max_expires);
+        // RFC 5626 §5: outbound needs the client's `Supported: outbound`,
+        // an instance id and a reg-id; then the flow is the target.
+        let outbound = match (
+            req.list(HeaderName::Supported)
+                .any(|o| o.eq_ignore_ascii_case("outbound")),
+            contact.params.value("+sip.instance"),
+            contact
+                .params
+                .value("reg-id")
+                .and_then(|r| r.parse::<u32>().ok()),
+        ) {
+            (true, Some(instance), Some(reg_id)) => Some(Outbound {
+                instance: instance.trim_matches('"').to_string(),
+                reg_id,
+                flow_timer: if proto.reliable() {
+                    FLOW_TIMER_STREAM
+                } else {
+                    FLOW_TIMER_UDP
+                },
+            }),
+            _ => None,
+        };
+        // §5.1: a REGISTER that crossed a proxy must find it in Path with
+        // "ob", or the flow cannot be reached back: 439.
+        if outbound.is_some()
+            && req.vias().count() > 1
+            && !req
+                .headers_named("Path")
+                .flat_map(sip_core::split_commas)
+                .next()
+                .is_some_and(|p| p.contains(";ob"))
+        {
+            let r = ResponseBuilder::new(req, 439)
+                .to_tag(to_tag)
+                .header("Supported", "outbound")
+                .build();
+            return (r, Change::None);
+        }
         let target = contact
             .uri()
-            .filter(|_| !cfg.raw.sip.nat && !proto.reliable())
+            .filter(|_| !cfg.raw.sip.nat && !proto.reliable() && outbound.is_none())
             .and_then(|u| {
                 let ip: IpAddr = u.host.parse().ok()?;
                 Some(SocketAddr::new(ip, u.port.unwrap_or(5060)))
@@ -174,20 +231,23 @@ impl Registrar {
             expires_at: now + Duration::from_secs(granted as u64),
             user_agent: req.header(HeaderName::UserAgent).map(str::to_string),
             proto,
+            outbound: outbound.clone(),
         };
         let change = if self.bindings.insert(agent.clone(), binding).is_none() {
             Change::Login(agent)
         } else {
             Change::None
         };
-        let r = ResponseBuilder::new(req, 200)
-            .to_tag(to_tag)
-            .header(
-                "Contact",
-                format!("<{}>;expires={granted}", contact.uri_text),
-            )
-            .build();
-        (r, change)
+        let mut r = ResponseBuilder::new(req, 200).to_tag(to_tag).header(
+            "Contact",
+            format!("<{}>;expires={granted}", contact.uri_text),
+        );
+        if let Some(o) = &outbound {
+            r = r
+                .header("Require", "outbound")
+                .header("Flow-Timer", o.flow_timer);
+        }
+        (r.build(), change)
     }
 
     fn note_failure(&mut self, key: (IpAddr, String), now: Instant) {

@@ -16,6 +16,8 @@ pub struct Counters {
     pub calls_failed: u64,
     /// Supervisors who joined a call (listen, whisper or barge).
     pub monitors: u64,
+    /// STUN keep-alives answered on the SIP UDP port (RFC 5626 §4.4.2).
+    pub stun_keepalives: u64,
     pub rtp_timeouts: u64,
     pub cdr_errors: u64,
     pub reloads: u64,

@@ -79,3 +79,54 @@ CSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n"
     let text = String::from_utf8_lossy(&resp[..n]);
     assert!(text.starts_with("SIP/2.0 200 OK\r\n"), "{text}");
 }
+
+/// RFC 5626 §4.4.1 keep-alives on a connection: each double-CRLF ping gets
+/// a single-CRLF pong, before, between and after SIP messages, and the
+/// connection keeps serving SIP.
+#[test]
+fn crlf_pings_get_pongs_and_the_connection_stays_usable() {
+    use std::io::{Read, Write};
+    let e = start("tcp-keepalive");
+    let tcp = std::net::SocketAddr::from(([127, 0, 0, 1], e.base));
+    let mut s = std::net::TcpStream::connect(tcp).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_secs(5)))
+        .unwrap();
+    let read_exact = |s: &mut std::net::TcpStream, n: usize| {
+        let mut b = vec![0u8; n];
+        s.read_exact(&mut b).unwrap();
+        b
+    };
+    s.write_all(b"\r\n\r\n").unwrap();
+    assert_eq!(read_exact(&mut s, 2), b"\r\n", "pong");
+    let me = s.local_addr().unwrap();
+    let options = format!(
+        "OPTIONS sip:{tcp} SIP/2.0\r\nVia: SIP/2.0/TCP {me};branch=z9hG4bK-ka1\r\n\
+From: <sip:ka@{me}>;tag=1\r\nTo: <sip:{tcp}>\r\nCall-ID: ka-1\r\nCSeq: 1 OPTIONS\r\n\
+Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n\r\n\r\n"
+    );
+    // A request followed at once by a ping, in one segment.
+    s.write_all(options.as_bytes()).unwrap();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while std::time::Instant::now() < deadline {
+        let text = String::from_utf8_lossy(&got);
+        if text.contains("SIP/2.0 200") && text.ends_with("\r\n\r\n\r\n")
+            || text.starts_with("\r\nSIP/2.0 200") && text.ends_with("\r\n\r\n")
+        {
+            break;
+        }
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(_) => break,
+        }
+    }
+    let text = String::from_utf8_lossy(&got);
+    assert!(text.contains("SIP/2.0 200 "), "OPTIONS answered: {text:?}");
+    // The pong is a bare CRLF outside the response (either order).
+    assert!(
+        text.starts_with("\r\nSIP/2.0 200") || text.ends_with("\r\n\r\n\r\n"),
+        "pong after the request: {text:?}"
+    );
+}

@@ -251,7 +251,15 @@ impl Engine {
             return;
         }
         if data.iter().all(|b| b.is_ascii_whitespace()) {
-            return; // CRLF keep-alive (RFC 5626 §3.5.1)
+            return; // CRLF keep-alive (RFC 5626 §3.5.1); TCP/TLS pongs in the transport
+        }
+        if crate::stun::is_stun(&data) {
+            // STUN keep-alive of an outbound flow over UDP (RFC 5626 §4.4.2).
+            self.counters.stun_keepalives += 1;
+            if let Some(resp) = crate::stun::binding_response(&data, source) {
+                self.send(source, resp, proto);
+            }
+            return;
         }
         match Message::parse(data.clone()) {
             Ok(msg) => {

@@ -144,11 +144,20 @@ Contact: <sip:c@{CARRIER}>\r\nMax-Forwards: 70\r\n{extra}Content-Type: applicati
 impl Sim {
     /// Registers agent `id` (password "pw") from `contact` with digest auth.
     fn register(&mut self, id: &str, contact: &str) {
+        let ok = self.register_with(id, contact, "", "");
+        assert!(ok.starts_with("SIP/2.0 200"), "registered: {ok}");
+    }
+
+    /// REGISTER with extra header lines and Contact parameters; returns
+    /// the final response to the authenticated request.
+    fn register_with(&mut self, id: &str, contact: &str, headers: &str, params: &str) -> String {
+        static NEXT: AtomicU16 = AtomicU16::new(0);
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
         let req = |cseq: u32, auth: &str| {
             format!(
-                "REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {contact};branch=z9hG4bK-reg-{id}-{cseq}\r\n\
+                "REGISTER sip:127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {contact};branch=z9hG4bK-reg-{id}-{n}-{cseq}\r\n\
 From: <sip:{id}@127.0.0.1>;tag=r{id}\r\nTo: <sip:{id}@127.0.0.1>\r\nCall-ID: reg-{id}\r\nCSeq: {cseq} REGISTER\r\n\
-Contact: <sip:{id}@{contact}>\r\nExpires: 3600\r\nMax-Forwards: 70\r\n{auth}Content-Length: 0\r\n\r\n"
+Contact: <sip:{id}@{contact}>{params}\r\nExpires: 3600\r\nMax-Forwards: 70\r\n{headers}{auth}Content-Length: 0\r\n\r\n"
             )
         };
         self.input(&req(1, ""));
@@ -189,7 +198,7 @@ Contact: <sip:{id}@{contact}>\r\nExpires: 3600\r\nMax-Forwards: 70\r\n{auth}Cont
             "Authorization: Digest username=\"{id}\", realm=\"{realm}\", nonce=\"{nonce}\", uri=\"{uri}\", response=\"{response}\", algorithm=MD5, qop=auth, nc=00000001, cnonce=\"abc\"\r\n"
         );
         self.input(&req(2, &auth));
-        assert_eq!(self.take("SIP/2.0 200").len(), 1, "registered");
+        self.take("SIP/2.0 ").pop().expect("a final response")
     }
 
     /// Distinct INVITEs sent to `dest` so far (by Call-ID), draining them.
@@ -521,4 +530,71 @@ fn a_delayed_offer_without_an_answer_in_the_ack_is_ended() {
     s.input(&in_dialog("ACK", 1, &tag, ""));
     assert_eq!(s.take_unique("BYE "), 1);
     assert_eq!(s.engine.active_calls(), 0);
+}
+
+const INSTANCE: &str =
+    ";reg-id=1;+sip.instance=\"<urn:uuid:00000000-0000-1000-8000-00a0c91e6bf6>\"";
+
+#[test]
+fn an_outbound_registration_is_reached_on_its_flow() {
+    let mut s = sim("");
+    // The Contact names a private address; the REGISTER came from CARRIER.
+    let ok = s.register_with(
+        "1001",
+        "10.9.9.9:5999",
+        "Supported: path, outbound\r\n",
+        INSTANCE,
+    );
+    assert!(ok.starts_with("SIP/2.0 200"), "{ok}");
+    assert!(ok.contains("\r\nRequire: outbound\r\n"), "{ok}");
+    assert!(
+        ok.contains("\r\nFlow-Timer: 29\r\n"),
+        "UDP keep-alive interval: {ok}"
+    );
+    let b = s.engine.registrar().binding("1001").unwrap().clone();
+    assert_eq!(
+        b.target,
+        CARRIER.parse().unwrap(),
+        "the flow, not the Contact"
+    );
+    assert_eq!(b.outbound.as_ref().unwrap().reg_id, 1);
+    s.input(&invite(""));
+    assert_eq!(s.invites_to(CARRIER), 1, "the agent is rung on its flow");
+}
+
+#[test]
+fn outbound_needs_the_clients_supported_and_a_first_hop() {
+    let mut s = sim("");
+    // reg-id without `Supported: outbound`: a plain registration (§5.2).
+    let ok = s.register_with("1001", "127.0.0.9:5999", "", INSTANCE);
+    assert!(
+        ok.starts_with("SIP/2.0 200") && !ok.contains("Require: outbound"),
+        "{ok}"
+    );
+    assert!(s
+        .engine
+        .registrar()
+        .binding("1001")
+        .unwrap()
+        .outbound
+        .is_none());
+    // Through a proxy that did not add a Path with "ob": 439 (§5.1).
+    let via = "Via: SIP/2.0/UDP 127.0.0.5:5060;branch=z9hG4bK-proxy\r\nSupported: outbound\r\n";
+    let r = s.register_with("1001", "127.0.0.9:5999", via, INSTANCE);
+    assert!(r.starts_with("SIP/2.0 439"), "{r}");
+}
+
+#[test]
+fn stun_keepalives_are_answered_with_the_mapped_address() {
+    let mut s = sim("");
+    let mut req = vec![0x00, 0x01, 0x00, 0x00, 0x21, 0x12, 0xA4, 0x42];
+    req.extend_from_slice(b"txn-id-12345");
+    let src: SocketAddr = CARRIER.parse().unwrap();
+    s.engine.handle_datagram(s.now, src, Bytes::from(req));
+    let t = s.engine.poll_transmit().expect("a binding response");
+    assert_eq!(t.dest, src);
+    assert_eq!(&t.data[..2], &[0x01, 0x01], "Binding success");
+    assert_eq!(&t.data[8..20], b"txn-id-12345");
+    assert_eq!(s.engine.counters.stun_keepalives, 1);
+    assert_eq!(s.engine.counters.parse_errors, 0, "not counted as bad SIP");
 }

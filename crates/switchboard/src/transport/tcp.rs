@@ -173,8 +173,9 @@ impl Connections {
         });
         let this = self.clone();
         let my_tx = tx.clone();
+        let pong = tx.clone();
         tokio::spawn(async move {
-            this.read_loop(&mut reader, peer, proto).await;
+            this.read_loop(&mut reader, peer, proto, &pong).await;
             writer_task.abort();
             // Only forget the entry if it is still ours (a newer one may exist).
             this.map.remove_if(&peer, |_, t| t.same_channel(&my_tx));
@@ -188,11 +189,24 @@ impl Connections {
         reader: &mut R,
         peer: SocketAddr,
         proto: Proto,
+        pong: &mpsc::Sender<Bytes>,
     ) {
         let mut buf = BytesMut::with_capacity(8192);
         loop {
             // Frame every complete message already buffered.
             loop {
+                // RFC 5626 §4.4.1 keep-alives between messages: a
+                // double-CRLF "ping" gets a single-CRLF "pong"; a lone CRLF
+                // is dropped.
+                if buf.starts_with(b"\r\n\r\n") {
+                    let _ = buf.split_to(4);
+                    let _ = pong.try_send(Bytes::from_static(b"\r\n"));
+                    continue;
+                }
+                if buf.starts_with(b"\r\n") && buf.len() >= 4 {
+                    let _ = buf.split_to(2);
+                    continue;
+                }
                 match Message::frame_len(&buf) {
                     Ok(Some(n)) => {
                         let data = buf.split_to(n).freeze();
