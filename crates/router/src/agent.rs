@@ -50,7 +50,7 @@ pub(crate) struct Membership {
     pub last_offer: u64,
     pub tier: u32,
     pub proficiency: u32,
-    /// In an ordered ([`crate::free_set::FreeSet::Indexed`]) free set, the
+    /// In a per-member ([`crate::strategy::FreeShape::PerMember`]) free set, the
     /// entry this member has there (set only on the pool's own membership).
     pub listed: Option<FreeKey>,
 }
@@ -175,10 +175,10 @@ impl Agent {
     }
 
     /// Whether a free-set entry of this agent is current. Entries of
-    /// ordered sets (`indexed`) are replaced, never left behind, so only
-    /// FIFO and heap entries carry a listing generation.
-    pub fn entry_valid(&self, k: &FreeKey, indexed: bool, now: u64) -> bool {
-        self.listed && (indexed || k.gen == self.free_gen) && self.is_free(now)
+    /// per-member sets are replaced, never left behind, so only
+    /// per-listing entries carry a listing generation.
+    pub fn entry_valid(&self, k: &FreeKey, per_member: bool, now: u64) -> bool {
+        self.listed && (per_member || k.gen == self.free_gen) && self.is_free(now)
     }
 
     pub fn level(&self, skill: u16) -> u8 {
@@ -188,7 +188,7 @@ impl Agent {
         }
     }
 
-    /// Its entry in ordered free set `pool` was taken out.
+    /// Its entry in per-member free set `pool` was taken out.
     pub fn unlist(&mut self, pool: u32) {
         // Memberships are pushed in increasing bucket order.
         if let Ok(i) = self.buckets.binary_search_by_key(&pool, |m| m.bucket) {

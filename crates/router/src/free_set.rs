@@ -1,138 +1,367 @@
 //! The free agents of one bucket, smallest [`FreeKey`] first.
 //!
-//! Three shapes behind one interface:
+//! Two shapes behind one interface, chosen by the strategy
+//! ([`FreeShape`]):
 //!
-//! - one FIFO per tier for strategies whose keys only grow (longest-idle,
-//!   ring-all: the key is the time the agent became offerable), where
-//!   listing and taking are O(1) and cache-friendly;
-//! - a binary min-heap for strategies whose keys come in any order and
-//!   change at every listing (fewest-calls, least-talk-time, ...): an O(1)
-//!   average push per listing;
-//! - an ordered set for strategies whose key usually survives a busy spell
-//!   (round-robin, linear, random, weighted-random): at most one entry per
-//!   member, removed or replaced by key in O(log n), so an agent becoming
-//!   free again touches only the sets where its key changed.
-//!
-//! FIFOs and heaps may hold stale entries (of agents listed again since),
-//! dropped by the caller when met. An ordered set holds exactly the entry
-//! its member's `Membership::listed` names; entries of busy members stay
-//! and are dropped when met at the front.
+//! - **one entry per listing** ([`Blocks`]), for keys that change at every
+//!   listing and mostly grow (longest-idle, ring-all, least-recent,
+//!   fewest-calls, least-talk-time, best-skill): a sorted list of small
+//!   blocks, one list per tier, or per tier and `primary` key where that
+//!   keeps listings at the back (fewest-calls: per call count; best-skill:
+//!   per proficiency). Listing appends to the last block (a key smaller than the
+//!   back, after an unpause say, is inserted in place: a binary search
+//!   over blocks and a shift inside one block), taking pops the front
+//!   block: O(1) for the usual case, O(log n + B) otherwise. An agent
+//!   listed again leaves its old entry behind, stale; stale entries are
+//!   dropped when met at the front, and an incremental sweep (one block
+//!   per listing) clears the rest once the set outgrows twice its members,
+//!   so no single decision pays for a whole compaction.
+//! - **one entry per member** (an ordered set), for keys that usually
+//!   survive a busy spell (round-robin, linear, random, weighted-random):
+//!   the entry `Membership::listed` names, replaced in O(log n) when the
+//!   key changes and otherwise left alone, so an agent coming back touches
+//!   only the sets where its key changed. Entries of busy members stay
+//!   and are dropped when met at the front.
 
-use std::cmp::Reverse;
-use std::collections::{BTreeSet, BinaryHeap, VecDeque};
+use std::collections::{BTreeSet, VecDeque};
 
-use crate::strategy::FreeKey;
+use crate::strategy::{FreeKey, FreeShape};
+
+/// Entries per block: a shift inside one block stays within a few cache lines.
+const BLOCK: usize = 32;
 
 #[derive(Debug)]
 pub(crate) enum FreeSet {
-    Heap(BinaryHeap<Reverse<FreeKey>>),
-    /// `(tier, entries in key order)`, by increasing tier.
-    Fifo(Vec<(u32, VecDeque<FreeKey>)>),
+    PerListing(Levels),
     /// One entry per member at most; `gen` is always 0.
-    Indexed(BTreeSet<FreeKey>),
+    PerMember(BTreeSet<FreeKey>),
 }
 
 impl FreeSet {
-    /// The shape for a strategy: FIFO if its keys only grow, ordered set if
-    /// its keys are kept across busy spells, heap otherwise.
-    pub fn new(monotone: bool, indexed: bool) -> Self {
-        if monotone {
-            FreeSet::Fifo(Vec::new())
-        } else if indexed {
-            FreeSet::Indexed(BTreeSet::new())
-        } else {
-            FreeSet::Heap(BinaryHeap::new())
+    pub fn new(shape: FreeShape) -> Self {
+        match shape {
+            FreeShape::PerListing { by_primary } => FreeSet::PerListing(Levels {
+                by_primary,
+                levels: VecDeque::new(),
+                len: 0,
+                sweep: None,
+            }),
+            FreeShape::PerMember => FreeSet::PerMember(BTreeSet::new()),
         }
     }
 
-    /// Whether this is the ordered-set shape (entries removed by key).
-    pub fn is_indexed(&self) -> bool {
-        matches!(self, FreeSet::Indexed(_))
+    /// Whether entries are one per member (replaced by key, never left
+    /// stale by a new listing).
+    pub fn per_member(&self) -> bool {
+        matches!(self, FreeSet::PerMember(_))
     }
 
-    /// Removes one entry by key (ordered sets only; a no-op otherwise).
+    /// Removes one entry by key (per-member sets only; a no-op otherwise).
     pub fn remove(&mut self, k: &FreeKey) {
-        if let FreeSet::Indexed(s) = self {
+        if let FreeSet::PerMember(s) = self {
             s.remove(k);
         }
     }
 
     pub fn push(&mut self, k: FreeKey) {
         match self {
-            FreeSet::Heap(h) => h.push(Reverse(k)),
-            FreeSet::Indexed(s) => {
+            FreeSet::PerMember(s) => {
                 s.insert(k);
             }
-            FreeSet::Fifo(tiers) => {
-                let i = match tiers.binary_search_by_key(&k.tier, |(t, _)| *t) {
-                    Ok(i) => i,
-                    Err(i) => {
-                        tiers.insert(i, (k.tier, VecDeque::new()));
-                        i
-                    }
-                };
-                let q = &mut tiers[i].1;
-                if q.back().is_none_or(|b| *b <= k) {
-                    q.push_back(k);
-                } else {
-                    // Same-instant keys with a smaller tie-break: insert near the back.
-                    let pos = q.partition_point(|e| *e <= k);
-                    q.insert(pos, k);
-                }
-            }
+            FreeSet::PerListing(b) => b.push(k),
         }
     }
 
     pub fn peek(&self) -> Option<FreeKey> {
         match self {
-            FreeSet::Heap(h) => h.peek().map(|r| r.0),
-            FreeSet::Indexed(s) => s.first().copied(),
-            FreeSet::Fifo(tiers) => tiers.iter().find_map(|(_, q)| q.front().copied()),
+            FreeSet::PerMember(s) => s.first().copied(),
+            FreeSet::PerListing(b) => b.peek(),
         }
     }
 
     pub fn pop(&mut self) -> Option<FreeKey> {
         match self {
-            FreeSet::Heap(h) => h.pop().map(|r| r.0),
-            FreeSet::Indexed(s) => s.pop_first(),
-            FreeSet::Fifo(tiers) => tiers.iter_mut().find_map(|(_, q)| q.pop_front()),
+            FreeSet::PerMember(s) => s.pop_first(),
+            FreeSet::PerListing(b) => b.pop(),
         }
     }
 
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         match self {
-            FreeSet::Heap(h) => h.len(),
-            FreeSet::Indexed(s) => s.len(),
-            FreeSet::Fifo(tiers) => tiers.iter().map(|(_, q)| q.len()).sum(),
+            FreeSet::PerMember(s) => s.len(),
+            FreeSet::PerListing(b) => b.len,
         }
     }
 
+    /// One step of the stale-entry sweep of a per-listing set: starts a
+    /// sweep when the set holds more than `limit` entries, then clears one
+    /// block per call until it has gone through them all. `keep` may keep
+    /// stale entries (they are dropped when met) but must keep every
+    /// current one.
+    pub fn sweep_step(&mut self, limit: usize, keep: impl FnMut(&FreeKey) -> bool) {
+        if let FreeSet::PerListing(b) = self {
+            b.sweep_step(limit, keep);
+        }
+    }
+
+    /// Whether a sweep is under way.
+    #[cfg(test)]
+    pub fn sweeping(&self) -> bool {
+        matches!(self, FreeSet::PerListing(b) if b.sweep.is_some())
+    }
+
+    #[cfg(test)]
     pub fn retain(&mut self, mut keep: impl FnMut(&FreeKey) -> bool) {
         match self {
-            FreeSet::Heap(h) => h.retain(|r| keep(&r.0)),
-            FreeSet::Indexed(s) => s.retain(keep),
-            FreeSet::Fifo(tiers) => {
-                for (_, q) in tiers.iter_mut() {
-                    q.retain(&mut keep);
+            FreeSet::PerMember(s) => s.retain(keep),
+            FreeSet::PerListing(b) => {
+                // A full sweep from the start, even if one is under way.
+                b.sweep = None;
+                for (_, l) in &mut b.levels {
+                    l.sweep = None;
                 }
-                tiers.retain(|(_, q)| !q.is_empty());
+                b.sweep_step(0, &mut keep);
+                while b.sweep.is_some() {
+                    b.sweep_step(0, &mut keep);
+                }
             }
         }
     }
 
-    /// Every entry, in no particular order.
+    /// Every entry, in key order.
     pub fn entries(&self) -> Vec<FreeKey> {
         match self {
-            FreeSet::Heap(h) => h.iter().map(|r| r.0).collect(),
-            FreeSet::Indexed(s) => s.iter().copied().collect(),
-            FreeSet::Fifo(tiers) => tiers.iter().flat_map(|(_, q)| q.iter().copied()).collect(),
+            FreeSet::PerMember(s) => s.iter().copied().collect(),
+            FreeSet::PerListing(b) => b
+                .levels
+                .iter()
+                .flat_map(|(_, l)| l.blocks.iter().flatten().chain(&l.tail).copied())
+                .collect(),
         }
+    }
+}
+
+/// A FIFO's level: `(tier, primary)`, or `(tier, 0)` when not `by_primary`.
+type Level = (u32, u64);
+
+/// Per-listing entries: one [`Blocks`] list per level, levels non-empty
+/// and in increasing order. With `by_primary` (fewest-calls: one level per
+/// call count; best-skill: per proficiency) a new listing almost always
+/// goes to the back of its level.
+#[derive(Debug)]
+pub(crate) struct Levels {
+    by_primary: bool,
+    levels: VecDeque<(Level, Blocks)>,
+    len: usize,
+    /// The level being swept, one block per step, while a sweep runs.
+    sweep: Option<usize>,
+}
+
+impl Levels {
+    fn push(&mut self, k: FreeKey) {
+        let level = (k.tier, if self.by_primary { k.primary } else { 0 });
+        let i = match self.levels.back() {
+            Some((l, _)) if *l == level => self.levels.len() - 1,
+            Some((l, _)) if *l > level => {
+                match self.levels.binary_search_by_key(&level, |(l, _)| *l) {
+                    Ok(i) => i,
+                    Err(i) => {
+                        self.levels.insert(i, (level, Blocks::default()));
+                        if let Some(s) = self.sweep.as_mut().filter(|s| **s >= i) {
+                            *s += 1;
+                        }
+                        i
+                    }
+                }
+            }
+            _ => {
+                self.levels.push_back((level, Blocks::default()));
+                self.levels.len() - 1
+            }
+        };
+        self.levels[i].1.push(k);
+        self.len += 1;
+    }
+
+    fn peek(&self) -> Option<FreeKey> {
+        self.levels.front().and_then(|(_, b)| b.peek())
+    }
+
+    fn pop(&mut self) -> Option<FreeKey> {
+        let first = &mut self.levels.front_mut()?.1;
+        let k = first.pop();
+        if first.len == 0 {
+            self.levels.pop_front();
+            if let Some(s) = self.sweep.as_mut() {
+                *s = s.saturating_sub(1);
+            }
+        }
+        self.len -= 1;
+        k
+    }
+
+    fn sweep_step(&mut self, limit: usize, keep: impl FnMut(&FreeKey) -> bool) {
+        let i = match self.sweep {
+            Some(i) => i,
+            None if self.len > limit => 0,
+            None => return,
+        };
+        let Some((_, b)) = self.levels.get_mut(i) else {
+            self.sweep = None;
+            return;
+        };
+        if b.sweep.is_none() {
+            b.sweep = Some(0);
+        }
+        let before = b.len;
+        b.sweep_step(keep);
+        self.len -= before - b.len;
+        self.sweep = Some(if b.len == 0 {
+            self.levels.remove(i);
+            i
+        } else if b.sweep.is_none() {
+            i + 1
+        } else {
+            i
+        });
+    }
+}
+
+/// Sorted entries in blocks of fewer than `2 * BLOCK`: `blocks` then
+/// `tail`, every block in key order and non-empty (the tail is empty only
+/// when the whole list is), blocks in key order. The tail, where listings
+/// go, is kept inline so that appending touches as few cache lines as
+/// possible.
+#[derive(Debug, Default)]
+pub(crate) struct Blocks {
+    blocks: VecDeque<VecDeque<FreeKey>>,
+    tail: VecDeque<FreeKey>,
+    len: usize,
+    /// The next block to sweep (`blocks.len()` is the tail), while a sweep runs.
+    sweep: Option<usize>,
+}
+
+impl Blocks {
+    fn block_mut(&mut self, i: usize) -> &mut VecDeque<FreeKey> {
+        if i < self.blocks.len() {
+            &mut self.blocks[i]
+        } else {
+            &mut self.tail
+        }
+    }
+
+    fn push(&mut self, k: FreeKey) {
+        self.len += 1;
+        if self.tail.back().is_none_or(|b| *b <= k) {
+            if self.tail.len() >= BLOCK {
+                let full = std::mem::replace(&mut self.tail, VecDeque::with_capacity(BLOCK));
+                self.blocks.push_back(full);
+            }
+            self.tail.push_back(k);
+            return;
+        }
+        // An older key: into the first block whose back is not smaller.
+        let i = self
+            .blocks
+            .partition_point(|b| b.back().is_some_and(|e| *e < k));
+        let block = self.block_mut(i);
+        let pos = block.partition_point(|e| *e < k);
+        block.insert(pos, k);
+        if block.len() >= 2 * BLOCK {
+            let second = block.split_off(BLOCK);
+            if i == self.blocks.len() {
+                let first = std::mem::replace(&mut self.tail, second);
+                self.blocks.push_back(first);
+            } else {
+                self.blocks.insert(i + 1, second);
+            }
+            if let Some(s) = self.sweep.as_mut().filter(|s| **s > i) {
+                *s += 1;
+            }
+        }
+    }
+
+    fn peek(&self) -> Option<FreeKey> {
+        match self.blocks.front() {
+            Some(b) => b.front().copied(),
+            None => self.tail.front().copied(),
+        }
+    }
+
+    fn pop(&mut self) -> Option<FreeKey> {
+        let k = match self.blocks.front_mut() {
+            Some(first) => {
+                let k = first.pop_front();
+                if first.is_empty() {
+                    self.blocks.pop_front();
+                    if let Some(s) = self.sweep.as_mut() {
+                        *s = s.saturating_sub(1);
+                    }
+                }
+                k
+            }
+            None => self.tail.pop_front(),
+        };
+        if k.is_some() {
+            self.len -= 1;
+        }
+        k
+    }
+
+    fn sweep_step(&mut self, keep: impl FnMut(&FreeKey) -> bool) {
+        let Some(i) = self.sweep else {
+            return;
+        };
+        if i > self.blocks.len() {
+            self.sweep = None;
+            return;
+        }
+        let is_tail = i == self.blocks.len();
+        let block = self.block_mut(i);
+        let before = block.len();
+        block.retain(keep);
+        let n = block.len();
+        self.len -= before - n;
+        if is_tail {
+            // The last block: refill the tail from the previous block if
+            // it emptied or fits into it.
+            if let Some(prev) = self.blocks.back_mut() {
+                if n == 0 || prev.len() + n <= BLOCK {
+                    prev.extend(self.tail.drain(..));
+                    self.tail = self.blocks.pop_back().expect("non-empty");
+                }
+            }
+            self.sweep = None;
+            return;
+        }
+        if n == 0 {
+            self.blocks.remove(i);
+            return;
+        }
+        // Merge into the previous block when both fit in one.
+        if i > 0 && self.blocks[i - 1].len() + n <= BLOCK {
+            let block = self.blocks.remove(i).expect("in range");
+            self.blocks[i - 1].extend(block);
+            return;
+        }
+        self.sweep = Some(i + 1);
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeSet;
+
+    use proptest::prelude::*;
+
     use super::*;
+
+    const SHAPES: [FreeShape; 3] = [
+        FreeShape::PerListing { by_primary: false },
+        FreeShape::PerListing { by_primary: true },
+        FreeShape::PerMember,
+    ];
 
     fn k(tier: u32, primary: u64, agent: u32) -> FreeKey {
         FreeKey {
@@ -145,7 +374,7 @@ mod tests {
     }
 
     #[test]
-    fn both_shapes_give_the_same_order() {
+    fn every_shape_gives_the_same_order() {
         let keys = [
             k(1, 5, 0),
             k(0, 7, 1),
@@ -154,8 +383,8 @@ mod tests {
             k(1, 6, 3),
             k(0, 8, 4),
         ];
-        for (monotone, indexed) in [(false, false), (true, false), (false, true)] {
-            let mut s = FreeSet::new(monotone, indexed);
+        for shape in SHAPES {
+            let mut s = FreeSet::new(shape);
             for key in keys {
                 s.push(key);
             }
@@ -172,8 +401,116 @@ mod tests {
                     (0, 9, 2),
                     (1, 5, 0),
                     (1, 6, 3)
-                ]
+                ],
+                "{shape:?}"
             );
+        }
+    }
+
+    #[test]
+    fn blocks_split_and_sweep() {
+        let mut s = FreeSet::new(FreeShape::PerListing { by_primary: false });
+        // Descending pushes: every one is an in-place insert, blocks split.
+        for i in (0..500u64).rev() {
+            s.push(k(0, i, i as u32));
+        }
+        assert_eq!(s.len(), 500);
+        let FreeSet::PerListing(l) = &s else {
+            unreachable!()
+        };
+        let b = &l.levels[0].1;
+        assert!(b.blocks.len() > 500 / (2 * BLOCK));
+        assert!(b
+            .blocks
+            .iter()
+            .all(|b| !b.is_empty() && b.len() < 2 * BLOCK));
+        assert!(!b.tail.is_empty() && b.tail.len() < 2 * BLOCK);
+        // A sweep runs one block per step and drops what `keep` rejects.
+        let mut steps = 0;
+        s.sweep_step(100, |k| k.primary % 2 == 0);
+        while s.sweeping() {
+            s.sweep_step(100, |k| k.primary % 2 == 0);
+            steps += 1;
+        }
+        assert!(steps > 1);
+        assert_eq!(s.len(), 250);
+        let got: Vec<u64> = s.entries().iter().map(|k| k.primary).collect();
+        assert_eq!(got, (0..500).step_by(2).collect::<Vec<_>>());
+    }
+
+    #[derive(Debug, Clone)]
+    enum Op {
+        Push(FreeKey),
+        Pop,
+        Remove(usize),
+        Sweep(u32, usize),
+        Retain(u32),
+    }
+
+    fn op() -> impl Strategy<Value = Op> {
+        let key = (0..3u32, 0..40u64, 0..4u64, 0..60u32, 0..3u32).prop_map(
+            |(tier, primary, secondary, agent, gen)| FreeKey {
+                tier,
+                primary,
+                secondary,
+                agent,
+                gen,
+            },
+        );
+        prop_oneof![
+            8 => key.prop_map(Op::Push),
+            3 => Just(Op::Pop),
+            1 => any::<usize>().prop_map(Op::Remove),
+            2 => (0..7u32, 0..80usize).prop_map(|(m, l)| Op::Sweep(m, l)),
+            1 => (0..7u32).prop_map(Op::Retain),
+        ]
+    }
+
+    proptest! {
+        /// Every shape behaves as a sorted set of keys (the naive
+        /// reference): same first entry, same pops, same contents, through
+        /// splits, merges, sweeps and in-place inserts.
+        #[test]
+        fn shapes_match_a_sorted_reference(ops in prop::collection::vec(op(), 1..600)) {
+            for shape in SHAPES {
+                let mut s = FreeSet::new(shape);
+                let mut reference: BTreeSet<FreeKey> = BTreeSet::new();
+                for op in &ops {
+                    let drop = |m: u32| move |k: &FreeKey| (k.agent + k.gen) % 7 != m;
+                    match op {
+                        Op::Push(key) => {
+                            // Keys are unique in use (agent + gen); skip duplicates.
+                            if reference.insert(*key) {
+                                s.push(*key);
+                            }
+                        }
+                        Op::Pop => prop_assert_eq!(s.pop(), reference.pop_first()),
+                        Op::Remove(i) => {
+                            // Only per-member sets remove by key.
+                            if shape == FreeShape::PerMember && !reference.is_empty() {
+                                let key = *reference.iter().nth(i % reference.len()).unwrap();
+                                reference.remove(&key);
+                                s.remove(&key);
+                            }
+                        }
+                        Op::Sweep(m, limit) => {
+                            // A sweep step removes a subset of what `keep` rejects.
+                            s.sweep_step(*limit, drop(*m));
+                            let now: BTreeSet<FreeKey> = s.entries().into_iter().collect();
+                            prop_assert!(now.is_subset(&reference));
+                            prop_assert!(reference.difference(&now).all(|k| !drop(*m)(k)));
+                            reference = now;
+                        }
+                        Op::Retain(m) => {
+                            reference.retain(drop(*m));
+                            s.retain(drop(*m));
+                        }
+                    }
+                    prop_assert_eq!(s.peek(), reference.first().copied());
+                    prop_assert_eq!(s.len(), reference.len());
+                }
+                prop_assert_eq!(s.entries(), reference.iter().copied().collect::<Vec<_>>());
+            }
         }
     }
 }

@@ -66,6 +66,7 @@ pub mod config;
 mod error;
 mod event;
 mod free_set;
+mod heads;
 mod queue;
 mod router;
 mod snapshot;

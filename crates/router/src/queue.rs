@@ -28,12 +28,17 @@ pub(crate) struct Bucket {
     /// Free agents, smallest key first; may hold stale entries. Used only
     /// when `pool` is this bucket.
     pub free: FreeSet,
+    /// The queue's strategy (a copy, so that listing an agent does not
+    /// touch its queues) and its random numbers for this free set (seeded
+    /// from the queue name and step). Used only when `pool` is this bucket.
+    pub selector: &'static dyn SelectAgent,
+    pub rng: Rng,
     /// The strategy's memory for this free set (the random strategies'
     /// virtual clock). Used only when `pool` is this bucket.
     pub memory: QueueMemory,
     /// Members logged in and unpaused.
     pub ready: u32,
-    /// Member agents (any state): bounds the free set before compaction.
+    /// Member agents (any state): bounds the free set before a sweep.
     pub members: u32,
 }
 
@@ -46,7 +51,6 @@ pub(crate) struct Queue {
     pub cfg: QueueConfig,
     pub removed: bool,
     pub selector: &'static dyn SelectAgent,
-    pub rng: Rng,
     /// Bucket of each step (index 0 = base requirement).
     pub buckets: Vec<u32>,
     /// Variants for callers with extra skills: (extra skills, bucket per step).

@@ -113,7 +113,6 @@ impl Router {
                         cfg: qc.clone(),
                         removed: false,
                         selector: qc.strategy.selector(),
-                        rng: Rng::from_name(&qc.name),
                         buckets: Vec::new(),
                         variants: Vec::new(),
                         step_after: Vec::new(),
@@ -187,7 +186,7 @@ impl Router {
                 let after = dur_ns(s.after).max(steps.last().map_or(0, |l| l.0));
                 steps.push((after, s.require.clone(), s.max_penalty));
             }
-            for (after, require, max_penalty) in steps {
+            for (step, (after, require, max_penalty)) in steps.into_iter().enumerate() {
                 let mut req: Vec<(u16, u8)> =
                     require.iter().map(|(s, &l)| (self.intern(s), l)).collect();
                 req.sort_unstable();
@@ -210,15 +209,14 @@ impl Router {
                     require: req,
                     max_penalty,
                     waiting: Default::default(),
-                    free: FreeSet::new(
-                        strategy.selector().monotone(),
-                        strategy.selector().indexed(),
-                    ),
+                    free: FreeSet::new(strategy.selector().shape()),
+                    selector: strategy.selector(),
+                    rng: Rng::from_name(&step_seed(&self.queues[q].name, "", step)),
                     memory: QueueMemory::default(),
                     ready: 0,
                     members: 0,
                 });
-                self.heads.push(None);
+                self.heads.push_empty();
                 let qu = &mut self.queues[q];
                 qu.buckets.push(b);
                 qu.step_after.push(after);
@@ -351,5 +349,15 @@ impl Router {
                 self.route_call(ord.call);
             }
         }
+    }
+}
+
+/// The seed of a free set's random numbers: the queue name for its first
+/// step (as before steps had their own), then name, variant and step.
+pub(crate) fn step_seed(queue: &str, variant: &str, step: usize) -> String {
+    if variant.is_empty() && step == 0 {
+        queue.to_string()
+    } else {
+        format!("{queue}/{variant}/{step}")
     }
 }

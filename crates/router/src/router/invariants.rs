@@ -80,13 +80,13 @@ impl Router {
             ));
         }
         for (b, bk) in self.buckets.iter().enumerate() {
-            if self.heads[b] != bk.waiting.first().copied() {
+            if self.heads.get(b as u32) != bk.waiting.first().copied() {
                 return Err(format!("bucket {b}: stale head"));
             }
-            let indexed = bk.free.is_indexed();
+            let per_member = bk.free.per_member();
             for k in &bk.free.entries() {
                 let ag = &self.agents[k.agent as usize];
-                if indexed {
+                if per_member {
                     // Exactly the entry the pool's membership names.
                     let m = ag.buckets.iter().find(|m| m.bucket == b as u32);
                     if m.and_then(|m| m.listed) != Some(*k) {
@@ -97,7 +97,8 @@ impl Router {
                     }
                 }
                 // Other entries are stale and dropped lazily.
-                if ag.entry_valid(k, indexed, now) && !ag.free_entries.contains(&(b as u32, *k)) {
+                if ag.entry_valid(k, per_member, now) && !ag.free_entries.contains(&(b as u32, *k))
+                {
                     return Err(format!(
                         "bucket {b}: free agent {} has an unlisted entry {k:?}",
                         ag.id
@@ -144,7 +145,7 @@ impl Router {
             for m in &ag.buckets {
                 if let Some(k) = m.listed {
                     let set = &self.buckets[m.bucket as usize].free;
-                    if m.bucket != m.pool || !set.is_indexed() || !set.entries().contains(&k) {
+                    if m.bucket != m.pool || !set.per_member() || !set.entries().contains(&k) {
                         return Err(format!(
                             "agent {}: listed entry {k:?} missing from bucket {}",
                             ag.id, m.bucket
@@ -175,7 +176,7 @@ impl Router {
                     return Err(format!("agent {} free with parked callers", ag.id));
                 }
                 for m in &ag.buckets {
-                    if let Some(h) = self.heads[m.bucket as usize] {
+                    if let Some(h) = self.heads.get(m.bucket) {
                         return Err(format!(
                             "agent {} free while call {} waits in its bucket",
                             ag.id, h.call

@@ -9,6 +9,7 @@ use crate::call::{Call, CallOrd, CallState};
 use crate::config::RouterConfig;
 use crate::error::RouterError;
 use crate::event::{EndedBy, QueueLogEvent, RingFailure, RouterEvent};
+use crate::heads::Heads;
 use crate::queue::{Bucket, Queue};
 use crate::stats::Rolling;
 use crate::timers::Timers;
@@ -69,7 +70,7 @@ pub struct Router {
     pub(crate) queue_ix: FxMap<String, u32>,
     pub(crate) buckets: Vec<Bucket>,
     /// Best waiting caller of each bucket (cache of `waiting.first()`).
-    pub(crate) heads: Vec<Option<CallOrd>>,
+    pub(crate) heads: Heads,
     pub(crate) skill_ix: FxMap<String, u16>,
     pub(crate) skill_names: Vec<String>,
     pub(crate) calls: FxMap<CallKey, Call>,
@@ -87,6 +88,12 @@ pub struct Router {
     pub(crate) emptied: Vec<u32>,
     /// Agents freed during a timer batch, routed after it.
     pub(crate) deferred: Option<Vec<u32>>,
+    /// Per agent: its listing generation while listed, else 0. A dense
+    /// copy of `Agent::{listed, free_gen}` for sweeping stale free-set
+    /// entries without touching every agent (may lag behind `listed`
+    /// until the agent's next `refresh`: then it only keeps stale entries,
+    /// which are dropped when met).
+    pub(crate) live: Vec<u32>,
 }
 
 impl Router {
@@ -100,7 +107,7 @@ impl Router {
             queues: Vec::new(),
             queue_ix: FxMap::default(),
             buckets: Vec::new(),
-            heads: Vec::new(),
+            heads: Heads::default(),
             skill_ix: FxMap::default(),
             skill_names: Vec::new(),
             calls: FxMap::default(),
@@ -114,6 +121,7 @@ impl Router {
             occupancy: Rolling::new(STATS_SLOT_NS, dur_ns(OCCUPANCY_WINDOWS[1])),
             emptied: Vec::new(),
             deferred: None,
+            live: Vec::new(),
         };
         r.apply_config(cfg);
         r

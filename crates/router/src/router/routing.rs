@@ -215,15 +215,15 @@ impl Router {
             } = self;
             let pool = buckets[b as usize].pool;
             let bucket = &mut buckets[pool as usize];
-            let indexed = bucket.free.is_indexed();
+            let per_member = bucket.free.per_member();
             let Some(first) = bucket.free.pop() else {
                 break;
             };
             let ag = &mut agents[first.agent as usize];
-            if indexed {
+            if per_member {
                 ag.unlist(pool);
             }
-            if !ag.entry_valid(&first, indexed, now) {
+            if !ag.entry_valid(&first, per_member, now) {
                 continue;
             }
             let qu = &mut queues[q as usize];
@@ -240,10 +240,10 @@ impl Router {
                     Some(k) if k.tier == first.tier => {
                         bucket.free.pop();
                         let ag = &mut agents[k.agent as usize];
-                        if indexed {
+                        if per_member {
                             ag.unlist(pool);
                         }
-                        if ag.entry_valid(&k, indexed, now) && !chosen.contains(&k.agent) {
+                        if ag.entry_valid(&k, per_member, now) && !chosen.contains(&k.agent) {
                             chosen.push(k.agent);
                         }
                     }
@@ -255,9 +255,8 @@ impl Router {
         }
         let bucket = &mut self.buckets[b as usize];
         bucket.waiting.insert(ord);
-        let head = &mut self.heads[b as usize];
-        if head.is_none_or(|h| ord < h) {
-            *head = Some(ord);
+        if self.heads.get(b).is_none_or(|h| ord < h) {
+            self.heads.set(b, Some(ord));
         }
         self.calls.get_mut(&call).expect("exists").state = CallState::Waiting { bucket: b };
     }
@@ -272,7 +271,7 @@ impl Router {
         }
         let mut best: Option<(CallOrd, u32)> = None;
         for m in &ag.buckets {
-            if let Some(h) = self.heads[m.bucket as usize] {
+            if let Some(h) = self.heads.get(m.bucket) {
                 if best.is_none_or(|(o, _)| h < o) {
                     best = Some((h, m.bucket));
                 }
@@ -303,7 +302,7 @@ impl Router {
                 Some(b) => {
                     let bk = &mut self.buckets[b as usize];
                     bk.waiting.remove(&ord);
-                    self.heads[b as usize] = bk.waiting.first().copied();
+                    self.heads.set(b, bk.waiting.first().copied());
                     let (q, pool) = (bk.queue, bk.pool);
                     let selector = self.queues[q as usize].selector;
                     let memory = &mut self.buckets[pool as usize].memory;
@@ -387,9 +386,12 @@ impl Router {
             queues,
             occupancy,
             emptied,
+            live,
             ..
         } = self;
-        let mut compactions: Vec<u32> = Vec::new();
+        if live.len() < agents.len() {
+            live.resize(agents.len(), 0);
+        }
         let ag = &mut agents[a as usize];
         let st = ag.derive_state();
         if st != ag.state {
@@ -453,20 +455,21 @@ impl Router {
             }
             ag.counted_ready = ready;
         }
-        // Free-set entries: a free agent not yet listed enters every bucket
-        // it serves under a new generation. Nothing is removed here: entries
-        // of busy agents and of older generations are stale and dropped by
-        // `route_call` when met, or by compaction when a set doubles.
+        // Free-set entries: a free agent not yet listed enters every free set
+        // it serves under a new generation. Per-listing sets leave the old
+        // entries behind, stale, dropped by `route_call` when met or by the
+        // incremental sweep; per-member sets keep or replace the entry.
         if !ag.is_free(now) {
             ag.listed = false;
         } else if !ag.listed {
             ag.listed = true;
-            ag.free_gen = ag.free_gen.wrapping_add(1);
+            // Generation 0 means "not listed" in `live`.
+            ag.free_gen = ag.free_gen.wrapping_add(1).max(1);
+            live[a as usize] = ag.free_gen;
             ag.free_entries.clear();
             // Once per free set: the memberships of pool-owning buckets.
             for m in ag.buckets.iter_mut().filter(|m| m.bucket == m.pool) {
                 let bucket = &mut buckets[m.bucket as usize];
-                let qu = &mut queues[m.queue as usize];
                 let view = AgentView {
                     id: &ag.id,
                     order: ag.order,
@@ -479,39 +482,39 @@ impl Router {
                     last_offered_here: m.last_offer,
                     listed_at: now,
                 };
-                let indexed = bucket.free.is_indexed();
+                let per_member = bucket.free.per_member();
                 if let Some(old) = m.listed {
-                    // Still in the ordered set from before its busy spell.
-                    if qu.selector.keeps(&old, &view, &bucket.memory) {
+                    // Still in the per-member set from before its busy spell.
+                    if bucket.selector.keeps(&old, &view, &bucket.memory) {
                         ag.free_entries.push((m.bucket, old));
                         continue;
                     }
                     bucket.free.remove(&old);
                     m.listed = None;
                 }
-                let (primary, secondary) = qu.selector.key(&view, &bucket.memory, &mut qu.rng);
+                let (primary, secondary) =
+                    bucket.selector.key(&view, &bucket.memory, &mut bucket.rng);
                 let k = FreeKey {
                     tier: m.tier,
                     primary,
                     secondary,
                     agent: a,
-                    gen: if indexed { 0 } else { ag.free_gen },
+                    gen: if per_member { 0 } else { ag.free_gen },
                 };
                 bucket.free.push(k);
                 ag.free_entries.push((m.bucket, k));
-                if indexed {
+                if per_member {
                     m.listed = Some(k);
-                } else if bucket.free.len() > 2 * bucket.members as usize + 64 {
-                    compactions.push(m.bucket);
+                } else {
+                    // Stale entries beyond twice the members: sweep a block.
+                    let limit = 2 * bucket.members as usize + 64;
+                    bucket
+                        .free
+                        .sweep_step(limit, |k| live[k.agent as usize] == k.gen);
                 }
             }
         }
-        for b in compactions {
-            let bucket = &mut buckets[b as usize];
-            bucket
-                .free
-                .retain(|k| agents[k.agent as usize].entry_valid(k, false, now));
-        }
+        live[a as usize] = if ag.listed { ag.free_gen } else { 0 };
     }
 
     /// Takes a caller out of whatever set holds it. Ringing offers are
@@ -528,8 +531,8 @@ impl Router {
             CallState::Waiting { bucket } => {
                 let bk = &mut self.buckets[bucket as usize];
                 bk.waiting.remove(&ord);
-                if self.heads[bucket as usize] == Some(ord) {
-                    self.heads[bucket as usize] = bk.waiting.first().copied();
+                if self.heads.get(bucket) == Some(ord) {
+                    self.heads.set(bucket, bk.waiting.first().copied());
                 }
             }
             CallState::Parked { agent } => {

@@ -7,8 +7,10 @@ use crate::agent::Membership;
 use crate::call::Call;
 use crate::free_set::FreeSet;
 use crate::queue::Bucket;
-use crate::strategy::{AgentView, FreeKey, QueueMemory};
+use crate::strategy::{AgentView, FreeKey, FreeShape, QueueMemory};
+use crate::util::Rng;
 
+use super::apply::step_seed;
 use super::Router;
 
 impl Router {
@@ -99,10 +101,12 @@ impl Router {
                 (req, base.max_penalty)
             })
             .collect();
-        let selector = self.queues[q as usize].cfg.strategy.selector();
-        let (monotone, indexed) = (selector.monotone(), selector.indexed());
+        let shape = self.queues[q as usize].cfg.strategy.selector().shape();
+        let per_member = shape == FreeShape::PerMember;
         let mut ids = Vec::with_capacity(steps.len());
-        for (require, max_penalty) in steps {
+        let selector = self.queues[q as usize].cfg.strategy.selector();
+        let seed = format!("{extra:?}");
+        for (step, (require, max_penalty)) in steps.into_iter().enumerate() {
             let b = self.buckets.len() as u32;
             let mut bucket = Bucket {
                 pool: b,
@@ -110,7 +114,9 @@ impl Router {
                 require,
                 max_penalty,
                 waiting: Default::default(),
-                free: FreeSet::new(monotone, indexed),
+                free: FreeSet::new(shape),
+                selector,
+                rng: Rng::from_name(&step_seed(&self.queues[q as usize].name, &seed, step)),
                 memory: QueueMemory::default(),
                 ready: 0,
                 members: 0,
@@ -136,7 +142,6 @@ impl Router {
                     listed: None,
                 };
                 if ag.listed && ag.is_free(now) {
-                    let qu = &mut self.queues[q as usize];
                     let view = AgentView {
                         id: &ag.id,
                         order: ag.order,
@@ -149,24 +154,24 @@ impl Router {
                         last_offered_here: 0,
                         listed_at: now,
                     };
-                    let (primary, secondary) = qu.selector.key(&view, &bucket.memory, &mut qu.rng);
+                    let (primary, secondary) = selector.key(&view, &bucket.memory, &mut bucket.rng);
                     let k = FreeKey {
                         tier,
                         primary,
                         secondary,
                         agent: a,
-                        gen: if indexed { 0 } else { ag.free_gen },
+                        gen: if per_member { 0 } else { ag.free_gen },
                     };
                     bucket.free.push(k);
                     ag.free_entries.push((b, k));
-                    if indexed {
+                    if per_member {
                         m.listed = Some(k);
                     }
                 }
                 ag.buckets.push(m);
             }
             self.buckets.push(bucket);
-            self.heads.push(None);
+            self.heads.push_empty();
             ids.push(b);
         }
         let qu = &mut self.queues[q as usize];

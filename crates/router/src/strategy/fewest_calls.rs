@@ -1,6 +1,6 @@
 //! `fewest-calls`: the agent that answered the fewest calls.
 
-use super::{AgentView, QueueMemory, SelectAgent};
+use super::{AgentView, FreeShape, QueueMemory, SelectAgent};
 use crate::util::Rng;
 
 /// Fewest answered calls since login (across all its queues, so an agent in
@@ -11,6 +11,10 @@ pub struct FewestCalls;
 impl SelectAgent for FewestCalls {
     fn name(&self) -> &'static str {
         "fewest-calls"
+    }
+
+    fn shape(&self) -> FreeShape {
+        FreeShape::PerListing { by_primary: true }
     }
 
     fn key(&self, a: &AgentView<'_>, _memory: &QueueMemory, _rng: &mut Rng) -> (u64, u64) {

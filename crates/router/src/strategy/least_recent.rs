@@ -1,6 +1,6 @@
 //! `least-recent`: the agent whose last call ended longest ago.
 
-use super::{AgentView, QueueMemory, SelectAgent};
+use super::{AgentView, FreeShape, QueueMemory, SelectAgent};
 use crate::util::Rng;
 
 /// Least recently hung up first; agents who never took a call come first.
@@ -11,6 +11,10 @@ pub struct LeastRecent;
 impl SelectAgent for LeastRecent {
     fn name(&self) -> &'static str {
         "least-recent"
+    }
+
+    fn shape(&self) -> FreeShape {
+        FreeShape::PerListing { by_primary: false }
     }
 
     fn key(&self, a: &AgentView<'_>, _memory: &QueueMemory, _rng: &mut Rng) -> (u64, u64) {

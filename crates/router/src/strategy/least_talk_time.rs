@@ -1,6 +1,6 @@
 //! `least-talk-time`: the agent that talked the least.
 
-use super::{AgentView, QueueMemory, SelectAgent};
+use super::{AgentView, FreeShape, QueueMemory, SelectAgent};
 use crate::util::Rng;
 
 /// Least talk time since login; ties by idle time.
@@ -10,6 +10,10 @@ pub struct LeastTalkTime;
 impl SelectAgent for LeastTalkTime {
     fn name(&self) -> &'static str {
         "least-talk-time"
+    }
+
+    fn shape(&self) -> FreeShape {
+        FreeShape::PerListing { by_primary: false }
     }
 
     fn key(&self, a: &AgentView<'_>, _memory: &QueueMemory, _rng: &mut Rng) -> (u64, u64) {

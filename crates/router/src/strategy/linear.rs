@@ -1,6 +1,6 @@
 //! `linear`: top-down in configuration order.
 
-use super::{AgentView, FreeKey, QueueMemory, SelectAgent};
+use super::{AgentView, FreeKey, FreeShape, QueueMemory, SelectAgent};
 use crate::util::Rng;
 
 /// Always the first free agent in configuration order (within the best tier).
@@ -12,8 +12,8 @@ impl SelectAgent for Linear {
         "linear"
     }
 
-    fn indexed(&self) -> bool {
-        true
+    fn shape(&self) -> FreeShape {
+        FreeShape::PerMember
     }
 
     fn keeps(&self, old: &FreeKey, a: &AgentView<'_>, _memory: &QueueMemory) -> bool {

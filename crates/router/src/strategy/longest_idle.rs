@@ -1,6 +1,6 @@
 //! `longest-idle`: the agent that has been available the longest.
 
-use super::{AgentView, QueueMemory, SelectAgent};
+use super::{AgentView, FreeShape, QueueMemory, SelectAgent};
 use crate::util::Rng;
 
 /// Longest idle first: the agent that has been offerable the longest (since
@@ -14,8 +14,8 @@ impl SelectAgent for LongestIdle {
         "longest-idle"
     }
 
-    fn monotone(&self) -> bool {
-        true
+    fn shape(&self) -> FreeShape {
+        FreeShape::PerListing { by_primary: false }
     }
 
     fn key(&self, a: &AgentView<'_>, _memory: &QueueMemory, _rng: &mut Rng) -> (u64, u64) {

@@ -6,11 +6,8 @@
 //! The tier is the member's penalty; `primary` and `secondary` come from
 //! [`SelectAgent::key`], computed when the agent becomes free. Choosing is
 //! the set's first entry: O(1) to look, O(log n) to take, whatever the
-//! number of agents. The set is a FIFO when keys only grow
-//! ([`SelectAgent::monotone`]), an ordered set with one entry per member
-//! when keys usually survive a busy spell ([`SelectAgent::indexed`]:
-//! listing a freed agent then touches only the sets where its key
-//! changed), else a heap (an O(1)-average push per listing).
+//! number of agents. Its shape ([`FreeShape`]) follows how the strategy's
+//! keys move between listings.
 //!
 //! Adding a strategy: write a file with a unit struct implementing
 //! [`SelectAgent`], add a [`Strategy`] variant and a line in [`Strategy::selector`].
@@ -195,6 +192,26 @@ pub struct FreeKey {
     pub gen: u32,
 }
 
+/// How a bucket keeps its free agents (see [`SelectAgent::shape`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FreeShape {
+    /// One entry per listing, in a sorted list of small blocks: for keys
+    /// that change at every listing and mostly grow (the agent goes to the
+    /// back). Listing and taking are O(1) in the usual case, O(log n + B)
+    /// for an older key; listing under a new key leaves the old entry
+    /// behind, stale, cleared when met or by an incremental sweep.
+    PerListing {
+        /// One list per `primary` value (e.g. per call count), so that
+        /// listings stay at the back of their list.
+        by_primary: bool,
+    },
+    /// One entry per member in an ordered set, replaced in O(log n) when
+    /// the key changes and kept while the member is busy when
+    /// [`SelectAgent::keeps`] says so: for keys that usually survive a busy
+    /// spell.
+    PerMember,
+}
+
 /// Memory a strategy may keep between offers, one per free set (a
 /// queue's bucket, or the pool it shares).
 #[derive(Debug, Clone, Default)]
@@ -214,20 +231,10 @@ pub trait SelectAgent: fmt::Debug + Send + Sync {
     /// agent becomes free (and again whenever its counters change).
     fn key(&self, agent: &AgentView<'_>, memory: &QueueMemory, rng: &mut Rng) -> (u64, u64);
 
-    /// Whether `key` never decreases from one call to the next (apart from
-    /// the tie-break): the bucket then keeps a FIFO instead of a heap.
-    fn monotone(&self) -> bool {
-        false
-    }
+    /// How a bucket keeps its free agents under this strategy.
+    fn shape(&self) -> FreeShape;
 
-    /// Whether the bucket keeps an ordered set with one entry per member,
-    /// kept while the member is busy (see [`SelectAgent::keeps`]), instead
-    /// of a heap with one entry per listing.
-    fn indexed(&self) -> bool {
-        false
-    }
-
-    /// For [`SelectAgent::indexed`] strategies: whether a member's entry
+    /// For [`FreeShape::PerMember`] strategies: whether a member's entry
     /// `old`, left in the set while it was busy, still orders it correctly
     /// now that it is free again. Then listing it touches nothing; else the
     /// entry is replaced by a fresh [`SelectAgent::key`].

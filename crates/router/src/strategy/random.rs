@@ -1,6 +1,6 @@
 //! `random`: uniformly random.
 
-use super::{AgentView, FreeKey, QueueMemory, SelectAgent};
+use super::{AgentView, FreeKey, FreeShape, QueueMemory, SelectAgent};
 use crate::util::Rng;
 
 /// A uniformly random free agent (within the best tier), in O(log n).
@@ -19,12 +19,12 @@ impl SelectAgent for Random {
         "random"
     }
 
-    fn shareable(&self) -> bool {
-        false
+    fn shape(&self) -> FreeShape {
+        FreeShape::PerMember
     }
 
-    fn indexed(&self) -> bool {
-        true
+    fn shareable(&self) -> bool {
+        false
     }
 
     fn keeps(&self, old: &FreeKey, _a: &AgentView<'_>, memory: &QueueMemory) -> bool {

@@ -1,6 +1,6 @@
 //! `ring-all`: ring every free agent of the best tier; first answer wins.
 
-use super::{AgentView, QueueMemory, SelectAgent};
+use super::{AgentView, FreeShape, QueueMemory, SelectAgent};
 use crate::util::Rng;
 
 /// Rings all free agents of the lowest penalty tier (up to the queue's
@@ -13,8 +13,8 @@ impl SelectAgent for RingAll {
         "ring-all"
     }
 
-    fn monotone(&self) -> bool {
-        true
+    fn shape(&self) -> FreeShape {
+        FreeShape::PerListing { by_primary: false }
     }
 
     fn key(&self, a: &AgentView<'_>, _memory: &QueueMemory, _rng: &mut Rng) -> (u64, u64) {

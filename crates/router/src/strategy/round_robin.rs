@@ -1,6 +1,6 @@
 //! `round-robin`: round robin with memory.
 
-use super::{AgentView, FreeKey, QueueMemory, SelectAgent};
+use super::{AgentView, FreeKey, FreeShape, QueueMemory, SelectAgent};
 use crate::util::Rng;
 
 /// Round robin with memory: the free agent this queue offered least
@@ -15,12 +15,12 @@ impl SelectAgent for RoundRobin {
         "round-robin"
     }
 
-    fn shareable(&self) -> bool {
-        false
+    fn shape(&self) -> FreeShape {
+        FreeShape::PerMember
     }
 
-    fn indexed(&self) -> bool {
-        true
+    fn shareable(&self) -> bool {
+        false
     }
 
     fn keeps(&self, old: &FreeKey, a: &AgentView<'_>, _memory: &QueueMemory) -> bool {

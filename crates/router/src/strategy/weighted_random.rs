@@ -1,7 +1,7 @@
 //! `weighted-random`: random, proportional to weight.
 
 use super::random::{advance_race, race_key, race_key_alive};
-use super::{AgentView, FreeKey, QueueMemory, SelectAgent};
+use super::{AgentView, FreeKey, FreeShape, QueueMemory, SelectAgent};
 use crate::util::Rng;
 
 /// Random with probability proportional to the agent's `weight` (within the
@@ -16,12 +16,12 @@ impl SelectAgent for WeightedRandom {
         "weighted-random"
     }
 
-    fn shareable(&self) -> bool {
-        false
+    fn shape(&self) -> FreeShape {
+        FreeShape::PerMember
     }
 
-    fn indexed(&self) -> bool {
-        true
+    fn shareable(&self) -> bool {
+        false
     }
 
     fn keeps(&self, old: &FreeKey, _a: &AgentView<'_>, memory: &QueueMemory) -> bool {
