@@ -95,6 +95,8 @@ pub(crate) struct Agent {
     /// What is counted in queue/bucket staffing counters.
     pub counted_staffed: bool,
     pub counted_ready: bool,
+    /// Counted as busy (ringing, talking, wrap-up) in its queues' meters.
+    pub counted_busy: bool,
     /// Since login: time staffed (logged in, unpaused) and busy (ringing, talking, wrap-up).
     pub staffed_ns: u64,
     pub busy_ns: u64,
@@ -132,6 +134,7 @@ impl Agent {
             parked: BTreeSet::new(),
             counted_staffed: false,
             counted_ready: false,
+            counted_busy: false,
             staffed_ns: 0,
             busy_ns: 0,
         }

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::agent::AgentState;
 use crate::call::CallState;
-use crate::router::{Router, OCCUPANCY_WINDOWS};
+use crate::router::{Router, OCCUPANCY_WINDOWS, STATS_SLOT_NS};
 use crate::stats::{OccupancyStats, WindowStats};
 use crate::strategy::Strategy;
 use crate::util::{dur_ns, ms};
@@ -190,7 +190,13 @@ impl Router {
                         .stats_windows
                         .iter()
                         .map(|w| {
-                            WindowStats::from_counters(dur_ns(*w), &q.stats.sum(now_ns, dur_ns(*w)))
+                            let window = dur_ns(*w);
+                            let mut c = q.stats.sum(now_ns, window);
+                            let (staffed, busy) =
+                                self.meters[i].open(now_ns, window, STATS_SLOT_NS);
+                            c.staffed_ns += staffed;
+                            c.busy_ns += busy;
+                            WindowStats::from_counters(window, &c)
                         })
                         .collect(),
                 }

@@ -46,8 +46,8 @@ impl Counters {
 /// Slots of `granularity` ns, kept for `retention` ns.
 #[derive(Debug, Clone)]
 pub(crate) struct Rolling {
-    granularity: u64,
-    retention: u64,
+    pub granularity: u64,
+    pub retention: u64,
     slots: VecDeque<(u64, Counters)>,
 }
 
@@ -126,6 +126,90 @@ impl Rolling {
     }
 }
 
+/// The agent-time of one queue's members for occupancy: how many are
+/// staffed (logged in, unpaused: available or busy) and busy (ringing,
+/// talking, wrapping up), integrated over time. The counts change at agent
+/// state changes; the integral of a slot is written to the queue's
+/// [`Rolling`] only once the slot is over (so a state change touches a few
+/// bytes per queue, not the queue's slots), and the open part is added on
+/// demand ([`Meter::open`]).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Meter {
+    pub staffed: u32,
+    pub busy: u32,
+    /// Integrated up to here.
+    since: u64,
+    /// Agent-ns staffed / busy in the slot of `since`, not yet written.
+    pend_staffed: u64,
+    pend_busy: u64,
+}
+
+impl Meter {
+    /// A meter with no agents, integrating from `now`.
+    pub fn new(now: u64) -> Self {
+        Meter {
+            since: now,
+            ..Default::default()
+        }
+    }
+
+    /// Integrates the current counts up to `now`; call before changing
+    /// them. Completed slots are written into `stats`.
+    pub fn advance(&mut self, now: u64, stats: &mut Rolling) {
+        let g = stats.granularity;
+        let mut t = self.since;
+        if now <= t {
+            return;
+        }
+        // Nothing older than the retention matters (an idle night, say).
+        let floor = now.saturating_sub(stats.retention + g);
+        if t < floor {
+            self.write(t - t % g, stats);
+            t = floor - floor % g;
+        }
+        while t < now {
+            let slot = t - t % g;
+            let end = (slot + g).min(now);
+            self.pend_staffed += u64::from(self.staffed) * (end - t);
+            self.pend_busy += u64::from(self.busy) * (end - t);
+            if end == slot + g {
+                self.write(slot, stats);
+            }
+            t = end;
+        }
+        self.since = now;
+    }
+
+    fn write(&mut self, slot: u64, stats: &mut Rolling) {
+        if self.pend_staffed > 0 || self.pend_busy > 0 {
+            let c = stats.at(slot);
+            c.staffed_ns += self.pend_staffed;
+            c.busy_ns += self.pend_busy;
+        }
+        self.pend_staffed = 0;
+        self.pend_busy = 0;
+    }
+
+    /// Agent-ns `(staffed, busy)` not yet in the slots that a window of
+    /// `window` ns ending at `now` sums ([`Rolling::sum`]).
+    pub fn open(&self, now: u64, window: u64, granularity: u64) -> (u64, u64) {
+        let from = now.saturating_sub(window);
+        // `Rolling::sum` takes the slots starting at or after this.
+        let lo = from - from % granularity;
+        let (mut staffed, mut busy) = (0, 0);
+        if self.since - self.since % granularity >= lo {
+            staffed += self.pend_staffed;
+            busy += self.pend_busy;
+        }
+        let start = self.since.max(lo);
+        if now > start {
+            staffed += u64::from(self.staffed) * (now - start);
+            busy += u64::from(self.busy) * (now - start);
+        }
+        (staffed, busy)
+    }
+}
+
 /// Statistics of one queue over one rolling window.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WindowStats {
@@ -158,6 +242,14 @@ pub struct WindowStats {
     pub att_ms: Option<u64>,
     /// Abandoned (not short) / offered, percent.
     pub abandon_rate_pct: Option<f64>,
+    /// Occupancy of the queue's members: time busy with calls (ringing,
+    /// talking, wrap-up) / time staffed (logged in and unpaused: available
+    /// or busy), percent. An agent in several queues counts in each.
+    pub occupancy_pct: Option<f64>,
+    /// Agent-seconds the queue's members were staffed.
+    pub staffed_secs: u64,
+    /// Agent-seconds the queue's members were busy with calls.
+    pub busy_secs: u64,
 }
 
 impl WindowStats {
@@ -180,6 +272,9 @@ impl WindowStats {
             aht_ms: avg_ms(c.talk_ns + c.wrap_ns, c.completed),
             att_ms: avg_ms(c.talk_ns, c.completed),
             abandon_rate_pct: pct(real_abandons, c.offered),
+            occupancy_pct: pct(c.busy_ns, c.staffed_ns),
+            staffed_secs: c.staffed_ns / 1_000_000_000,
+            busy_secs: c.busy_ns / 1_000_000_000,
         }
     }
 }
@@ -213,6 +308,56 @@ mod tests {
         assert_eq!(r.sum(3010 * S, 3600 * S).offered, 7);
         r.prune(5000 * S);
         assert_eq!(r.sum(5000 * S, 3600 * S).offered, 4);
+    }
+
+    /// The meter against a naive reference: per-second sampling of the
+    /// counts, summed over the slots a window covers.
+    #[test]
+    fn meter_matches_sampling() {
+        let g = 60 * S;
+        let mut r = Rolling::new(g, 3600 * S);
+        let mut m = Meter::new(0);
+        // (time s, staffed, busy) from then on
+        let changes = [
+            (0, 2, 0),
+            (10, 2, 1),
+            (70, 3, 1),
+            (75, 3, 3),
+            (200, 1, 1),
+            (1000, 0, 0),
+            (1100, 2, 2),
+        ];
+        let count_at = |t: u64| {
+            changes
+                .iter()
+                .rev()
+                .find(|c| c.0 <= t)
+                .map_or((0, 0), |c| (c.1, c.2))
+        };
+        for &(t, staffed, busy) in &changes {
+            m.advance(t * S, &mut r);
+            m.staffed = staffed;
+            m.busy = busy;
+        }
+        for now in [1100, 1150, 1300, 2000, 5000] {
+            let now_ns = now * S;
+            for window in [60, 120, 900, 3600] {
+                let c = r.sum(now_ns, window * S);
+                let (os, ob) = m.open(now_ns, window * S, g);
+                let from = (now - window.min(now)) / 60 * 60;
+                let (mut es, mut eb) = (0, 0);
+                for t in from..now {
+                    let (s, b) = count_at(t);
+                    es += u64::from(s) * S;
+                    eb += u64::from(b) * S;
+                }
+                assert_eq!(
+                    (c.staffed_ns + os, c.busy_ns + ob),
+                    (es, eb),
+                    "now {now} window {window}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ use crate::config::RouterConfig;
 use crate::event::ExitReason;
 use crate::free_set::FreeSet;
 use crate::queue::{Bucket, Queue};
-use crate::stats::Rolling;
+use crate::stats::{Meter, Rolling};
 use crate::strategy::{QueueMemory, Strategy};
 use crate::util::{dur_ns, Rng};
 
@@ -46,6 +46,7 @@ impl Router {
             ag.listed = false;
             ag.counted_staffed = false;
             ag.counted_ready = false;
+            ag.counted_busy = false;
             ag.buckets.clear();
             ag.queues.clear();
         }
@@ -131,7 +132,9 @@ impl Router {
             qu.cfg = qc;
             qu.removed = false;
         }
-        for qu in &mut self.queues {
+        self.meters
+            .resize_with(self.queues.len(), || Meter::new(now));
+        for (qu, meter) in self.queues.iter_mut().zip(&mut self.meters) {
             if !qseen.contains(&qu.name) {
                 qu.removed = true;
             }
@@ -140,6 +143,10 @@ impl Router {
             qu.step_after.clear();
             qu.staffed = 0;
             qu.ready = 0;
+            // Occupancy so far stays; members are counted again below.
+            meter.advance(now, &mut qu.stats);
+            meter.staffed = 0;
+            meter.busy = 0;
         }
 
         self.sticky_window = self

@@ -114,6 +114,30 @@ impl Router {
                 return Err(format!("bucket {b}: ready {} counted {ready}", bk.ready));
             }
         }
+        for (q, m) in self.meters.iter().enumerate() {
+            let serving = || {
+                self.agents
+                    .iter()
+                    .filter(|a| a.queues.contains(&(q as u32)))
+            };
+            let staffed = serving().filter(|a| a.ready()).count();
+            let busy = serving()
+                .filter(|a| {
+                    matches!(
+                        a.state,
+                        crate::AgentState::Ringing
+                            | crate::AgentState::OnCall
+                            | crate::AgentState::WrapUp
+                    )
+                })
+                .count();
+            if (m.staffed as usize, m.busy as usize) != (staffed, busy) {
+                return Err(format!(
+                    "queue {q}: occupancy meter counts {}/{}, agents {staffed}/{busy}",
+                    m.staffed, m.busy
+                ));
+            }
+        }
         for (a, ag) in self.agents.iter().enumerate() {
             let r = ringing.get(&(a as u32)).copied().unwrap_or(0);
             if r != ag.ringing.len() {

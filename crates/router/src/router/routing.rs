@@ -387,6 +387,7 @@ impl Router {
             occupancy,
             emptied,
             live,
+            meters,
             ..
         } = self;
         if live.len() < agents.len() {
@@ -432,10 +433,33 @@ impl Router {
             }
             ag.counted_staffed = staffed;
         }
+        let busy = matches!(
+            ag.state,
+            AgentState::Ringing | AgentState::OnCall | AgentState::WrapUp
+        );
+        if busy != ag.counted_busy {
+            for &q in &ag.queues {
+                let meter = &mut meters[q as usize];
+                meter.advance(now, &mut queues[q as usize].stats);
+                if busy {
+                    meter.busy += 1;
+                } else {
+                    meter.busy -= 1;
+                }
+            }
+            ag.counted_busy = busy;
+        }
         let ready = ag.ready();
         if ready != ag.counted_ready {
             for &q in &ag.queues {
                 let qu = &mut queues[q as usize];
+                let meter = &mut meters[q as usize];
+                meter.advance(now, &mut qu.stats);
+                if ready {
+                    meter.staffed += 1;
+                } else {
+                    meter.staffed -= 1;
+                }
                 if ready {
                     qu.ready += 1;
                 } else {
