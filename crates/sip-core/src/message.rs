@@ -853,8 +853,8 @@ fn validate(
     let mut top_via_parts = ViaSpans::default();
     for h in headers.iter().filter(|h| h.name == HeaderName::Via) {
         let value = text(h.value_span);
-        let first = match Via::scan_field(value) {
-            Some(first) => Some(first),
+        let first = match Via::scan_field(value, top_via.is_none()) {
+            Some(first) => first,
             None => check_vias(value)?,
         };
         if let (None, Some((item, via))) = (top_via, first) {

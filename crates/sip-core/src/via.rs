@@ -96,10 +96,14 @@ impl<'a> Via<'a> {
     /// entries separated by commas), checked in one pass with the same
     /// verdict as splitting the list and running [`Via::parse`] and
     /// [`Params::is_valid`] on each entry. Returns the first entry (its
-    /// text and its parts, branch included); `None` when the value is not
-    /// in that shape or not valid, and the caller runs the strict path,
-    /// which has the final word.
-    pub(crate) fn scan_field(value: &'a str) -> Option<(&'a str, Via<'a>)> {
+    /// text and its parts, branch included) when `keep_first`; `None` when
+    /// the value is not in that shape or not valid, and the caller runs
+    /// the strict path, which has the final word.
+    #[allow(clippy::type_complexity)]
+    pub(crate) fn scan_field(
+        value: &'a str,
+        keep_first: bool,
+    ) -> Option<Option<(&'a str, Via<'a>)>> {
         use crate::params::{scan, scan_params};
         let b = value.as_bytes();
         let mut first = None;
@@ -133,15 +137,19 @@ impl<'a> Via<'a> {
             }
             let mut end = j;
             j = skip_ws(b, j);
+            // only the entry kept is cut into parts
+            let keep = keep_first && first.is_none();
+            let want: &[u8] = if keep { b"branch" } else { b"" };
             let (params, branch) = if b.get(j) == Some(&b';') {
-                let (p_end, stop, found) = scan_params(value, j + 1, b"branch")?;
-                let params = &value[j + 1..p_end];
+                let (p_end, stop, found) = scan_params(value, j + 1, want)?;
+                let params = (j + 1, p_end);
                 (end, j) = (p_end, stop);
                 (params, found.flatten())
             } else {
-                ("", None)
+                ((j, j), None)
             };
-            if first.is_none() {
+            if keep {
+                let params = &value[params.0..params.1];
                 let via = Via {
                     transport: &value[t_start..t_end],
                     host: &value[h_start..h_end],
@@ -152,7 +160,7 @@ impl<'a> Via<'a> {
                 first = Some((&value[start..end], via));
             }
             match b.get(j) {
-                None => return first,
+                None => return Some(first),
                 Some(b',') => {
                     i = skip_ws(b, j + 1);
                     if i == b.len() {
