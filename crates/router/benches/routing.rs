@@ -15,8 +15,9 @@
 //!   its free sets).
 //!
 //! Besides criterion's figures, each scenario prints p50 / p99 / p99.9 and
-//! decisions per second over 200,000 timed decisions, and the loaded
-//! agent-free case is repeated at other sizes to show how it scales.
+//! decisions per second over 200,000 timed decisions, and then a scaling
+//! table (mixed strategies; 1k / 10k / 50k agents, 10k / 100k waiting)
+//! printed in markdown for the README.
 //!
 //! Run: `cargo bench -p router --bench routing`
 
@@ -288,7 +289,10 @@ impl World {
     }
 }
 
-fn report(name: &str, samples: &mut [Duration]) {
+/// p50, p99 (ns) and decisions per second of one scenario.
+type Figures = Option<(u64, u64, f64)>;
+
+fn report(name: &str, samples: &mut [Duration]) -> Figures {
     let mut ns: Vec<u64> = samples
         .iter()
         .map(|d| d.as_nanos() as u64)
@@ -297,7 +301,7 @@ fn report(name: &str, samples: &mut [Duration]) {
     ns.sort_unstable();
     if ns.is_empty() {
         println!("{name:<48} no samples");
-        return;
+        return None;
     }
     let pct = |p: f64| ns[((ns.len() as f64 * p) as usize).min(ns.len() - 1)];
     let mean = ns.iter().sum::<u64>() as f64 / ns.len() as f64;
@@ -310,10 +314,11 @@ fn report(name: &str, samples: &mut [Duration]) {
         mean,
         1e9 / mean
     );
+    Some((pct(0.50), pct(0.99), 1e9 / mean))
 }
 
 /// Agent-free steps, split into routing decisions and "nobody to take".
-fn agent_free(name: &str, n: usize, w: &mut World) {
+fn agent_free(name: &str, n: usize, w: &mut World) -> (Figures, Figures) {
     for _ in 0..n / 10 {
         w.agent_free_step();
     }
@@ -326,16 +331,31 @@ fn agent_free(name: &str, n: usize, w: &mut World) {
             idle.push(dt);
         }
     }
-    report(&format!("{name}: offered"), &mut decided);
-    report(&format!("{name}: none waiting"), &mut idle);
+    (
+        report(&format!("{name}: offered"), &mut decided),
+        report(&format!("{name}: none waiting"), &mut idle),
+    )
 }
 
-fn percentiles(name: &str, n: usize, mut step: impl FnMut() -> Duration) {
+fn percentiles(name: &str, n: usize, mut step: impl FnMut() -> Duration) -> Figures {
     for _ in 0..n / 10 {
         step(); // warm up
     }
     let mut samples: Vec<Duration> = (0..n).map(|_| step()).collect();
-    report(name, &mut samples);
+    report(name, &mut samples)
+}
+
+/// A markdown table cell: `p50 / p99 µs (decisions/s)`.
+fn cell(f: Figures) -> String {
+    match f {
+        Some((p50, p99, rate)) => format!(
+            "{:.1} / {:.1} µs ({:.0}k/s)",
+            p50 as f64 / 1000.0,
+            p99 as f64 / 1000.0,
+            rate / 1000.0
+        ),
+        None => "–".to_string(),
+    }
 }
 
 fn bench(c: &mut Criterion) {
@@ -385,29 +405,48 @@ fn bench(c: &mut Criterion) {
         );
     }
 
-    println!("--- scaling of agent-free/loaded (mixed strategies) ---");
-    for (agents, waiting) in [
-        (1_000, 10_000),
-        (1_000, 100_000),
-        (10_000, 10_000),
-        (10_000, 100_000),
-        (20_000, 200_000),
-    ] {
-        let mut w = World::loaded(scale(agents), scale(waiting), true);
-        agent_free(
-            &format!("agent-free/loaded {agents} agents {waiting} waiting"),
-            n / 2,
-            &mut w,
-        );
-    }
-    println!("--- scaling of call-arrives/free-agents (mixed strategies) ---");
-    for agents in [1_000, 10_000, 20_000] {
+    println!("--- scaling (mixed strategies) ---");
+    let mut table = vec![
+        "| agents | waiting | agent free → offer | call arrives, none free → waits | call arrives, all free → offer | agent free, nobody waiting → listed |".to_string(),
+        "|---|---|---|---|---|---|".to_string(),
+    ];
+    for agents in [1_000, 10_000, 50_000] {
+        for waiting in [10_000, 100_000] {
+            let mut w = World::loaded(scale(agents), scale(waiting), true);
+            let (offered, _) = agent_free(
+                &format!("agent-free/loaded {agents} agents {waiting} waiting"),
+                n / 4,
+                &mut w,
+            );
+            let waits = percentiles(
+                &format!("call-arrives/loaded {agents} agents {waiting} waiting"),
+                n / 4,
+                || w.loaded_arrival_step(),
+            );
+            table.push(format!(
+                "| {agents} | {waiting} | {} | {} | | |",
+                cell(offered),
+                cell(waits)
+            ));
+        }
         let mut w = World::idle(scale(agents), true);
-        percentiles(
+        let arrives = percentiles(
             &format!("call-arrives/free-agents {agents} agents"),
-            n / 2,
+            n / 4,
             || w.call_arrives_step(),
         );
+        let listed = percentiles(&format!("agent-free/idle {agents} agents"), n / 4, || {
+            w.idle_free_step()
+        });
+        table.push(format!(
+            "| {agents} | 0 | | | {} | {} |",
+            cell(arrives),
+            cell(listed)
+        ));
+    }
+    println!("\np50 / p99 (decisions per second), mixed strategies:\n");
+    for line in table {
+        println!("{line}");
     }
     println!();
 

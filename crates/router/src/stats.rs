@@ -154,13 +154,21 @@ impl Meter {
     }
 
     /// Integrates the current counts up to `now`; call before changing
-    /// them. Completed slots are written into `stats`.
-    pub fn advance(&mut self, now: u64, stats: &mut Rolling) {
-        let g = stats.granularity;
+    /// them. Completed slots are written into `stats` (of granularity
+    /// `g`), which is not touched otherwise.
+    pub fn advance(&mut self, now: u64, g: u64, stats: &mut Rolling) {
         let mut t = self.since;
         if now <= t {
             return;
         }
+        if now < t - t % g + g {
+            // Still in the slot of `since`: the usual case.
+            self.pend_staffed += u64::from(self.staffed) * (now - t);
+            self.pend_busy += u64::from(self.busy) * (now - t);
+            self.since = now;
+            return;
+        }
+        debug_assert_eq!(g, stats.granularity);
         // Nothing older than the retention matters (an idle night, say).
         let floor = now.saturating_sub(stats.retention + g);
         if t < floor {
@@ -335,7 +343,7 @@ mod tests {
                 .map_or((0, 0), |c| (c.1, c.2))
         };
         for &(t, staffed, busy) in &changes {
-            m.advance(t * S, &mut r);
+            m.advance(t * S, g, &mut r);
             m.staffed = staffed;
             m.busy = busy;
         }

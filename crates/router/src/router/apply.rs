@@ -144,7 +144,7 @@ impl Router {
             qu.staffed = 0;
             qu.ready = 0;
             // Occupancy so far stays; members are counted again below.
-            meter.advance(now, &mut qu.stats);
+            meter.advance(now, STATS_SLOT_NS, &mut qu.stats);
             meter.staffed = 0;
             meter.busy = 0;
         }

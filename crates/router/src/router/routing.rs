@@ -13,7 +13,7 @@ use crate::timers::Timer;
 use crate::util::{dur_ns, ms};
 use crate::CallKey;
 
-use super::{Router, MAX_HOPS};
+use super::{Router, MAX_HOPS, STATS_SLOT_NS};
 
 impl Router {
     /// Puts a detached caller into queue `q` (or its overflow chain).
@@ -440,7 +440,7 @@ impl Router {
         if busy != ag.counted_busy {
             for &q in &ag.queues {
                 let meter = &mut meters[q as usize];
-                meter.advance(now, &mut queues[q as usize].stats);
+                meter.advance(now, STATS_SLOT_NS, &mut queues[q as usize].stats);
                 if busy {
                     meter.busy += 1;
                 } else {
@@ -454,7 +454,7 @@ impl Router {
             for &q in &ag.queues {
                 let qu = &mut queues[q as usize];
                 let meter = &mut meters[q as usize];
-                meter.advance(now, &mut qu.stats);
+                meter.advance(now, STATS_SLOT_NS, &mut qu.stats);
                 if ready {
                     meter.staffed += 1;
                 } else {
