@@ -542,7 +542,9 @@ fn parse_head(buf: Bytes) -> Result<Parsed, ParseError> {
         return Err(bad(ParseError::BadStartLine));
     }
     let first_end = first_nl - 1;
-    let mut headers = Vec::with_capacity(24);
+    // about one header field per 48 bytes of message: one allocation for
+    // typical messages, no regrowth for long ones
+    let mut headers = Vec::with_capacity((b.len() / 48).clamp(16, 256));
     let mut known = Known::default();
     let mut pos = first_nl + 1;
     let mut line_no = 2;
