@@ -598,6 +598,36 @@ def make_audio(path, seconds=2):
         f.write(data)
 
 
+def histogram_quantiles(metrics_text, name, label):
+    """p50 and p99 (seconds, interpolated inside Prometheus buckets) and the
+    count of histogram `name` whose labels contain `label` (e.g.
+    'trigger="agent_free"'); None when it has no samples."""
+    buckets = []
+    for line in metrics_text.splitlines():
+        if not line.startswith(name + "_bucket{") or label not in line:
+            continue
+        le = line.split('le="', 1)[1].split('"', 1)[0]
+        bound = float("inf") if le == "+Inf" else float(le)
+        buckets.append((bound, float(line.rsplit(" ", 1)[1])))
+    buckets.sort()
+    if not buckets or buckets[-1][1] == 0:
+        return None
+    total = buckets[-1][1]
+
+    def q(p):
+        want, lo, below = p * total, 0.0, 0.0
+        for bound, cum in buckets:
+            if cum >= want:
+                if bound == float("inf"):
+                    return lo
+                inside = cum - below
+                return lo + (bound - lo) * ((want - below) / inside if inside else 1.0)
+            lo, below = bound, cum
+        return lo
+
+    return q(0.5), q(0.99), int(total)
+
+
 def pct(sorted_vals, p):
     if not sorted_vals:
         return float("nan")

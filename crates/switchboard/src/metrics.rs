@@ -25,6 +25,10 @@ const SETUP_BUCKETS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0,
     1800.0,
 ];
+/// Buckets (seconds) of the engine's offer latency: microseconds to 100 ms.
+const OFFER_BUCKETS: &[f64] = &[
+    1e-6, 2e-6, 5e-6, 1e-5, 2e-5, 5e-5, 1e-4, 2e-4, 5e-4, 1e-3, 2e-3, 5e-3, 1e-2, 2e-2, 5e-2, 0.1,
+];
 const JITTER_BUCKETS: &[f64] = &[
     0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.04, 0.08, 0.16, 0.32,
 ];
@@ -40,6 +44,12 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
                     Matcher::Full("switchboard_rtp_jitter_seconds".into()),
                     JITTER_BUCKETS,
                 )
+                .and_then(|b| {
+                    b.set_buckets_for_metric(
+                        Matcher::Full("switchboard_offer_latency_seconds".into()),
+                        OFFER_BUCKETS,
+                    )
+                })
                 .and_then(|b| {
                     b.set_buckets_for_metric(Matcher::Suffix("_seconds".into()), SETUP_BUCKETS)
                 });
@@ -274,6 +284,16 @@ pub fn agent_rung(first: bool, since_invite: Duration) {
     if first && handle().is_some() {
         histogram!("switchboard_call_setup_seconds", "stage" => "agent_invite")
             .record(since_invite.as_secs_f64());
+    }
+}
+
+/// Real time from the input that made the router offer a call (an agent
+/// freed: `agent_free`; a new call: `call_arrival`) to the agent's INVITE
+/// handed to the transaction layer.
+pub fn offer_latency(trigger: &'static str, d: Duration) {
+    if handle().is_some() {
+        histogram!("switchboard_offer_latency_seconds", "trigger" => trigger)
+            .record(d.as_secs_f64());
     }
 }
 

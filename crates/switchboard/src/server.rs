@@ -175,7 +175,11 @@ pub async fn run(cfg: Config) -> anyhow_lite::Result<()> {
             }
             Some(ev) = media_events.recv() => engine.handle_media_event(Instant::now(), ev),
             Some(cmd) = cmd_rx.recv() => engine.handle_command(Instant::now(), cmd),
-            _ = tokio::time::sleep_until(deadline.into()) => engine.handle_timeout(Instant::now()),
+            _ = tokio::time::sleep_until(deadline.into()) => {
+                // What fires was due at `deadline`: latency counts from there.
+                engine.mark_arrival(deadline);
+                engine.handle_timeout(Instant::now())
+            }
             _ = sigterm.recv() => {
                 tracing::info!("SIGTERM: draining");
                 engine.drain();
@@ -215,6 +219,7 @@ pub async fn run(cfg: Config) -> anyhow_lite::Result<()> {
 fn deliver(engine: &mut Engine, msg: Inbound) {
     let now = Instant::now();
     engine.note_queue_delay(now.saturating_duration_since(msg.at));
+    engine.mark_arrival(msg.at);
     tracing::trace!(src = %msg.source, tcp = msg.proto.reliable(), "recv\n{}", String::from_utf8_lossy(&msg.data));
     engine.handle_message(now, msg.source, msg.data, msg.proto);
 }

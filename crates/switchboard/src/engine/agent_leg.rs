@@ -112,6 +112,19 @@ impl Engine {
                 c.agents_tried.len() == 1,
                 now.saturating_duration_since(c.arrived),
             );
+            if let Some(at) = self.arrival {
+                // The input that freed an agent (or brought the call) to
+                // the INVITE handed to the transaction layer, in real time.
+                let trigger = if c.arrived < now {
+                    "agent_free"
+                } else {
+                    "call_arrival"
+                };
+                crate::metrics::offer_latency(
+                    trigger,
+                    Instant::now().saturating_duration_since(at),
+                );
+            }
             tracing::info!(call_id = %c.call_id, agent = %agent, "ringing agent");
         }
     }

@@ -95,6 +95,10 @@ pub struct Engine {
     trunks: Vec<trunks::TrunkState>,
     /// Per-queue exit announcements (`[[queue]] exit_announcement`).
     exit_prompts: HashMap<String, Arc<Prompt>>,
+    /// When the input being handled reached the process (a datagram's
+    /// arrival, a timer's deadline), set by the I/O shell; the offer
+    /// latency metric counts from it. `None` on a simulated clock.
+    arrival: Option<Instant>,
 }
 
 impl Engine {
@@ -138,6 +142,7 @@ impl Engine {
             queue_log: CdrWriter::discard(),
             trunks: Vec::new(),
             exit_prompts,
+            arrival: None,
             cfg,
         };
         engine.load_trunks(now);
@@ -281,6 +286,12 @@ impl Engine {
             }
         }
         self.after_input(now);
+    }
+
+    /// When the next input reached the process (real time, for metrics
+    /// only: no decision reads it).
+    pub fn mark_arrival(&mut self, at: Instant) {
+        self.arrival = Some(at);
     }
 
     /// How long the last datagram waited between the socket and the engine
