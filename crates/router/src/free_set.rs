@@ -6,9 +6,7 @@
 //! - **one entry per listing** ([`Blocks`]), for keys that change at every
 //!   listing and mostly grow (longest-idle, ring-all, least-recent,
 //!   fewest-calls, least-talk-time, best-skill): a sorted list of small
-//!   blocks, one list per tier, or per tier and `primary` key where that
-//!   keeps listings at the back (fewest-calls: per call count; best-skill:
-//!   per proficiency). Listing appends to the last block (a key smaller than the
+//!   blocks per tier. Listing appends to the last block (a key smaller than the
 //!   back, after an unpause say, is inserted in place: a binary search
 //!   over blocks and a shift inside one block), taking pops the front
 //!   block: O(1) for the usual case, O(log n + B) otherwise. An agent
@@ -40,8 +38,7 @@ pub(crate) enum FreeSet {
 impl FreeSet {
     pub fn new(shape: FreeShape) -> Self {
         match shape {
-            FreeShape::PerListing { by_primary } => FreeSet::PerListing(Levels {
-                by_primary,
+            FreeShape::PerListing => FreeSet::PerListing(Levels {
                 levels: VecDeque::new(),
                 len: 0,
                 sweep: None,
@@ -142,17 +139,11 @@ impl FreeSet {
     }
 }
 
-/// A FIFO's level: `(tier, primary)`, or `(tier, 0)` when not `by_primary`.
-type Level = (u32, u64);
-
-/// Per-listing entries: one [`Blocks`] list per level, levels non-empty
-/// and in increasing order. With `by_primary` (fewest-calls: one level per
-/// call count; best-skill: per proficiency) a new listing almost always
-/// goes to the back of its level.
+/// Per-listing entries: one [`Blocks`] list per tier, tiers non-empty and
+/// in increasing order (most queues have one tier).
 #[derive(Debug)]
 pub(crate) struct Levels {
-    by_primary: bool,
-    levels: VecDeque<(Level, Blocks)>,
+    levels: VecDeque<(u32, Blocks)>,
     len: usize,
     /// The level being swept, one block per step, while a sweep runs.
     sweep: Option<usize>,
@@ -160,7 +151,7 @@ pub(crate) struct Levels {
 
 impl Levels {
     fn push(&mut self, k: FreeKey) {
-        let level = (k.tier, if self.by_primary { k.primary } else { 0 });
+        let level = k.tier;
         let i = match self.levels.back() {
             Some((l, _)) if *l == level => self.levels.len() - 1,
             Some((l, _)) if *l > level => {
@@ -357,11 +348,7 @@ mod tests {
 
     use super::*;
 
-    const SHAPES: [FreeShape; 3] = [
-        FreeShape::PerListing { by_primary: false },
-        FreeShape::PerListing { by_primary: true },
-        FreeShape::PerMember,
-    ];
+    const SHAPES: [FreeShape; 2] = [FreeShape::PerListing, FreeShape::PerMember];
 
     fn k(tier: u32, primary: u64, agent: u32) -> FreeKey {
         FreeKey {
@@ -409,7 +396,7 @@ mod tests {
 
     #[test]
     fn blocks_split_and_sweep() {
-        let mut s = FreeSet::new(FreeShape::PerListing { by_primary: false });
+        let mut s = FreeSet::new(FreeShape::PerListing);
         // Descending pushes: every one is an in-place insert, blocks split.
         for i in (0..500u64).rev() {
             s.push(k(0, i, i as u32));

@@ -49,9 +49,10 @@
 //!
 //! Each queue has one *bucket* per relaxation step. A bucket holds its
 //! waiting callers in an ordered set (priority, then entry time) and its
-//! free agents in a FIFO or min-heap keyed by the queue's strategy
-//! ([`strategy`]), shared with other buckets that have the same requirement
-//! and members. A caller arriving takes its bucket's first free agent; an
+//! free agents ordered by the queue's strategy ([`strategy`]): sorted block
+//! lists with one entry per listing, or an ordered set with one entry per
+//! member ([`strategy::FreeShape`]), shared with other buckets that have
+//! the same requirement and members. A caller arriving takes its bucket's first free agent; an
 //! agent becoming free compares the cached heads of its buckets (across all
 //! its queues) and takes the best. Both are O(buckets of one agent + log n),
 //! never a scan of all agents or callers.

@@ -13,7 +13,7 @@ impl SelectAgent for LeastTalkTime {
     }
 
     fn shape(&self) -> FreeShape {
-        FreeShape::PerListing { by_primary: false }
+        FreeShape::PerListing
     }
 
     fn key(&self, a: &AgentView<'_>, _memory: &QueueMemory, _rng: &mut Rng) -> (u64, u64) {

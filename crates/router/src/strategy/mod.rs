@@ -200,11 +200,7 @@ pub enum FreeShape {
     /// back). Listing and taking are O(1) in the usual case, O(log n + B)
     /// for an older key; listing under a new key leaves the old entry
     /// behind, stale, cleared when met or by an incremental sweep.
-    PerListing {
-        /// One list per `primary` value (e.g. per call count), so that
-        /// listings stay at the back of their list.
-        by_primary: bool,
-    },
+    PerListing,
     /// One entry per member in an ordered set, replaced in O(log n) when
     /// the key changes and kept while the member is busy when
     /// [`SelectAgent::keeps`] says so: for keys that usually survive a busy
