@@ -179,7 +179,32 @@ impl Dialog {
     /// starts early; call [`Dialog::confirm`] when the 2xx is sent.
     pub fn uas(request: &Message, local_tag: &str) -> Result<Dialog, DialogError> {
         let remote_tag = request.from().tag().ok_or(DialogError::MissingTag)?;
-        Ok(Dialog {
+        let remote_target = contact_uri(request)?;
+        Ok(Dialog::new_uas(
+            request,
+            local_tag,
+            remote_tag,
+            remote_target,
+        ))
+    }
+
+    /// [`Dialog::uas`] for a peer that may predate RFC 3261 (§12.1.1, RFC
+    /// 4475 §3.4.1): a From without a tag is a null (empty) remote tag, and
+    /// a request without a usable Contact gets `fallback_target` (say, its
+    /// From URI) as the remote target. Never fails.
+    pub fn uas_compat(request: &Message, local_tag: &str, fallback_target: &str) -> Dialog {
+        let remote_tag = request.from().tag().unwrap_or_default();
+        let remote_target = contact_uri(request).unwrap_or_else(|_| fallback_target.to_string());
+        Dialog::new_uas(request, local_tag, remote_tag, remote_target)
+    }
+
+    fn new_uas(
+        request: &Message,
+        local_tag: &str,
+        remote_tag: &str,
+        remote_target: String,
+    ) -> Dialog {
+        Dialog {
             id: DialogId {
                 call_id: request.call_id().to_string(),
                 local_tag: local_tag.to_string(),
@@ -191,26 +216,52 @@ impl Dialog {
             remote_seq: Some(request.cseq().seq),
             local: with_tag(request.to_str_raw(), local_tag),
             remote: request.from_str_raw().to_string(),
-            remote_target: contact_uri(request)?,
+            remote_target,
             route_set: record_route(request),
             secure: request
                 .request_uri_str()
                 .is_some_and(|u| u.len() >= 5 && u[..5].eq_ignore_ascii_case("sips:")),
             invite_in: (request.method() == Some(Method::Invite)).then(|| request.cseq().seq),
             invite_out: None,
-        })
+        }
     }
 
     /// The UAC side, from the request we sent and a provisional (with To
     /// tag) or 2xx response to it (§12.1.2). The route set is the
     /// response's Record-Route in reverse.
     pub fn uac(request: &Message, response: &Message) -> Result<Dialog, DialogError> {
-        let status = response.status().unwrap_or(0);
         let local_tag = request.from().tag().ok_or(DialogError::MissingTag)?;
         let remote_tag = response.to().tag().ok_or(DialogError::MissingTag)?;
+        let remote_target = contact_uri(response)?;
+        Ok(Dialog::new_uac(
+            request,
+            response,
+            (local_tag, remote_tag),
+            remote_target,
+        ))
+    }
+
+    /// [`Dialog::uac`] for a peer that may predate RFC 3261 (§12.1.2): a
+    /// response without a To tag is a null (empty) remote tag, and one
+    /// without a usable Contact keeps `fallback_target` (say, the request's
+    /// Request-URI) as the remote target. Never fails.
+    pub fn uac_compat(request: &Message, response: &Message, fallback_target: &str) -> Dialog {
+        let local_tag = request.from().tag().unwrap_or_default();
+        let remote_tag = response.to().tag().unwrap_or_default();
+        let remote_target = contact_uri(response).unwrap_or_else(|_| fallback_target.to_string());
+        Dialog::new_uac(request, response, (local_tag, remote_tag), remote_target)
+    }
+
+    fn new_uac(
+        request: &Message,
+        response: &Message,
+        (local_tag, remote_tag): (&str, &str),
+        remote_target: String,
+    ) -> Dialog {
+        let status = response.status().unwrap_or(0);
         let mut route_set = record_route(response);
         route_set.reverse();
-        Ok(Dialog {
+        Dialog {
             id: DialogId {
                 call_id: request.call_id().to_string(),
                 local_tag: local_tag.to_string(),
@@ -226,7 +277,7 @@ impl Dialog {
             remote_seq: None,
             local: request.from_str_raw().to_string(),
             remote: response.to_str_raw().to_string(),
-            remote_target: contact_uri(response)?,
+            remote_target,
             route_set,
             secure: request
                 .request_uri_str()
@@ -234,7 +285,7 @@ impl Dialog {
             invite_out: (request.method() == Some(Method::Invite) && status < 200)
                 .then(|| request.cseq().seq),
             invite_in: None,
-        })
+        }
     }
 
     /// The 2xx was sent (UAS) or received (UAC).
@@ -664,6 +715,53 @@ CSeq: {seq} {method}
         let no_tag = msg(&INVITE.replace(";tag=ours", ""));
         assert_eq!(Dialog::uas(&no_tag, "t").unwrap_err().status(), 400);
         assert!(!is_in_dialog(&msg(INVITE)));
+    }
+
+    #[test]
+    fn compat_dialogs_take_null_tags_and_a_fallback_target() {
+        // RFC 2543 style: no From tag, no Contact (RFC 4475 §3.4.1).
+        let old = msg(&INVITE
+            .replace(";tag=ours", "")
+            .replace("Contact: <sip:sb@10.0.0.1>\n", ""));
+        let mut d = Dialog::uas_compat(&old, "sb1", "sip:queue@10.0.0.1");
+        assert_eq!(d.id.remote_tag, "");
+        assert_eq!(d.remote_target, "sip:queue@10.0.0.1");
+        d.response_sent(Method::Invite, 100, 200);
+        let bye = msg(&format!(
+            "BYE sip:agent@10.0.0.9 SIP/2.0
+Via: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKold
+From: \"Queue\" <sip:queue@10.0.0.1>
+To: <sip:agent@10.0.0.9>;tag=sb1
+Call-ID: leg-b
+CSeq: 101 BYE
+Content-Length: 0
+
+"
+        ));
+        assert!(d.on_request(&bye).is_ok(), "a null tag matches a null tag");
+        // With tags and a Contact the compat constructors equal the strict ones.
+        let inv = msg(INVITE);
+        assert_eq!(
+            Dialog::uas_compat(&inv, "x", "sip:unused"),
+            Dialog::uas(&inv, "x").unwrap()
+        );
+        let ok = ok_with("Record-Route: <sip:p1;lr>\n", "sip:agent@10.0.0.9", 200);
+        assert_eq!(
+            Dialog::uac_compat(&inv, &ok, "sip:unused"),
+            Dialog::uac(&inv, &ok).unwrap()
+        );
+        // A 2xx without To tag or Contact.
+        let bare = msg(&String::from_utf8(crate::ResponseBuilder::new(&inv, 200).build()).unwrap());
+        assert_eq!(
+            Dialog::uac(&inv, &bare).unwrap_err(),
+            DialogError::MissingTag
+        );
+        let d = Dialog::uac_compat(&inv, &bare, "sip:agent@10.0.0.9");
+        assert_eq!(
+            (d.id.remote_tag.as_str(), d.state),
+            ("", DialogState::Confirmed)
+        );
+        assert_eq!(d.remote_target, "sip:agent@10.0.0.9");
     }
 
     #[test]

@@ -2,16 +2,17 @@
 //! ring timeout, ACK for 2xx, BYE, and what each agent response means for
 //! the router.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
 use bytes::Bytes;
 use router::{CallKey, RingFailure};
+use sip_core::dialog::{cancel_for, Dialog, DialogError, DialogId};
 use sip_core::sdp::{self, PayloadFormat, Sdp};
 use sip_core::transaction::{new_branch, TxKey};
-use sip_core::{Message, Method, RequestBuilder, ResponseBuilder};
+use sip_core::{Message, Method, RequestBuilder, ResponseBuilder, Uri};
 
-use super::caller::{contact_target, media_codec, CallState};
+use super::caller::{media_codec, CallState};
 use super::finish::Party;
 use super::{new_tag, Engine};
 use crate::transport::Proto;
@@ -31,22 +32,15 @@ pub struct AgentLeg {
     pub call: CallKey,
     pub agent: String,
     pub state: LegState,
-    pub call_id: String,
-    pub local_tag: String,
-    pub remote_tag: Option<String>,
-    /// Request-URI and destination of the INVITE.
-    pub uri: String,
-    pub dest: SocketAddr,
-    pub invite: Bytes,
+    /// Our INVITE (its CANCEL copies it; the dialog is made from it).
+    pub invite: Message,
     pub invite_tx: TxKey,
-    pub invite_branch: String,
-    pub from: String,
-    pub to: String,
-    /// From the agent's 2xx.
-    pub remote_target: Option<String>,
-    pub target_addr: SocketAddr,
-    pub route_set: Vec<String>,
-    pub cseq: u32,
+    /// Where the INVITE went (the binding or its flow): in-dialog requests
+    /// go back there over TCP/TLS, and when the Contact names no IP.
+    pub dest: SocketAddr,
+    /// The leg's dialog (we are the UAC), from the first provisional with a
+    /// To tag or from the 2xx.
+    pub dialog: Option<Dialog>,
     pub ack: Option<Bytes>,
     /// The agent registered over TCP.
     pub proto: Proto,
@@ -167,9 +161,15 @@ impl Engine {
             .header("X-Switchboard-Queue", &c.queue)
             .header("User-Agent", &self.cfg.raw.sip.user_agent)
             .build(Some(("application/sdp", offer.as_bytes())));
-        let invite = Bytes::from(invite);
+        let invite = match Message::parse(Bytes::from(invite)) {
+            Ok(m) => m,
+            Err(e) => {
+                tracing::warn!(call_id = %c.call_id, "our INVITE does not parse: {e}");
+                return None;
+            }
+        };
         let key = self.tx.send_request(
-            invite.clone(),
+            invite.as_bytes().clone(),
             Method::Invite,
             &branch,
             t.dest,
@@ -186,20 +186,10 @@ impl Engine {
                 call,
                 agent: t.label,
                 state: LegState::Calling,
-                call_id: call_id.clone(),
-                local_tag,
-                remote_tag: None,
-                uri: t.uri,
-                dest: t.dest,
                 invite,
                 invite_tx: key,
-                invite_branch: branch,
-                from,
-                to: t.to,
-                remote_target: None,
-                target_addr: t.dest,
-                route_set: Vec::new(),
-                cseq: 1,
+                dest: t.dest,
+                dialog: None,
                 ack: None,
                 proto: t.proto,
                 trunk: t.trunk,
@@ -235,28 +225,17 @@ impl Engine {
             return;
         }
         leg.state = LegState::Cancelling;
-        let (proto, invite_branch) = (leg.proto, leg.invite_branch.clone());
-        let via = self.via(&invite_branch, proto);
-        let Some(leg) = self.legs.get(leg_id) else {
-            return;
-        };
-        let cancel = RequestBuilder::new("CANCEL", &leg.uri)
-            .header("Via", via)
-            .header("Max-Forwards", 70)
-            .header("From", format!("{};tag={}", leg.from, leg.local_tag))
-            .header("To", &leg.to)
-            .header("Call-ID", &leg.call_id)
-            .header("CSeq", format!("{} CANCEL", leg.cseq))
-            .build(None);
-        let (branch, dest) = (leg.invite_branch.clone(), leg.dest);
-        self.tx.send_request(
-            Bytes::from(cancel),
-            Method::Cancel,
-            &branch,
-            dest,
-            proto.reliable(),
-            now,
-        );
+        let cancel = Bytes::from(cancel_for(&leg.invite));
+        let branch = leg
+            .invite
+            .top_via()
+            .ok()
+            .and_then(|v| v.branch())
+            .unwrap_or_default()
+            .to_string();
+        let (dest, reliable) = (leg.dest, leg.proto.reliable());
+        self.tx
+            .send_request(cancel, Method::Cancel, &branch, dest, reliable, now);
         // If the agent never answers the CANCEL, Timer B ends the INVITE
         // transaction; forget the leg after that at the latest.
         self.forget_leg_later(now, leg_id);
@@ -272,10 +251,13 @@ impl Engine {
         let status = msg.status().unwrap_or(0);
         let method = msg.cseq().method;
         if method != Method::Invite {
+            if let Some(d) = leg.dialog.as_mut().filter(|d| is_ours(d, &msg)) {
+                d.on_response(&msg);
+            }
             if method == Method::Bye && leg.state == LegState::Ending {
                 self.legs.remove(&leg_id);
             }
-            return; // responses to our CANCEL/BYE need nothing more
+            return; // responses to our CANCEL/BYE/NOTIFY need nothing more
         }
         match status {
             100 => {}
@@ -283,7 +265,16 @@ impl Engine {
                 if leg.state == LegState::Calling {
                     leg.state = LegState::Ringing;
                 }
-                leg.remote_tag = msg.to().tag().map(str::to_string);
+                // An early dialog (RFC 3261 §12.1.2): the first To tag wins.
+                match leg.dialog.as_mut() {
+                    Some(d) if is_ours(d, &msg) => d.on_response(&msg),
+                    Some(_) => {}
+                    None if msg.to().tag().is_some() => {
+                        let ruri = leg.invite.request_uri_str().unwrap_or_default();
+                        leg.dialog = Some(Dialog::uac_compat(&leg.invite, &msg, ruri));
+                    }
+                    None => {}
+                }
             }
             200..=299 => self.agent_answered(now, &leg_id, msg),
             _ => {
@@ -317,29 +308,31 @@ impl Engine {
         }
     }
 
-    /// A 2xx on one of our legs: learn the dialog (remote tag, target,
-    /// route set) and ACK it.
+    /// A 2xx on one of our legs: confirm the dialog (its early one, or a
+    /// new one for another To tag) and ACK it (RFC 3261 §13.2.2.4).
     pub(super) fn confirm_leg(&mut self, leg_id: &str, msg: &Message) {
+        let Some(proto) = self.legs.get(leg_id).map(|l| l.proto) else {
+            return;
+        };
+        let via = self.via(&new_branch(), proto);
         let Some(leg) = self.legs.get_mut(leg_id) else {
             return;
         };
-        leg.remote_tag = msg.to().tag().map(str::to_string);
-        let (target, addr) = contact_target(msg, leg.dest);
-        leg.remote_target = Some(target);
-        // Over TCP the dialog stays on the agent's connection.
-        leg.target_addr = if leg.proto.reliable() { leg.dest } else { addr };
-        leg.route_set = msg
-            .list(sip_core::HeaderName::RecordRoute)
-            .map(str::to_string)
-            .collect();
-        leg.route_set.reverse();
-        let ack = self.in_dialog_request(leg_id, "ACK", leg_cseq(self, leg_id), None);
-        if let (Some(ack), Some(leg)) = (ack, self.legs.get_mut(leg_id)) {
-            let data = Bytes::from(ack.1);
-            leg.ack = Some(data.clone());
-            let proto = leg.proto;
-            self.send(ack.0, data, proto);
-        }
+        let d = match leg.dialog.as_mut() {
+            Some(d) if is_ours(d, msg) => {
+                d.on_response(msg);
+                d
+            }
+            _ => {
+                let ruri = leg.invite.request_uri_str().unwrap_or_default();
+                leg.dialog
+                    .insert(Dialog::uac_compat(&leg.invite, msg, ruri))
+            }
+        };
+        let ack = Bytes::from(d.ack(msg.cseq().seq, &via).build(None));
+        let dest = route_dest(d, proto, leg.dest);
+        leg.ack = Some(ack.clone());
+        self.send(dest, ack, proto);
     }
 
     fn agent_answered(&mut self, now: Instant, leg_id: &str, msg: Message) {
@@ -413,45 +406,21 @@ impl Engine {
         self.answer_caller(now, call);
     }
 
-    /// Starts a request inside the agent leg's dialog (the caller adds
-    /// headers and the body); returns its destination and the builder.
+    /// A new request in the agent leg's dialog (BYE, NOTIFY) with a new
+    /// branch: the builder (add headers and the body), the branch, where it
+    /// goes and on which transport. `None` when the leg has no dialog.
     pub(super) fn leg_request(
-        &self,
+        &mut self,
         leg_id: &str,
         method: &str,
-        cseq: u32,
-        branch: Option<&str>,
-    ) -> Option<(SocketAddr, RequestBuilder)> {
-        let leg = self.legs.get(leg_id)?;
-        let target = leg.remote_target.as_deref().unwrap_or(&leg.uri);
-        let branch = branch.map(str::to_string).unwrap_or_else(new_branch);
-        let mut r = RequestBuilder::new(method, target)
-            .header("Via", self.via(&branch, leg.proto))
-            .header("Max-Forwards", 70)
-            .header("From", format!("{};tag={}", leg.from, leg.local_tag));
-        r = match &leg.remote_tag {
-            Some(t) => r.header("To", format!("{};tag={t}", leg.to)),
-            None => r.header("To", &leg.to),
-        };
-        r = r
-            .header("Call-ID", &leg.call_id)
-            .header("CSeq", format!("{cseq} {method}"));
-        for route in &leg.route_set {
-            r = r.header("Route", route);
-        }
-        Some((route_dest(&leg.route_set, leg.target_addr), r))
-    }
-
-    /// A body-less request inside the agent leg's dialog (ACK, BYE).
-    fn in_dialog_request(
-        &self,
-        leg_id: &str,
-        method: &str,
-        cseq: u32,
-        branch: Option<&str>,
-    ) -> Option<(SocketAddr, Vec<u8>)> {
-        self.leg_request(leg_id, method, cseq, branch)
-            .map(|(dest, r)| (dest, r.build(None)))
+    ) -> Option<(RequestBuilder, String, SocketAddr, Proto)> {
+        let proto = self.legs.get(leg_id)?.proto;
+        let branch = new_branch();
+        let via = self.via(&branch, proto);
+        let leg = self.legs.get_mut(leg_id)?;
+        let d = leg.dialog.as_mut()?;
+        let r = d.request(method, &via);
+        Some((r, branch, route_dest(d, proto, leg.dest), proto))
     }
 
     /// Sends BYE on an agent leg (it was answered) and marks it ending.
@@ -459,19 +428,11 @@ impl Engine {
         let Some(leg) = self.legs.get_mut(leg_id) else {
             return;
         };
-        leg.cseq += 1;
         leg.state = LegState::Ending;
-        let (cseq, proto) = (leg.cseq, leg.proto);
-        let branch = new_branch();
-        if let Some((dest, bye)) = self.in_dialog_request(leg_id, "BYE", cseq, Some(&branch)) {
-            self.tx.send_request(
-                Bytes::from(bye),
-                Method::Bye,
-                &branch,
-                dest,
-                proto.reliable(),
-                now,
-            );
+        if let Some((r, branch, dest, proto)) = self.leg_request(leg_id, "BYE") {
+            let bye = Bytes::from(r.build(None));
+            self.tx
+                .send_request(bye, Method::Bye, &branch, dest, proto.reliable(), now);
         }
         self.forget_leg_later(now, leg_id);
     }
@@ -479,8 +440,8 @@ impl Engine {
     /// A retransmitted 2xx for an INVITE whose transaction ended: ACK again.
     pub(super) fn reack(&mut self, _now: Instant, msg: &Message) {
         if let Some(leg) = self.legs.get(msg.call_id()) {
-            if let Some(ack) = leg.ack.clone() {
-                let dest = route_dest(&leg.route_set, leg.target_addr);
+            if let (Some(ack), Some(d)) = (leg.ack.clone(), leg.dialog.as_ref()) {
+                let dest = route_dest(d, leg.proto, leg.dest);
                 let proto = leg.proto;
                 self.send(dest, ack, proto);
                 return;
@@ -521,12 +482,17 @@ impl Engine {
     /// BYE (or another request) from an agent.
     pub(super) fn agent_in_dialog(&mut self, now: Instant, key: TxKey, msg: Message) {
         let leg_id = msg.call_id().to_string();
-        let Some(leg) = self.legs.get(&leg_id) else {
+        let Some(leg) = self.legs.get_mut(&leg_id) else {
             return;
         };
-        if msg.to().tag() != Some(leg.local_tag.as_str()) {
-            let resp = ResponseBuilder::new(&msg, 481).build();
-            return self.respond(&key, resp, now);
+        // RFC 3261 §12.2.2: the dialog checks tags and CSeq order, and
+        // takes a new target from a target refresh.
+        let checked = match leg.dialog.as_mut() {
+            Some(d) => d.on_request(&msg),
+            None => Err(DialogError::UnknownDialog),
+        };
+        if let Err(e) = checked {
+            return self.refuse_in_dialog(now, &key, &msg, e);
         }
         let call = leg.call;
         match msg.method() {
@@ -563,6 +529,9 @@ impl Engine {
                 }
                 let resp = r.build();
                 self.respond(&key, resp, now);
+                if let Some(d) = self.legs.get_mut(&leg_id).and_then(|l| l.dialog.as_mut()) {
+                    d.response_sent(Method::Invite, msg.cseq().seq, 200);
+                }
             }
             _ => {
                 let resp = ResponseBuilder::new(&msg, 200).build();
@@ -570,10 +539,6 @@ impl Engine {
             }
         }
     }
-}
-
-fn leg_cseq(engine: &Engine, leg_id: &str) -> u32 {
-    engine.legs.get(leg_id).map(|l| l.cseq).unwrap_or(1)
 }
 
 /// Our SDP for an outgoing leg (`version` 1 for the INVITE, 2 for answers
@@ -610,21 +575,33 @@ fn agent_formats(caller: &PayloadFormat, configured: &[String]) -> Vec<PayloadFo
     out
 }
 
-/// Loose routing (RFC 3261 §12.2.1.1): the first Route's address if it is an
-/// IP literal with `lr`, else the remote target.
-pub(super) fn route_dest(route_set: &[String], target: SocketAddr) -> SocketAddr {
-    route_set
-        .first()
-        .and_then(|r| sip_core::NameAddr::parse(r, "Route").ok())
-        .and_then(|n| n.uri())
-        .filter(|u| u.params.has("lr"))
-        .and_then(|u| {
-            u.host
-                .parse()
-                .ok()
-                .map(|ip| SocketAddr::new(ip, u.port.unwrap_or(5060)))
-        })
-        .unwrap_or(target)
+/// True when a response belongs to dialog `d` (same Call-ID and tags).
+fn is_ours(d: &Dialog, msg: &Message) -> bool {
+    DialogId::of_response(msg).is_some_and(|id| id == d.id)
+}
+
+/// Where a request in dialog `d` goes (RFC 3261 §12.2.1.1, loose routing):
+/// its next hop (the first route, else the remote target) when that names
+/// an IP literal. `peer` is where the peer's messages come from (the
+/// caller's source, the agent's binding): over TCP/TLS requests reuse its
+/// connection unless a route leads elsewhere, and it stands in for a host
+/// name, which we never resolve for a peer.
+pub(super) fn route_dest(d: &Dialog, proto: Proto, peer: SocketAddr) -> SocketAddr {
+    let target = match proto.reliable() {
+        true => peer,
+        false => uri_addr(&d.remote_target).unwrap_or(peer),
+    };
+    match d.route_set.is_empty() {
+        true => target,
+        false => uri_addr(d.next_hop()).unwrap_or(target),
+    }
+}
+
+/// The address of a SIP URI whose host is an IP literal (port 5060 unless given).
+fn uri_addr(uri: &str) -> Option<SocketAddr> {
+    let u = Uri::parse(uri)?;
+    let ip: IpAddr = u.host.parse().ok()?;
+    Some(SocketAddr::new(ip, u.port.unwrap_or(5060)))
 }
 
 /// A caller id as a SIP user part (escaped where needed).

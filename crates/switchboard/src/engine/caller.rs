@@ -114,10 +114,7 @@ impl Call {
         for route in &self.route_set {
             r = r.header("Route", route);
         }
-        (
-            r,
-            super::agent_leg::route_dest(&self.route_set, self.target_addr),
-        )
+        (r, loose_route_dest(&self.route_set, self.target_addr))
     }
 }
 
@@ -613,4 +610,21 @@ pub(super) fn contact_target(msg: &Message, source: SocketAddr) -> (String, Sock
         }
         None => (msg.from().uri_text.to_string(), source),
     }
+}
+
+/// Loose routing (RFC 3261 §12.2.1.1): the first Route's address if it is an
+/// IP literal with `lr`, else the remote target.
+fn loose_route_dest(route_set: &[String], target: SocketAddr) -> SocketAddr {
+    route_set
+        .first()
+        .and_then(|r| sip_core::NameAddr::parse(r, "Route").ok())
+        .and_then(|n| n.uri())
+        .filter(|u| u.params.has("lr"))
+        .and_then(|u| {
+            u.host
+                .parse()
+                .ok()
+                .map(|ip| SocketAddr::new(ip, u.port.unwrap_or(5060)))
+        })
+        .unwrap_or(target)
 }

@@ -34,6 +34,7 @@ use std::time::{Instant, SystemTime};
 use bytes::Bytes;
 use media::{MediaEngine, MediaEvent, Prompt};
 use router::{CallKey, Router, RouterEvent};
+use sip_core::dialog::DialogError;
 use sip_core::transaction::{
     ClientAction, ServerAction, Timers, TransactionLayer, Transmit, TxEvent, TxKey,
 };
@@ -587,6 +588,26 @@ impl Engine {
         self.counters.no_dialog += 1;
         let resp = ResponseBuilder::new(&msg, 481).to_tag(&new_tag()).build();
         self.respond(&key, resp, now);
+    }
+
+    /// Answers an in-dialog request its dialog refused (RFC 3261 §12.2.2,
+    /// §14.2): 481 for no such dialog, 500 for a CSeq lower than the last,
+    /// 491 for glare, 500 with Retry-After 0-10 s while the previous
+    /// INVITE is unanswered. ACK is never answered.
+    fn refuse_in_dialog(&mut self, now: Instant, key: &TxKey, msg: &Message, e: DialogError) {
+        if msg.method() == Some(Method::Ack) {
+            return;
+        }
+        if e == DialogError::UnknownDialog {
+            self.counters.no_dialog += 1;
+        }
+        tracing::debug!(status = e.status(), "in-dialog request refused: {e}");
+        let mut r = ResponseBuilder::new(msg, e.status());
+        if e == DialogError::InviteInProgress {
+            r = r.header("Retry-After", rand::random::<u32>() % 11);
+        }
+        let resp = r.build();
+        self.respond(key, resp, now);
     }
 
     // ----- responses ---------------------------------------------------

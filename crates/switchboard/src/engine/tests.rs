@@ -598,3 +598,98 @@ fn stun_keepalives_are_answered_with_the_mapped_address() {
     assert_eq!(s.engine.counters.stun_keepalives, 1);
     assert_eq!(s.engine.counters.parse_errors, 0, "not counted as bad SIP");
 }
+
+impl Sim {
+    fn input_from(&mut self, src: &str, text: &str) {
+        let src: SocketAddr = src.parse().unwrap();
+        self.engine
+            .handle_datagram(self.now, src, Bytes::from(text.to_string()));
+        self.drain();
+    }
+
+    /// Like [`Sim::take`], with each message's destination.
+    fn take_with_dest(&mut self, start: &str) -> Vec<(SocketAddr, String)> {
+        let (hit, rest): (Vec<_>, Vec<_>) =
+            self.sent.drain(..).partition(|(_, m)| m.starts_with(start));
+        self.sent = rest;
+        hit
+    }
+}
+
+fn parse(text: &str) -> sip_core::Message {
+    sip_core::Message::parse(Bytes::from(text.to_string())).unwrap()
+}
+
+const AGENT_SDP: &str =
+    "v=0\r\no=a 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\nm=audio 4100 RTP/AVP 0\r\n";
+
+/// A queued caller rung to agent 1001 at `phone`, who answers through a
+/// record-routing proxy at `proxy` with Contact `contact`. Returns the
+/// engine's INVITE to the agent.
+fn bridged_through_proxy(s: &mut Sim, phone: &str, proxy: &str, contact: &str) -> String {
+    s.register("1001", phone);
+    s.input(&invite(""));
+    let inv = s.take("INVITE ").pop().expect("INVITE to the agent");
+    let ok = sip_core::ResponseBuilder::new(&parse(&inv), 200)
+        .to_tag("a1")
+        .header("Record-Route", format!("<sip:{proxy};lr>"))
+        .header("Contact", format!("<sip:1001@{contact}>"))
+        .body("application/sdp", AGENT_SDP.as_bytes())
+        .build();
+    s.input_from(phone, &String::from_utf8(ok).unwrap());
+    inv
+}
+
+#[test]
+fn an_agent_leg_follows_its_dialog_route_set_and_remote_target() {
+    let mut s = sim("");
+    let (phone, proxy, contact) = ("127.0.0.1:7171", "127.0.0.1:7373", "127.0.0.1:7272");
+    let inv = bridged_through_proxy(&mut s, phone, proxy, contact);
+    let (dest, ack) = s.take_with_dest("ACK ").pop().expect("ACK for the 2xx");
+    assert_eq!(
+        dest,
+        proxy.parse().unwrap(),
+        "loose routing: to the first route"
+    );
+    let ack = parse(&ack);
+    assert_eq!(ack.request_uri_str(), Some(&*format!("sip:1001@{contact}")));
+    assert_eq!(
+        ack.header(sip_core::HeaderName::Route),
+        Some(&*format!("<sip:{proxy};lr>"))
+    );
+    assert_eq!((ack.cseq().seq, ack.to().tag()), (1, Some("a1")));
+    let answered = s.take("SIP/2.0 200");
+    assert_eq!(answered.len(), 1, "the caller is answered");
+    let caller_tag = to_tag(&answered[0]);
+
+    // A BYE from the agent with the right Call-ID but another From tag: 481.
+    let inv = parse(&inv);
+    let agent_req = |method: &str, from_tag: &str, cseq: u32| {
+        format!(
+            "{method} sip:switchboard@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP {phone};branch=z9hG4bK-a-{method}-{cseq}\r\n\
+From: <sip:1001@127.0.0.1>;tag={from_tag}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {cseq} {method}\r\n\
+Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
+            inv.from_str_raw(),
+            inv.call_id()
+        )
+    };
+    s.input_from(phone, &agent_req("BYE", "other", 7));
+    assert_eq!(s.take("SIP/2.0 481").len(), 1);
+    assert_eq!(s.engine.active_calls(), 1, "the call goes on");
+    // An INFO, then one with a lower CSeq: 500, and the call goes on.
+    s.input_from(phone, &agent_req("INFO", "a1", 7));
+    assert_eq!(s.take("SIP/2.0 200").len(), 1);
+    s.input_from(phone, &agent_req("INFO", "a1", 6));
+    assert_eq!(s.take("SIP/2.0 500").len(), 1);
+    assert_eq!(s.engine.active_calls(), 1);
+
+    // The caller hangs up: our BYE to the agent goes the same way, CSeq 2.
+    s.input(&in_dialog("ACK", 1, &caller_tag, ""));
+    s.input(&in_dialog("BYE", 2, &caller_tag, ""));
+    let (dest, bye) = s.take_with_dest("BYE ").pop().expect("BYE to the agent");
+    assert_eq!(dest, proxy.parse().unwrap());
+    let bye = parse(&bye);
+    assert_eq!(bye.request_uri_str(), Some(&*format!("sip:1001@{contact}")));
+    assert_eq!((bye.cseq().seq, bye.to().tag()), (2, Some("a1")));
+    assert_eq!(s.engine.active_calls(), 0);
+}

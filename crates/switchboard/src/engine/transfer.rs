@@ -9,7 +9,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use router::{CallKey, EndedBy};
 use sip_core::dialog::refer::{refer_target, sipfrag};
-use sip_core::transaction::{new_branch, TxKey};
+use sip_core::transaction::TxKey;
 use sip_core::{Message, Method, ResponseBuilder, Uri};
 
 use super::caller::CallState;
@@ -97,21 +97,14 @@ impl Engine {
     /// The NOTIFY that tells the transferring phone how its REFER ended
     /// (RFC 3515 §2.4.5), closing the implicit subscription.
     fn notify_refer_result(&mut self, now: Instant, leg_id: &str, refer_seq: u32, status: u16) {
-        let Some(leg) = self.legs.get_mut(leg_id) else {
+        let Some((r, branch, dest, proto)) = self.leg_request(leg_id, "NOTIFY") else {
             return;
         };
-        leg.cseq += 1;
-        let (cseq, proto) = (leg.cseq, leg.proto);
-        let branch = new_branch();
         let body = sipfrag(status);
-        let contact = self.contact(proto);
-        let Some((dest, r)) = self.leg_request(leg_id, "NOTIFY", cseq, Some(&branch)) else {
-            return;
-        };
         let r = r
             .header("Event", format!("refer;id={refer_seq}"))
             .header("Subscription-State", "terminated;reason=noresource")
-            .header("Contact", contact);
+            .header("Contact", self.contact(proto));
         let data = Bytes::from(r.build(Some(("message/sipfrag;version=2.0", body.as_bytes()))));
         self.tx
             .send_request(data, Method::Notify, &branch, dest, proto.reliable(), now);
