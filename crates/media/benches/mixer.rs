@@ -1,5 +1,12 @@
 //! N−1 mixer cost per 20 ms frame.
 //! `cargo bench -p media --bench mixer`
+//!
+//! For a stable instruction count on a noisy machine, `MIXER_CALLGRIND=<case>`
+//! (e.g. `10-party 48kHz loud`) skips criterion and runs 1,000 in-place
+//! mixes of that case (AVX2/detected kernels; `MIXER_PORTABLE=1` for the
+//! portable ones), to run under
+//! `valgrind --tool=callgrind --toggle-collect='*Mixer*mix*'`: the
+//! collected instructions divided by 1,000 are the cost of one frame.
 
 use criterion::{black_box, criterion_group, criterion_main, Criterion};
 use media::mixer::{Mixer, Role};
@@ -30,13 +37,42 @@ fn inputs(parties: u32, frame: usize, amp: i32) -> Vec<Vec<i16>> {
         .collect()
 }
 
+const CASES: [(&str, u32, usize, i32); 4] = [
+    ("3-party 8kHz loud", 3, 160, 20000),
+    ("10-party 48kHz loud", 10, 960, 20000),
+    ("3-party 8kHz speech", 3, 160, 2000),
+    ("10-party 48kHz speech", 10, 960, 2000),
+];
+
+/// The `MIXER_CALLGRIND` mode (see the top of this file).
+fn callgrind(case: &str) {
+    let Some(&(_, parties, frame, amp)) = CASES.iter().find(|c| c.0 == case) else {
+        panic!("MIXER_CALLGRIND: no case {case:?}");
+    };
+    let ins = inputs(parties, frame, amp);
+    let m = if std::env::var_os("MIXER_PORTABLE").is_some() {
+        Mixer::new_portable(frame)
+    } else {
+        Mixer::new(frame)
+    };
+    let mut m = setup(m, parties);
+    feed(&mut m, parties, &ins);
+    for _ in 0..1000 {
+        for id in 0..parties {
+            black_box(m.input_mut(id));
+        }
+        m.mix();
+        black_box(m.output(0));
+    }
+    eprintln!("{case} ({}): 1000 mixes", m.kernels());
+}
+
 fn bench(c: &mut Criterion) {
-    let cases = [
-        ("3-party 8kHz loud", 3u32, 160usize, 20000),
-        ("10-party 48kHz loud", 10, 960, 20000),
-        ("3-party 8kHz speech", 3, 160, 2000),
-        ("10-party 48kHz speech", 10, 960, 2000),
-    ];
+    if let Ok(case) = std::env::var("MIXER_CALLGRIND") {
+        callgrind(&case);
+        return;
+    }
+    let cases = CASES;
     // With the input copy (`set_input`), detected kernels vs portable.
     for (name, parties, frame, amp) in cases {
         let ins = inputs(parties, frame, amp);

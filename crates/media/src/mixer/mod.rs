@@ -13,8 +13,15 @@
 //!
 //! Per-party gain is applied when the frame is written, so the N−1
 //! subtraction removes exactly what was added.
+//!
+//! Everyone not whispered to is mixed in one pass over memory (the
+//! `mix` kernel in `crate::simd`): per block of samples the i32 sum is
+//! built in registers, split into two i16 halves `a = sat16(sum)` and
+//! `b = sat16(sum − a)`, and each listener written as
+//! `sat16(sat16(a − own) + b)`, which equals `sat16(sum − own)` exactly.
+//! Parties whispered to take a slower path with their own i32 sum.
 
-use crate::simd::{self as kernels, Kernels};
+use crate::simd::{self as kernels, Kernels, Out};
 
 /// A party's identifier (chosen by the caller).
 pub type PartyId = u32;
@@ -39,9 +46,7 @@ struct Party {
     role: Role,
     /// Q12 gain (4096 = unity).
     gain: i32,
-    input: Vec<i16>,
     has_input: bool,
-    output: Vec<i16>,
 }
 
 /// The mixer for one conference.
@@ -49,8 +54,17 @@ struct Party {
 pub struct Mixer {
     frame: usize,
     parties: Vec<Party>,
+    /// Party `i`'s input frame is `inputs[i·frame..][..frame]` (one block
+    /// of memory, so the fused kernel walks every party without pointers).
+    inputs: Vec<i16>,
+    /// Party `i`'s output frame, laid out the same way.
+    outputs: Vec<i16>,
+    /// Per-frame plan, reused: indices of the public talkers...
+    talkers: Vec<u32>,
+    /// ...and what each party's output gets.
+    plan: Vec<Out>,
+    /// The public i32 sum and a copy plus whispers (whisper path only).
     sum: Vec<i32>,
-    sum16: Vec<i16>,
     scratch: Vec<i32>,
     k: Kernels,
 }
@@ -62,8 +76,11 @@ impl Mixer {
         Mixer {
             frame,
             parties: Vec::new(),
+            inputs: Vec::new(),
+            outputs: Vec::new(),
+            talkers: Vec::new(),
+            plan: Vec::new(),
             sum: vec![0; frame],
-            sum16: vec![0; frame],
             scratch: vec![0; frame],
             k: kernels::detect(),
         }
@@ -87,25 +104,35 @@ impl Mixer {
         self.frame
     }
 
+    fn index(&self, id: PartyId) -> Option<usize> {
+        self.parties.iter().position(|p| p.id == id)
+    }
+
     /// Adds a party (or changes its role if present).
     pub fn add_party(&mut self, id: PartyId, role: Role) {
-        if let Some(p) = self.parties.iter_mut().find(|p| p.id == id) {
-            p.role = role;
+        if let Some(i) = self.index(id) {
+            self.parties[i].role = role;
             return;
         }
         self.parties.push(Party {
             id,
             role,
             gain: 4096,
-            input: vec![0; self.frame],
             has_input: false,
-            output: vec![0; self.frame],
         });
+        let n = self.parties.len() * self.frame;
+        self.inputs.resize(n, 0);
+        self.outputs.resize(n, 0);
     }
 
     /// Removes a party.
     pub fn remove_party(&mut self, id: PartyId) {
-        self.parties.retain(|p| p.id != id);
+        if let Some(i) = self.index(id) {
+            self.parties.remove(i);
+            let f = self.frame;
+            self.inputs.drain(i * f..(i + 1) * f);
+            self.outputs.drain(i * f..(i + 1) * f);
+        }
     }
 
     /// Changes a party's role (e.g. whisper → barge).
@@ -135,36 +162,46 @@ impl Mixer {
     /// Writes a party's frame for this tick (shorter input is zero-padded).
     /// A party without input this tick is silent.
     pub fn set_input(&mut self, id: PartyId, samples: &[i16]) {
-        let Some(p) = self.parties.iter_mut().find(|p| p.id == id) else {
+        let Some(i) = self.index(id) else {
             return;
         };
-        let n = samples.len().min(self.frame);
+        let f = self.frame;
+        let p = &mut self.parties[i];
+        let input = &mut self.inputs[i * f..(i + 1) * f];
+        let n = samples.len().min(f);
         if p.gain == 4096 {
-            p.input[..n].copy_from_slice(&samples[..n]);
+            input[..n].copy_from_slice(&samples[..n]);
         } else {
             let g = p.gain;
-            for (d, &s) in p.input[..n].iter_mut().zip(samples) {
+            for (d, &s) in input[..n].iter_mut().zip(samples) {
                 *d = ((s as i32 * g) >> 12).clamp(-32768, 32767) as i16;
             }
         }
-        p.input[n..].iter_mut().for_each(|x| *x = 0);
+        input[n..].iter_mut().for_each(|x| *x = 0);
         p.has_input = true;
     }
 
     /// The party's input frame for this tick, to decode into in place (no
     /// copy); marks the party as having input. Gain is not applied.
     pub fn input_mut(&mut self, id: PartyId) -> Option<&mut [i16]> {
-        let p = self.parties.iter_mut().find(|p| p.id == id)?;
-        p.has_input = true;
-        Some(&mut p.input[..])
+        let i = self.index(id)?;
+        self.parties[i].has_input = true;
+        let f = self.frame;
+        Some(&mut self.inputs[i * f..(i + 1) * f])
     }
 
     /// The party's mixed output of the last [`Mixer::mix`].
     pub fn output(&self, id: PartyId) -> Option<&[i16]> {
-        self.parties
-            .iter()
-            .find(|p| p.id == id)
-            .map(|p| &p.output[..])
+        let i = self.index(id)?;
+        Some(&self.outputs[i * self.frame..(i + 1) * self.frame])
+    }
+
+    fn talks(p: &Party) -> bool {
+        p.role == Role::Participant && p.has_input
+    }
+
+    fn whispers_to(w: &Party, id: PartyId) -> bool {
+        w.has_input && w.id != id && w.role == (Role::Whisper { to: id })
     }
 
     /// Mixes one frame: every party's output is what it should hear.
@@ -172,66 +209,83 @@ impl Mixer {
     /// frame).
     pub fn mix(&mut self) {
         let k = self.k;
+        let f = self.frame;
+        let has_whisper = self
+            .parties
+            .iter()
+            .any(|p| matches!(p.role, Role::Whisper { .. }) && p.has_input);
+        self.talkers.clear();
+        self.plan.clear();
+        let mut whispered = 0;
+        for (i, p) in self.parties.iter().enumerate() {
+            if Self::talks(p) {
+                self.talkers.push(i as u32);
+            }
+            let out = if has_whisper && self.parties.iter().any(|w| Self::whispers_to(w, p.id)) {
+                whispered += 1;
+                Out::Skip
+            } else if Self::talks(p) {
+                Out::Minus
+            } else {
+                Out::Sum
+            };
+            self.plan.push(out);
+        }
+        // Everyone not whispered to, in one pass: the public i32 sum is
+        // built per block in registers and each listener gets
+        // `sat16(sum − own)`, saturated once.
+        (k.mix)(
+            f,
+            &self.inputs,
+            &self.talkers,
+            &self.plan,
+            &mut self.outputs,
+        );
+        if whispered > 0 {
+            self.mix_whispered();
+        }
+        for p in &mut self.parties {
+            p.has_input = false;
+        }
+    }
+
+    /// Rare path: the public sum plus whispers to each whispered party.
+    fn mix_whispered(&mut self) {
+        let k = self.k;
+        let f = self.frame;
         // Public sum, in one pass per group of up to 16 talkers.
         let mut group: [&[i16]; 16] = [&[]; 16];
         let mut g = 0;
         let mut add = false;
-        for p in &self.parties {
-            if p.role == Role::Participant && p.has_input {
-                group[g] = &p.input;
-                g += 1;
-                if g == group.len() {
-                    (k.sum)(&mut self.sum, &group, add);
-                    add = true;
-                    g = 0;
-                }
+        for &t in &self.talkers {
+            let t = t as usize;
+            group[g] = &self.inputs[t * f..(t + 1) * f];
+            g += 1;
+            if g == group.len() {
+                (k.sum)(&mut self.sum, &group, add);
+                add = true;
+                g = 0;
             }
         }
         if g > 0 || !add {
             (k.sum)(&mut self.sum, &group[..g], add);
         }
-        // Saturated copy of the sum; when nothing saturated it is exact and
-        // each listener's `sat16(sum − own)` is one saturating i16 subtract.
-        let fits = (k.sat)(&mut self.sum16, &self.sum);
-        let has_whisper = self
-            .parties
-            .iter()
-            .any(|p| matches!(p.role, Role::Whisper { .. }) && p.has_input);
-        for i in 0..self.parties.len() {
-            let id = self.parties[i].id;
-            let own_public = self.parties[i].role == Role::Participant && self.parties[i].has_input;
-            let whispered = has_whisper
-                && self
-                    .parties
-                    .iter()
-                    .any(|w| w.has_input && w.id != id && w.role == Role::Whisper { to: id });
-            if !whispered {
-                let p = &mut self.parties[i];
-                if !own_public {
-                    p.output.copy_from_slice(&self.sum16);
-                } else if fits {
-                    (k.minus16)(&mut p.output, &self.sum16, &p.input);
-                } else {
-                    (k.minus)(&mut p.output, &self.sum, &p.input);
-                }
+        for (i, p) in self.parties.iter().enumerate() {
+            if self.plan[i] != Out::Skip {
                 continue;
             }
-            // Rare path: the public sum plus whispers to this party.
             self.scratch.copy_from_slice(&self.sum);
-            for w in &self.parties {
-                if w.has_input && w.id != id && w.role == (Role::Whisper { to: id }) {
-                    (k.acc)(&mut self.scratch, &w.input);
+            for (j, w) in self.parties.iter().enumerate() {
+                if Self::whispers_to(w, p.id) {
+                    (k.acc)(&mut self.scratch, &self.inputs[j * f..(j + 1) * f]);
                 }
             }
-            let p = &mut self.parties[i];
-            if own_public {
-                (k.minus)(&mut p.output, &self.scratch, &p.input);
+            let out = &mut self.outputs[i * f..(i + 1) * f];
+            if Self::talks(p) {
+                (k.minus)(out, &self.scratch, &self.inputs[i * f..(i + 1) * f]);
             } else {
-                (k.sat)(&mut p.output, &self.scratch);
+                (k.sat)(out, &self.scratch);
             }
-        }
-        for p in &mut self.parties {
-            p.has_input = false;
         }
     }
 }
