@@ -246,8 +246,9 @@ impl MediaEngine {
         let ip = inner.cfg.bind_ip;
         let a = inner.pool.bind_pair(ip)?;
         let b = inner.pool.bind_pair(ip)?; // on error `a` drops: ports return
-        let a_addr = a.rtp.local_addr()?;
-        let b_addr = b.rtp.local_addr()?;
+                                           // The lease knows the port: no getsockname per leg.
+        let a_addr = SocketAddr::new(ip, a.lease.port());
+        let b_addr = SocketAddr::new(ip, b.lease.port());
         let id = SessionId(inner.next_id.fetch_add(1, Ordering::Relaxed));
         let stats = Arc::new(SessionStats::default());
         let (tx, rx) = unbounded_channel();
@@ -260,6 +261,8 @@ impl MediaEngine {
             stats: stats.clone(),
             events: inner.events.clone(),
             rtp_timeout: inner.cfg.rtp_timeout,
+            pool: inner.pool.clone(),
+            ip,
         };
         if inner.workers[w]
             .send(WorkerMsg::Start(Box::new(init)))
@@ -375,7 +378,7 @@ impl MediaEngine {
             .cloned()
             .ok_or(MediaError::Stopped)?;
         let c = inner.pool.bind_pair(inner.cfg.bind_ip)?;
-        let addr = c.rtp.local_addr()?;
+        let addr = SocketAddr::new(inner.cfg.bind_ip, c.lease.port());
         tx.send(SessionCmd::AttachC(Box::new(c)))
             .map_err(|_| MediaError::Stopped)?;
         Ok(addr)

@@ -25,6 +25,10 @@ pub(crate) struct SessionInit {
     pub stats: Arc<SessionStats>,
     pub events: Arc<EventHub>,
     pub rtp_timeout: Duration,
+    /// Where the sockets go back (still bound) when the session ends.
+    pub pool: crate::pool::PortPool,
+    /// The address the sockets are bound to.
+    pub ip: std::net::IpAddr,
 }
 
 #[derive(Debug)]

@@ -15,7 +15,7 @@ use super::tap::Tap;
 use super::{SessionCmd, SessionInit};
 use crate::dtmf::{self, DtmfDetector, DtmfEvent, EventReceiver};
 use crate::engine::{EventHub, MediaEvent};
-use crate::pool::{LegSockets, PortLease};
+use crate::pool::{LegSockets, PortLease, PortPool};
 use crate::recv_stats::RecvStats;
 use crate::rewrite::{SourceKey, StreamRewriter};
 use crate::rtcp::{self, RtcpRewrite};
@@ -288,6 +288,8 @@ pub(super) async fn run(init: SessionInit) {
         stats,
         events,
         rtp_timeout,
+        pool,
+        ip,
     } = init;
     let [a, b] = legs;
     // Leases are declared before the sockets so they are dropped after
@@ -296,7 +298,7 @@ pub(super) async fn run(init: SessionInit) {
         tracing::error!(session = id.0, "cannot register RTP sockets");
         return;
     };
-    let _leases: [PortLease; 2] = [a_lease, b_lease];
+    let leases: [PortLease; 2] = [a_lease, b_lease];
     let mut socks = Socks {
         ab: [a, b],
         c: None,
@@ -357,7 +359,9 @@ pub(super) async fn run(init: SessionInit) {
                 socks.c = c;
             }
             Ev::Cmd(Some(SessionCmd::DetachC)) => {
-                socks.c = None; // closes C's sockets, then returns its ports
+                if let Some((s, lease)) = socks.c.take() {
+                    recycle(&pool, ip, s, lease);
+                }
                 let now = Instant::now();
                 st.legs[2] = LegState::new(now);
                 st.tap.set_c(false, now);
@@ -378,7 +382,20 @@ pub(super) async fn run(init: SessionInit) {
         }
     }
     tracing::debug!(session = id.0, "media session released");
-    drop(socks);
+    // The sockets go back bound, for the next call to reuse.
+    let Socks { ab: [a, b], c } = socks;
+    let [la, lb] = leases;
+    for (s, lease) in [(a, la), (b, lb)].into_iter().chain(c) {
+        recycle(&pool, ip, s, lease);
+    }
+}
+
+/// Returns a leg's sockets to the pool still bound (deregistered from this
+/// worker); if that fails they close and the ports are freed.
+fn recycle(pool: &PortPool, ip: std::net::IpAddr, s: Sockets, lease: PortLease) {
+    if let (Ok(rtp), Ok(rtcp)) = (s.rtp.into_std(), s.rtcp.into_std()) {
+        pool.recycle(LegSockets { rtp, rtcp, lease }, ip);
+    }
 }
 
 impl State {
