@@ -1,15 +1,17 @@
 //! The caller's leg: admission of a carrier INVITE, early media while
 //! queued, the 2xx when an agent answers, and the caller's BYE/CANCEL/ACK.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
 use router::CallKey;
+use sip_core::dialog::Dialog;
 use sip_core::sdp::{self, PayloadFormat, Sdp};
-use sip_core::transaction::TxKey;
+use sip_core::transaction::{new_branch, TxKey};
 use sip_core::{HeaderName, Message, Method, RequestBuilder, ResponseBuilder, Scheme};
 
+use super::agent_leg::route_dest;
 use super::finish::Party;
 use super::{new_tag, Engine, Timer, ALLOW};
 use crate::config::AnswerMode;
@@ -37,15 +39,13 @@ pub struct Call {
     /// The caller's INVITE and its server transaction (until a final response).
     pub invite: Message,
     pub invite_tx: Option<TxKey>,
+    /// Where the INVITE came from: in-dialog requests go back there over
+    /// TCP/TLS, and when the caller's Contact names no IP.
     pub source: SocketAddr,
     /// The caller's signalling runs over TCP (requests to it reuse the connection).
     pub proto: Proto,
-    pub local_tag: String,
-    /// Where in-dialog requests to the caller go.
-    pub remote_target: String,
-    pub target_addr: SocketAddr,
-    pub route_set: Vec<String>,
-    pub local_cseq: u32,
+    /// The caller's dialog (we are the UAS; our To tag is its local tag).
+    pub dialog: Dialog,
     /// Our SDP answer to the caller (re-sent unchanged on refresh).
     pub local_sdp: String,
     pub codec: PayloadFormat,
@@ -89,34 +89,6 @@ pub struct Call {
 /// Our SDP for the caller, the codec, telephone-event type and the caller's
 /// RTP address (unknown until the answer of a delayed offer).
 type MediaPlan = (String, PayloadFormat, Option<u8>, Option<SocketAddr>);
-
-impl Call {
-    /// A request inside the caller's dialog, where we are the UAS
-    /// (RFC 3261 §12.2.1.1): the caller's Contact as Request-URI, From and
-    /// To swapped with our tag, its route set. Returns the builder (the
-    /// caller adds its own headers) and where to send it.
-    pub(super) fn request(
-        &self,
-        method: &str,
-        cseq: u32,
-        via: String,
-    ) -> (RequestBuilder, SocketAddr) {
-        let mut r = RequestBuilder::new(method, &self.remote_target)
-            .header("Via", via)
-            .header("Max-Forwards", 70)
-            .header(
-                "From",
-                format!("{};tag={}", self.invite.to_str_raw(), self.local_tag),
-            )
-            .header("To", self.invite.from_str_raw())
-            .header("Call-ID", &self.call_id)
-            .header("CSeq", format!("{cseq} {method}"));
-        for route in &self.route_set {
-            r = r.header("Route", route);
-        }
-        (r, loose_route_dest(&self.route_set, self.target_addr))
-    }
-}
 
 impl Engine {
     /// A new INVITE from a carrier (RFC 3261 §8.2 checks, then ours).
@@ -251,14 +223,9 @@ impl Engine {
             .unwrap_or_default();
         self.next_key += 1;
 
-        let (remote_target, mut target_addr) = contact_target(&msg, source);
-        if proto.reliable() {
-            target_addr = source; // reuse the caller's connection
-        }
-        let route_set: Vec<String> = msg
-            .list(HeaderName::RecordRoute)
-            .map(str::to_string)
-            .collect();
+        // RFC 2543 callers (RFC 4475 §3.4.1) may send no From tag or
+        // Contact: a null remote tag, and the From URI as the target.
+        let dialog = Dialog::uas_compat(&msg, &tag, msg.from().uri_text);
         let call = Call {
             key: call_key,
             state: CallState::Queued,
@@ -271,11 +238,7 @@ impl Engine {
             invite_tx: Some(key.clone()),
             source,
             proto,
-            local_tag: tag,
-            remote_target,
-            target_addr,
-            route_set,
-            local_cseq: 1,
+            dialog,
             local_sdp,
             codec,
             telephone_event,
@@ -314,7 +277,7 @@ impl Engine {
                     self.media.release(c.session.id);
                     self.counters.rejected(status);
                     let resp = ResponseBuilder::new(&c.invite, status)
-                        .to_tag(&c.local_tag)
+                        .to_tag(&c.dialog.id.local_tag)
                         .build();
                     self.respond(&key, resp, now);
                 }
@@ -448,7 +411,7 @@ impl Engine {
         let mut r = ResponseBuilder::new(&c.invite, status);
         if status > 100 {
             r = r
-                .to_tag(&c.local_tag)
+                .to_tag(&c.dialog.id.local_tag)
                 .header("Contact", self.contact(c.proto));
         }
         let resp = if status == 183 {
@@ -477,7 +440,7 @@ impl Engine {
             return;
         };
         let mut r = ResponseBuilder::new(&c.invite, 200)
-            .to_tag(&c.local_tag)
+            .to_tag(&c.dialog.id.local_tag)
             .header("Contact", contact)
             .header("Allow", ALLOW);
         let timer = c.negotiated_timer;
@@ -486,6 +449,9 @@ impl Engine {
         }
         let resp = bytes::Bytes::from(r.body("application/sdp", c.local_sdp.as_bytes()).build());
         c.answered = Some(now);
+        // The INVITE is answered: the dialog is confirmed and takes re-INVITEs.
+        c.dialog
+            .response_sent(Method::Invite, c.invite.cseq().seq, 200);
         // The transaction layer re-sends the 2xx until the ACK (or reports AckTimeout).
         self.tx.respond(&key, resp, now);
         if let Some(n) = timer {
@@ -498,6 +464,11 @@ impl Engine {
             let Some(c) = self.calls.get_mut(&call) else {
                 return;
             };
+            if c.dialog.on_request(msg).is_err() {
+                // Another dialog's ACK (wrong tags): never answered.
+                self.counters.no_dialog += 1;
+                return;
+            }
             let first = !c.acked;
             c.acked = true;
             if first && c.remote_media.is_none() {
@@ -525,10 +496,27 @@ impl Engine {
         }
         c.invite_tx = None;
         let resp = ResponseBuilder::new(&c.invite, 487)
-            .to_tag(&c.local_tag)
+            .to_tag(&c.dialog.id.local_tag)
             .build();
         self.respond(&invite, resp, now);
         self.end_call(now, call, Party::Caller, "abandoned", Some(487));
+    }
+
+    /// A new request in the caller's dialog (BYE, refresh) with a new
+    /// branch: the builder (add headers and the body), the branch, where it
+    /// goes and on which transport.
+    pub(super) fn caller_request(
+        &mut self,
+        call: CallKey,
+        method: &str,
+    ) -> Option<(RequestBuilder, String, SocketAddr, Proto)> {
+        let proto = self.calls.get(&call)?.proto;
+        let branch = new_branch();
+        let via = self.via(&branch, proto);
+        let c = self.calls.get_mut(&call)?;
+        let r = c.dialog.request(method, &via);
+        let dest = route_dest(&c.dialog, proto, c.source);
+        Some((r, branch, dest, proto))
     }
 
     pub(super) fn caller_in_dialog(
@@ -538,12 +526,13 @@ impl Engine {
         key: TxKey,
         msg: Message,
     ) {
-        let Some(c) = self.calls.get(&call) else {
+        let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
-        if msg.to().tag() != Some(c.local_tag.as_str()) {
-            let resp = ResponseBuilder::new(&msg, 481).build();
-            return self.respond(&key, resp, now);
+        // RFC 3261 §12.2.2: the dialog checks tags and CSeq order, and
+        // takes a new target from a target refresh.
+        if let Err(e) = c.dialog.on_request(&msg) {
+            return self.refuse_in_dialog(now, &key, &msg, e);
         }
         match msg.method() {
             Some(Method::Bye) => {
@@ -555,7 +544,11 @@ impl Engine {
                 // Session refresh or hold: we keep anchoring media, answer
                 // with our unchanged SDP (RFC 3264 §8: same version allowed)
                 // and renew the session timer it negotiates.
-                self.answer_caller_refresh(now, call, &key, &msg);
+                let status = self.answer_caller_refresh(now, call, &key, &msg);
+                if let Some(c) = self.calls.get_mut(&call) {
+                    let method = msg.method().unwrap_or(Method::Other);
+                    c.dialog.response_sent(method, msg.cseq().seq, status);
+                }
             }
             // A carrier may not transfer our caller elsewhere.
             Some(Method::Refer) => {
@@ -589,42 +582,4 @@ pub(super) fn offered_format(name: &str) -> PayloadFormat {
         },
         _ => PayloadFormat::pcmu(),
     }
-}
-
-/// Remote target of a dialog from the peer's Contact (RFC 3261 §12.1):
-/// sent to the Contact's IP literal, else to the packet's source. We never
-/// resolve names a peer hands us.
-pub(super) fn contact_target(msg: &Message, source: SocketAddr) -> (String, SocketAddr) {
-    match msg.contact() {
-        Some(c) => {
-            let addr = c
-                .uri()
-                .and_then(|u| {
-                    u.host
-                        .parse::<IpAddr>()
-                        .ok()
-                        .map(|ip| SocketAddr::new(ip, u.port.unwrap_or(5060)))
-                })
-                .unwrap_or(source);
-            (c.uri_text.to_string(), addr)
-        }
-        None => (msg.from().uri_text.to_string(), source),
-    }
-}
-
-/// Loose routing (RFC 3261 §12.2.1.1): the first Route's address if it is an
-/// IP literal with `lr`, else the remote target.
-fn loose_route_dest(route_set: &[String], target: SocketAddr) -> SocketAddr {
-    route_set
-        .first()
-        .and_then(|r| sip_core::NameAddr::parse(r, "Route").ok())
-        .and_then(|n| n.uri())
-        .filter(|u| u.params.has("lr"))
-        .and_then(|u| {
-            u.host
-                .parse()
-                .ok()
-                .map(|ip| SocketAddr::new(ip, u.port.unwrap_or(5060)))
-        })
-        .unwrap_or(target)
 }

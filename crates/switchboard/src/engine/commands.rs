@@ -385,7 +385,7 @@ impl Engine {
         let was = c.state;
         if let Some(tx) = c.invite_tx.take() {
             let resp = ResponseBuilder::new(&c.invite, 480)
-                .to_tag(&c.local_tag)
+                .to_tag(&c.dialog.id.local_tag)
                 .header(
                     "Reason",
                     "SIP;cause=480;text=\"Disconnected by supervisor\"",

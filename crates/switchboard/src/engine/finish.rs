@@ -5,13 +5,11 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use router::CallKey;
-use sip_core::transaction::new_branch;
 use sip_core::{Method, ResponseBuilder};
 
 use super::agent_leg::LegState;
 use super::Engine;
 use crate::cdr::{rfc3339, Cdr};
-use crate::transport::Proto;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Party {
@@ -48,7 +46,7 @@ impl Engine {
             let code = if outcome == "timeout" { 480 } else { 500 };
             status = Some(code);
             let resp = ResponseBuilder::new(&c.invite, code)
-                .to_tag(&c.local_tag)
+                .to_tag(&c.dialog.id.local_tag)
                 .build();
             self.respond(&key, resp, now);
         } else if by != Party::Caller {
@@ -58,14 +56,9 @@ impl Engine {
     }
 
     fn bye_caller(&mut self, now: Instant, call: CallKey) {
-        let branch = new_branch();
-        let proto = self.calls.get(&call).map_or(Proto::Udp, |c| c.proto);
-        let via = self.via(&branch, proto);
-        let Some(c) = self.calls.get_mut(&call) else {
+        let Some((r, branch, dest, proto)) = self.caller_request(call, "BYE") else {
             return;
         };
-        c.local_cseq += 1;
-        let (r, dest) = c.request("BYE", c.local_cseq, via);
         let bye = Bytes::from(r.build(None));
         self.tx
             .send_request(bye, Method::Bye, &branch, dest, proto.reliable(), now);

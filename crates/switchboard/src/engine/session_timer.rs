@@ -11,9 +11,11 @@ use router::CallKey;
 use sip_core::dialog::session_timer::{
     uas_negotiate, IntervalTooSmall, Negotiated, Refresher, SessionTimer, SessionTimerAction,
 };
+use sip_core::dialog::DialogId;
 use sip_core::transaction::new_branch;
 use sip_core::{HeaderName, Message, Method, ResponseBuilder};
 
+use super::agent_leg::route_dest;
 use super::finish::Party;
 use super::{Engine, Timer};
 
@@ -90,15 +92,7 @@ impl Engine {
     /// We are the refresher: UPDATE when the caller allows it, else a
     /// re-INVITE with our unchanged SDP (RFC 4028 §7.4, RFC 3264 §8).
     fn refresh_caller(&mut self, now: Instant, call: CallKey) {
-        let branch = new_branch();
-        let (proto, contact) = {
-            let Some(c) = self.calls.get(&call) else {
-                return;
-            };
-            (c.proto, self.contact(c.proto))
-        };
-        let via = self.via(&branch, proto);
-        let Some(c) = self.calls.get_mut(&call) else {
+        let Some(c) = self.calls.get(&call) else {
             return;
         };
         let Some(t) = c.session_timer else { return };
@@ -106,11 +100,20 @@ impl Engine {
             .invite
             .list(HeaderName::Allow)
             .any(|m| m.eq_ignore_ascii_case("UPDATE"));
+        if !update && !c.dialog.can_reinvite() {
+            // An INVITE is pending either way (RFC 3261 §14.1); the
+            // caller's own re-INVITE refreshes the session.
+            return;
+        }
         let method = if update { "UPDATE" } else { "INVITE" };
-        c.local_cseq += 1;
-        let (r, dest) = c.request(method, c.local_cseq, via);
+        let Some((r, branch, dest, proto)) = self.caller_request(call, method) else {
+            return;
+        };
+        let Some(c) = self.calls.get(&call) else {
+            return;
+        };
         let r = r
-            .header("Contact", contact)
+            .header("Contact", self.contact(proto))
             .header(
                 "Session-Expires",
                 format!("{};refresher=uas", t.expires.delta),
@@ -131,6 +134,13 @@ impl Engine {
     /// A response on the caller's leg to a request we sent (BYE, refresh).
     /// A 2xx to our refresh restarts the timer; a 2xx to a re-INVITE is ACKed.
     pub(super) fn caller_leg_response(&mut self, now: Instant, call: CallKey, msg: &Message) {
+        // The dialog takes a new target from a 2xx to our refresh, and
+        // ends on 481/408 (RFC 3261 §12.2.1.2).
+        if let Some(c) = self.calls.get_mut(&call) {
+            if DialogId::of_response(msg).is_some_and(|id| id == c.dialog.id) {
+                c.dialog.on_response(msg);
+            }
+        }
         let status = msg.status().unwrap_or(0);
         let method = msg.cseq().method;
         if !matches!(method, Method::Invite | Method::Update) || !(200..300).contains(&status) {
@@ -162,32 +172,32 @@ impl Engine {
         }
     }
 
-    /// ACK for a 2xx to our re-INVITE on the caller's leg.
+    /// ACK for a 2xx to our re-INVITE on the caller's leg (RFC 3261
+    /// §13.2.2.4: the INVITE's CSeq number, a new branch).
     pub(super) fn ack_caller(&mut self, msg: &Message) {
         let Some(&call) = self.by_call_id.get(msg.call_id()) else {
             return;
         };
-        let branch = new_branch();
         let Some(c) = self.calls.get(&call) else {
             return;
         };
-        let (r, dest) = c.request("ACK", msg.cseq().seq, self.via(&branch, c.proto));
-        let proto = c.proto;
-        let data = Bytes::from(r.build(None));
-        self.send(dest, data, proto);
+        let via = self.via(&new_branch(), c.proto);
+        let data = Bytes::from(c.dialog.ack(msg.cseq().seq, &via).build(None));
+        let dest = route_dest(&c.dialog, c.proto, c.source);
+        self.send(dest, data, c.proto);
     }
 
     /// Answers the caller's refresh (re-INVITE/UPDATE) with our unchanged
-    /// SDP and restarts the timer it negotiated.
+    /// SDP and restarts the timer it negotiated; returns the status sent.
     pub(super) fn answer_caller_refresh(
         &mut self,
         now: Instant,
         call: CallKey,
         key: &sip_core::transaction::TxKey,
         msg: &Message,
-    ) {
+    ) -> u16 {
         let Some(c) = self.calls.get(&call) else {
-            return;
+            return 0;
         };
         let negotiated = match self.negotiate_timer(msg) {
             Ok(n) => n,
@@ -195,7 +205,8 @@ impl Engine {
                 let resp = ResponseBuilder::new(msg, e.status())
                     .header("Min-SE", e.min_se)
                     .build();
-                return self.respond(key, resp, now);
+                self.respond(key, resp, now);
+                return e.status();
             }
         };
         let mut r = ResponseBuilder::new(msg, 200).header("Contact", self.contact(c.proto));
@@ -211,5 +222,6 @@ impl Engine {
         if let Some(n) = negotiated {
             self.start_session_timer(now, call, n);
         }
+        200
     }
 }

@@ -693,3 +693,96 @@ Max-Forwards: 70\r\nContent-Length: 0\r\n\r\n",
     assert_eq!((bye.cseq().seq, bye.to().tag()), (2, Some("a1")));
     assert_eq!(s.engine.active_calls(), 0);
 }
+
+impl Sim {
+    /// The admin API's hang-up of the (only) caller `sim-1`.
+    fn admin_hangup(&mut self) {
+        let (reply, mut rx) = tokio::sync::oneshot::channel();
+        self.engine.handle_command(
+            self.now,
+            super::Command::Hangup {
+                call_id: "sim-1".into(),
+                reply,
+            },
+        );
+        self.drain();
+        assert!(rx.try_recv().unwrap().is_ok(), "hung up");
+    }
+}
+
+#[test]
+fn a_caller_request_with_a_lower_cseq_gets_500_and_the_call_goes_on() {
+    let mut s = sim("answer = \"immediate\"");
+    s.input(&invite(""));
+    let tag = to_tag(&s.take("SIP/2.0 200").pop().expect("200 OK"));
+    s.input(&in_dialog("ACK", 1, &tag, ""));
+    s.sent.clear(); // 100 Trying
+    s.input(&in_dialog("INFO", 5, &tag, ""));
+    assert_eq!(s.take("SIP/2.0 200").len(), 1);
+    // RFC 3261 §12.2.2: lower than the last CSeq (5) from the caller.
+    s.input(&in_dialog("BYE", 4, &tag, ""));
+    let refused = s.take("SIP/2.0 ");
+    assert_eq!(refused.len(), 1, "{refused:?}");
+    assert!(refused[0].starts_with("SIP/2.0 500"), "{}", refused[0]);
+    assert!(refused[0].contains("CSeq: 4 BYE"), "{}", refused[0]);
+    assert_eq!(s.engine.active_calls(), 1, "the call goes on");
+    assert!(s.take("BYE ").is_empty());
+    // The same CSeq again is not lower: accepted.
+    s.input(&in_dialog("BYE", 5, &tag, ""));
+    assert_eq!(s.take("SIP/2.0 200").len(), 1);
+    assert_eq!(s.engine.active_calls(), 0);
+}
+
+#[test]
+fn a_bye_with_another_from_tag_gets_481() {
+    let mut s = sim("answer = \"immediate\"");
+    s.input(&invite(""));
+    let tag = to_tag(&s.take("SIP/2.0 200").pop().expect("200 OK"));
+    s.input(&in_dialog("ACK", 1, &tag, ""));
+    // Right Call-ID and To tag, another From tag: not this dialog.
+    let stranger = in_dialog("BYE", 2, &tag, "").replace(";tag=c1", ";tag=intruder");
+    s.input(&stranger);
+    assert_eq!(s.take("SIP/2.0 481").len(), 1);
+    assert_eq!(s.engine.active_calls(), 1, "the call goes on");
+    // A wrong To tag (ours is not it) is 481 too.
+    s.input(&in_dialog("BYE", 3, "not-ours", ""));
+    assert_eq!(s.take("SIP/2.0 481").len(), 1);
+    assert_eq!(s.engine.active_calls(), 1);
+    s.input(&in_dialog("BYE", 4, &tag, ""));
+    assert_eq!(s.take("SIP/2.0 200").len(), 1);
+    assert_eq!(s.engine.active_calls(), 0);
+}
+
+#[test]
+fn after_a_reinvite_changes_the_callers_contact_our_bye_goes_to_the_new_target() {
+    let mut s = sim("answer = \"immediate\"");
+    s.input(&invite(""));
+    let tag = to_tag(&s.take("SIP/2.0 200").pop().expect("200 OK"));
+    s.input(&in_dialog("ACK", 1, &tag, ""));
+    // The caller moves (a target refresh, RFC 3261 §12.2.2).
+    let moved = "127.0.0.1:7080";
+    s.input(&in_dialog(
+        "INVITE",
+        2,
+        &tag,
+        &format!("Contact: <sip:c@{moved}>\r\n"),
+    ));
+    let ok = s.take("SIP/2.0 200").pop().expect("200 to the re-INVITE");
+    assert!(ok.contains("CSeq: 2 INVITE"), "{ok}");
+    s.input(&in_dialog("ACK", 2, &tag, ""));
+    // A second re-INVITE is taken too: the first one was answered.
+    s.input(&in_dialog("INVITE", 3, &tag, ""));
+    assert_eq!(s.take("SIP/2.0 200").len(), 1);
+    s.input(&in_dialog("ACK", 3, &tag, ""));
+
+    s.admin_hangup();
+    let byes = s.take_with_dest("BYE ");
+    assert_eq!(byes.len(), 1, "{byes:?}");
+    let (dest, bye) = &byes[0];
+    assert_eq!(*dest, moved.parse().unwrap(), "sent to the new target");
+    let bye = parse(bye);
+    assert_eq!(bye.request_uri_str(), Some(&*format!("sip:c@{moved}")));
+    assert_eq!(bye.to().tag(), Some("c1"));
+    assert_eq!(bye.from().tag(), Some(&*tag));
+    assert_eq!(s.engine.active_calls(), 0);
+}
