@@ -11,7 +11,7 @@ use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 use crate::pool::PortPool;
 use crate::recorder::{RecorderHandle, RecorderStats};
-use crate::relay::{self, SessionCmd, SessionInit, WorkerMsg};
+use crate::relay::{self, Queued, SessionCmd, SessionInit, WorkerMsg};
 use crate::{Codec, MediaError, Prompt, SessionStats};
 
 /// Media engine configuration.
@@ -182,7 +182,11 @@ struct Inner {
     cfg: MediaConfig,
     pool: PortPool,
     workers: Vec<UnboundedSender<WorkerMsg>>,
-    sessions: Mutex<HashMap<SessionId, UnboundedSender<SessionCmd>>>,
+    /// Each live session's command channel and worker.
+    sessions: Mutex<HashMap<SessionId, (UnboundedSender<SessionCmd>, usize)>>,
+    /// With batching on: per worker, what waits for [`MediaEngine::flush`].
+    pending: Mutex<Vec<Vec<Queued>>>,
+    batching: std::sync::atomic::AtomicBool,
     next_id: AtomicU64,
     next_worker: AtomicUsize,
     events: Arc<EventHub>,
@@ -226,6 +230,8 @@ impl MediaEngine {
                 pool,
                 workers,
                 sessions: Mutex::new(HashMap::new()),
+                pending: Mutex::new((0..n).map(|_| Vec::new()).collect()),
+                batching: std::sync::atomic::AtomicBool::new(false),
                 next_id: AtomicU64::new(1),
                 next_worker: AtomicUsize::new(0),
                 events,
@@ -253,7 +259,7 @@ impl MediaEngine {
         let stats = Arc::new(SessionStats::default());
         let (tx, rx) = unbounded_channel();
         let w = inner.next_worker.fetch_add(1, Ordering::Relaxed) % inner.workers.len();
-        inner.sessions.lock().insert(id, tx);
+        inner.sessions.lock().insert(id, (tx, w));
         let init = SessionInit {
             id,
             legs: [a, b],
@@ -264,7 +270,9 @@ impl MediaEngine {
             pool: inner.pool.clone(),
             ip,
         };
-        if inner.workers[w]
+        if self.batching() {
+            inner.pending.lock()[w].push(Queued::Start(Box::new(init)));
+        } else if inner.workers[w]
             .send(WorkerMsg::Start(Box::new(init)))
             .is_err()
         {
@@ -280,10 +288,50 @@ impl MediaEngine {
     }
 
     fn send(&self, s: SessionId, cmd: SessionCmd) {
-        if let Some(tx) = self.inner.sessions.lock().get(&s) {
-            let _ = tx.send(cmd);
+        let target = self.inner.sessions.lock().get(&s).cloned();
+        match target {
+            Some((tx, w)) => self.deliver(tx, w, cmd),
+            None => tracing::debug!(session = s.0, "media command for unknown session ignored"),
+        }
+    }
+
+    fn deliver(&self, tx: UnboundedSender<SessionCmd>, w: usize, cmd: SessionCmd) {
+        if self.batching() {
+            self.inner.pending.lock()[w].push(Queued::Cmd(tx, cmd));
         } else {
-            tracing::debug!(session = s.0, "media command for unknown session ignored");
+            let _ = tx.send(cmd);
+        }
+    }
+
+    fn batching(&self) -> bool {
+        self.inner.batching.load(Ordering::Relaxed)
+    }
+
+    /// Batching on: session starts and commands wait, in order, until
+    /// [`MediaEngine::flush`], which wakes each worker once for all of
+    /// them (instead of once per command: an eventfd write and a context
+    /// switch each). Call control turns it on and flushes after each turn;
+    /// off (the default), every call takes effect at once.
+    pub fn set_batching(&self, on: bool) {
+        self.inner.batching.store(on, Ordering::Relaxed);
+        if !on {
+            self.flush();
+        }
+    }
+
+    /// Hands what batching gathered to the workers.
+    pub fn flush(&self) {
+        let batches: Vec<(usize, Vec<Queued>)> = {
+            let mut pending = self.inner.pending.lock();
+            pending
+                .iter_mut()
+                .enumerate()
+                .filter(|(_, q)| !q.is_empty())
+                .map(|(w, q)| (w, std::mem::take(q)))
+                .collect()
+        };
+        for (w, items) in batches {
+            let _ = self.inner.workers[w].send(WorkerMsg::Batch(items));
         }
     }
 
@@ -371,7 +419,7 @@ impl MediaEngine {
     /// and [`MediaEngine::monitor`] to start mixing.
     pub fn attach_monitor(&self, s: SessionId) -> Result<SocketAddr, MediaError> {
         let inner = &self.inner;
-        let tx = inner
+        let (tx, w) = inner
             .sessions
             .lock()
             .get(&s)
@@ -379,8 +427,7 @@ impl MediaEngine {
             .ok_or(MediaError::Stopped)?;
         let c = inner.pool.bind_pair(inner.cfg.bind_ip)?;
         let addr = SocketAddr::new(inner.cfg.bind_ip, c.lease.port());
-        tx.send(SessionCmd::AttachC(Box::new(c)))
-            .map_err(|_| MediaError::Stopped)?;
+        self.deliver(tx, w, SessionCmd::AttachC(Box::new(c)));
         Ok(addr)
     }
 
@@ -435,8 +482,9 @@ impl MediaEngine {
     /// go back to the pool (asynchronously: [`MediaEngine::ports_in_use`]
     /// drops shortly after).
     pub fn release(&self, s: SessionId) {
-        if let Some(tx) = self.inner.sessions.lock().remove(&s) {
-            let _ = tx.send(SessionCmd::Release);
+        let target = self.inner.sessions.lock().remove(&s);
+        if let Some((tx, w)) = target {
+            self.deliver(tx, w, SessionCmd::Release);
         }
     }
 

@@ -26,6 +26,9 @@ pub async fn run(cfg: Config) -> anyhow_lite::Result<()> {
         rtp_timeout: cfg.raw.media.rtp_timeout,
     })?;
     let mut media_events = media.events();
+    // Media commands of one engine turn reach each worker in one wake-up;
+    // `flush` below hands them over.
+    media.set_batching(true);
     let cdr = CdrWriter::open(&cfg.raw.cdr.path)?;
     let secret = match &cfg.raw.auth.secret_file {
         Some(p) => std::fs::read(
@@ -231,6 +234,7 @@ async fn flush(
     tcp: &Connections,
     capture: &impl Fn(bool, std::net::SocketAddr, bool, &[u8]),
 ) {
+    engine.flush_media();
     while let Some(t) = engine.poll_transmit() {
         capture(true, t.dest, t.reliable, &t.data);
         if t.reliable {

@@ -74,12 +74,31 @@ pub(crate) enum SessionCmd {
 
 pub(crate) enum WorkerMsg {
     Start(Box<SessionInit>),
+    /// Session starts and commands gathered during one turn of call
+    /// control, in order: one wake-up of the worker for all of them.
+    Batch(Vec<Queued>),
+}
+
+/// One item of a [`WorkerMsg::Batch`].
+pub(crate) enum Queued {
+    Start(Box<SessionInit>),
+    Cmd(tokio::sync::mpsc::UnboundedSender<SessionCmd>, SessionCmd),
+}
+
+impl std::fmt::Debug for Queued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Queued::Start(i) => write!(f, "Start({:?})", i.id),
+            Queued::Cmd(_, c) => write!(f, "Cmd({c:?})"),
+        }
+    }
 }
 
 impl std::fmt::Debug for WorkerMsg {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             WorkerMsg::Start(i) => write!(f, "Start({:?})", i.id),
+            WorkerMsg::Batch(b) => write!(f, "Batch({})", b.len()),
         }
     }
 }
@@ -106,6 +125,19 @@ pub(crate) fn spawn_worker(
                     match msg {
                         WorkerMsg::Start(init) => {
                             tokio::spawn(session::run(*init));
+                        }
+                        WorkerMsg::Batch(items) => {
+                            // Same-thread wake-ups: no eventfd per command.
+                            for item in items {
+                                match item {
+                                    Queued::Start(init) => {
+                                        tokio::spawn(session::run(*init));
+                                    }
+                                    Queued::Cmd(tx, cmd) => {
+                                        let _ = tx.send(cmd);
+                                    }
+                                }
+                            }
                         }
                     }
                 }

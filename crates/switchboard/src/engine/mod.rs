@@ -289,6 +289,12 @@ impl Engine {
         self.after_input(now);
     }
 
+    /// Hands the media commands of this turn to the media workers (the
+    /// shell turns media batching on and calls this before sending).
+    pub fn flush_media(&self) {
+        self.media.flush();
+    }
+
     /// When the next input reached the process (real time, for metrics
     /// only: no decision reads it).
     pub fn mark_arrival(&mut self, at: Instant) {
