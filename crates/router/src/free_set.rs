@@ -6,7 +6,9 @@
 //! - **one entry per listing** ([`Blocks`]), for keys that change at every
 //!   listing and mostly grow (longest-idle, ring-all, least-recent,
 //!   fewest-calls, least-talk-time, best-skill): a sorted list of small
-//!   blocks per tier. Listing appends to the last block (a key smaller than the
+//!   blocks per tier, or per tier and `primary` key where that keeps
+//!   listings at the back (fewest-calls: per call count; best-skill: per
+//!   proficiency). Listing appends to the last block (a key smaller than the
 //!   back, after an unpause say, is inserted in place: a binary search
 //!   over blocks and a shift inside one block), taking pops the front
 //!   block: O(1) for the usual case, O(log n + B) otherwise. An agent
@@ -38,7 +40,8 @@ pub(crate) enum FreeSet {
 impl FreeSet {
     pub fn new(shape: FreeShape) -> Self {
         match shape {
-            FreeShape::PerListing => FreeSet::PerListing(Levels {
+            FreeShape::PerListing { by_primary } => FreeSet::PerListing(Levels {
+                by_primary,
                 levels: VecDeque::new(),
                 len: 0,
                 sweep: None,
@@ -139,11 +142,16 @@ impl FreeSet {
     }
 }
 
-/// Per-listing entries: one [`Blocks`] list per tier, tiers non-empty and
-/// in increasing order (most queues have one tier).
+/// A list's level: `(tier, primary)`, or `(tier, 0)` when not `by_primary`.
+type Level = (u32, u64);
+
+/// Per-listing entries: one [`Blocks`] list per level, levels non-empty and
+/// in increasing order. Lists are boxed so that a new level (a call count
+/// reached for the first time) shifts 24-byte entries, not whole lists.
 #[derive(Debug)]
 pub(crate) struct Levels {
-    levels: VecDeque<(u32, Blocks)>,
+    by_primary: bool,
+    levels: VecDeque<(Level, Box<Blocks>)>,
     len: usize,
     /// The level being swept, one block per step, while a sweep runs.
     sweep: Option<usize>,
@@ -151,14 +159,14 @@ pub(crate) struct Levels {
 
 impl Levels {
     fn push(&mut self, k: FreeKey) {
-        let level = k.tier;
+        let level = (k.tier, if self.by_primary { k.primary } else { 0 });
         let i = match self.levels.back() {
             Some((l, _)) if *l == level => self.levels.len() - 1,
             Some((l, _)) if *l > level => {
                 match self.levels.binary_search_by_key(&level, |(l, _)| *l) {
                     Ok(i) => i,
                     Err(i) => {
-                        self.levels.insert(i, (level, Blocks::default()));
+                        self.levels.insert(i, (level, Box::default()));
                         if let Some(s) = self.sweep.as_mut().filter(|s| **s >= i) {
                             *s += 1;
                         }
@@ -167,7 +175,7 @@ impl Levels {
                 }
             }
             _ => {
-                self.levels.push_back((level, Blocks::default()));
+                self.levels.push_back((level, Box::default()));
                 self.levels.len() - 1
             }
         };
@@ -348,7 +356,11 @@ mod tests {
 
     use super::*;
 
-    const SHAPES: [FreeShape; 2] = [FreeShape::PerListing, FreeShape::PerMember];
+    const SHAPES: [FreeShape; 3] = [
+        FreeShape::PerListing { by_primary: false },
+        FreeShape::PerListing { by_primary: true },
+        FreeShape::PerMember,
+    ];
 
     fn k(tier: u32, primary: u64, agent: u32) -> FreeKey {
         FreeKey {
@@ -396,7 +408,7 @@ mod tests {
 
     #[test]
     fn blocks_split_and_sweep() {
-        let mut s = FreeSet::new(FreeShape::PerListing);
+        let mut s = FreeSet::new(FreeShape::PerListing { by_primary: false });
         // Descending pushes: every one is an in-place insert, blocks split.
         for i in (0..500u64).rev() {
             s.push(k(0, i, i as u32));

@@ -14,7 +14,7 @@ impl SelectAgent for BestSkill {
     }
 
     fn shape(&self) -> FreeShape {
-        FreeShape::PerListing
+        FreeShape::PerListing { by_primary: true }
     }
 
     fn key(&self, a: &AgentView<'_>, _memory: &QueueMemory, _rng: &mut Rng) -> (u64, u64) {

@@ -15,7 +15,7 @@ impl SelectAgent for LongestIdle {
     }
 
     fn shape(&self) -> FreeShape {
-        FreeShape::PerListing
+        FreeShape::PerListing { by_primary: false }
     }
 
     fn key(&self, a: &AgentView<'_>, _memory: &QueueMemory, _rng: &mut Rng) -> (u64, u64) {

@@ -200,7 +200,12 @@ pub enum FreeShape {
     /// back). Listing and taking are O(1) in the usual case, O(log n + B)
     /// for an older key; listing under a new key leaves the old entry
     /// behind, stale, cleared when met or by an incremental sweep.
-    PerListing,
+    PerListing {
+        /// One list per tier and `primary` key (fewest-calls: per call
+        /// count; best-skill: per proficiency), so that listings go to the
+        /// back of their list; else one list per tier.
+        by_primary: bool,
+    },
     /// One entry per member in an ordered set, replaced in O(log n) when
     /// the key changes and kept while the member is busy when
     /// [`SelectAgent::keeps`] says so: for keys that usually survive a busy
