@@ -44,6 +44,9 @@ pub struct AgentLeg {
     pub ack: Option<Bytes>,
     /// The agent registered over TCP.
     pub proto: Proto,
+    /// The agent registered an RFC 5626 flow: every request of the leg
+    /// goes to `dest` (the flow), whatever its Contact or route set say.
+    pub flow: bool,
     /// Set when this leg goes out through a trunk (overflow to a number).
     pub trunk: Option<TrunkAttempt>,
     /// What the leg is for.
@@ -77,6 +80,8 @@ pub struct LegTarget {
     pub label: String,
     pub trunk: Option<TrunkAttempt>,
     pub role: LegRole,
+    /// An RFC 5626 flow (see [`AgentLeg::flow`]).
+    pub flow: bool,
 }
 
 impl Engine {
@@ -95,6 +100,7 @@ impl Engine {
             label: agent.to_string(),
             trunk: None,
             role: LegRole::Agent,
+            flow: binding.outbound.is_some(),
         };
         if self.send_leg_invite(now, call, target).is_none() {
             self.router
@@ -192,6 +198,7 @@ impl Engine {
                 dialog: None,
                 ack: None,
                 proto: t.proto,
+                flow: t.flow,
                 trunk: t.trunk,
                 role: t.role,
             },
@@ -330,7 +337,7 @@ impl Engine {
             }
         };
         let ack = Bytes::from(d.ack(msg.cseq().seq, &via).build(None));
-        let dest = route_dest(d, proto, leg.dest);
+        let dest = leg_dest(d, proto, leg.flow, leg.dest);
         leg.ack = Some(ack.clone());
         self.send(dest, ack, proto);
     }
@@ -420,7 +427,7 @@ impl Engine {
         let leg = self.legs.get_mut(leg_id)?;
         let d = leg.dialog.as_mut()?;
         let r = d.request(method, &via);
-        Some((r, branch, route_dest(d, proto, leg.dest), proto))
+        Some((r, branch, leg_dest(d, proto, leg.flow, leg.dest), proto))
     }
 
     /// Sends BYE on an agent leg (it was answered) and marks it ending.
@@ -441,7 +448,7 @@ impl Engine {
     pub(super) fn reack(&mut self, _now: Instant, msg: &Message) {
         if let Some(leg) = self.legs.get(msg.call_id()) {
             if let (Some(ack), Some(d)) = (leg.ack.clone(), leg.dialog.as_ref()) {
-                let dest = route_dest(d, leg.proto, leg.dest);
+                let dest = leg_dest(d, leg.proto, leg.flow, leg.dest);
                 let proto = leg.proto;
                 self.send(dest, ack, proto);
                 return;
@@ -594,6 +601,16 @@ pub(super) fn route_dest(d: &Dialog, proto: Proto, peer: SocketAddr) -> SocketAd
     match d.route_set.is_empty() {
         true => target,
         false => uri_addr(d.next_hop()).unwrap_or(target),
+    }
+}
+
+/// Where an agent leg's in-dialog requests go: its RFC 5626 flow when it
+/// registered one, else as [`route_dest`] says.
+fn leg_dest(d: &Dialog, proto: Proto, flow: bool, dest: SocketAddr) -> SocketAddr {
+    if flow {
+        dest
+    } else {
+        route_dest(d, proto, dest)
     }
 }
 

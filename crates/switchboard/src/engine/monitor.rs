@@ -98,6 +98,7 @@ impl Engine {
             label: supervisor.to_string(),
             trunk: None,
             role: LegRole::Monitor { port },
+            flow: binding.outbound.is_some(),
         };
         let session = c.session.id;
         let Some(leg) = self.send_leg_invite(now, key, target) else {

@@ -559,7 +559,27 @@ fn an_outbound_registration_is_reached_on_its_flow() {
     );
     assert_eq!(b.outbound.as_ref().unwrap().reg_id, 1);
     s.input(&invite(""));
-    assert_eq!(s.invites_to(CARRIER), 1, "the agent is rung on its flow");
+    let (dest, inv) = s.take_with_dest("INVITE ").pop().expect("INVITE");
+    assert_eq!(
+        dest,
+        CARRIER.parse().unwrap(),
+        "the agent is rung on its flow"
+    );
+    // It answers with its private Contact: the ACK and, later, our BYE
+    // still go over the flow (RFC 5626 §5.3), not to 10.9.9.9.
+    let ok = sip_core::ResponseBuilder::new(&parse(&inv), 200)
+        .to_tag("a1")
+        .header("Contact", "<sip:1001@10.9.9.9:5999;ob>")
+        .body("application/sdp", AGENT_SDP.as_bytes())
+        .build();
+    s.input(&String::from_utf8(ok).unwrap());
+    let (dest, _) = s.take_with_dest("ACK ").pop().expect("ACK");
+    assert_eq!(dest, CARRIER.parse().unwrap(), "ACK over the flow");
+    let caller_tag = to_tag(&s.take("SIP/2.0 200").pop().expect("caller answered"));
+    s.input(&in_dialog("ACK", 1, &caller_tag, ""));
+    s.input(&in_dialog("BYE", 2, &caller_tag, ""));
+    let (dest, _) = s.take_with_dest("BYE ").pop().expect("BYE to the agent");
+    assert_eq!(dest, CARRIER.parse().unwrap(), "BYE over the flow");
 }
 
 #[test]

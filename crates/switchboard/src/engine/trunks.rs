@@ -148,6 +148,7 @@ impl Engine {
                 proto: Proto::Udp,
                 label: format!("trunk:{}", t.name),
                 role: super::agent_leg::LegRole::Agent,
+                flow: false,
                 trunk: Some(TrunkAttempt {
                     position: pos,
                     number: number.to_string(),
