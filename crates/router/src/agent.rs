@@ -85,8 +85,6 @@ pub(crate) struct Agent {
     pub buckets: Vec<Membership>,
     /// Distinct queues of `buckets`.
     pub queues: Vec<u32>,
-    /// Its current (valid) entries in free sets, while `listed`.
-    pub free_entries: Vec<(u32, FreeKey)>,
     /// Whether the entries of generation `free_gen` are current.
     pub listed: bool,
     pub free_gen: u32,
@@ -128,7 +126,6 @@ impl Agent {
             no_answers: 0,
             buckets: Vec::new(),
             queues: Vec::new(),
-            free_entries: Vec::new(),
             listed: false,
             free_gen: 0,
             parked: BTreeSet::new(),

@@ -42,7 +42,6 @@ impl Router {
         }
         for ag in &mut self.agents {
             ag.parked.clear();
-            ag.free_entries.clear();
             ag.listed = false;
             ag.counted_staffed = false;
             ag.counted_ready = false;

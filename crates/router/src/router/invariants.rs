@@ -97,13 +97,27 @@ impl Router {
                     }
                 }
                 // Other entries are stale and dropped lazily.
-                if ag.entry_valid(k, per_member, now) && !ag.free_entries.contains(&(b as u32, *k))
-                {
+                let owner = ag
+                    .buckets
+                    .iter()
+                    .any(|m| m.bucket == b as u32 && m.pool == b as u32);
+                if ag.entry_valid(k, per_member, now) && !owner {
                     return Err(format!(
-                        "bucket {b}: free agent {} has an unlisted entry {k:?}",
+                        "bucket {b}: free agent {} has an entry {k:?} but no membership",
                         ag.id
                     ));
                 }
+            }
+            let mut current: Vec<u32> = bk
+                .free
+                .entries()
+                .iter()
+                .filter(|k| self.agents[k.agent as usize].entry_valid(k, per_member, now))
+                .map(|k| k.agent)
+                .collect();
+            current.sort_unstable();
+            if current.windows(2).any(|w| w[0] == w[1]) {
+                return Err(format!("bucket {b}: an agent listed twice"));
             }
             let ready = self
                 .agents
@@ -181,19 +195,19 @@ impl Router {
                 if !ag.listed {
                     return Err(format!("agent {} free but not listed", ag.id));
                 }
-                for (b, k) in &ag.free_entries {
-                    if !self.buckets[*b as usize].free.entries().contains(k) {
-                        return Err(format!("agent {} free but missing from bucket {b}", ag.id));
+                // In every free set it serves, with a current entry.
+                for m in ag.buckets.iter().filter(|m| m.bucket == m.pool) {
+                    let set = &self.buckets[m.bucket as usize].free;
+                    let present = set
+                        .entries()
+                        .iter()
+                        .any(|k| k.agent == a as u32 && ag.entry_valid(k, set.per_member(), now));
+                    if !present {
+                        return Err(format!(
+                            "agent {} free but missing from bucket {}",
+                            ag.id, m.bucket
+                        ));
                     }
-                }
-                let pools = ag.buckets.iter().filter(|m| m.bucket == m.pool).count();
-                if ag.free_entries.len() != pools {
-                    return Err(format!(
-                        "agent {} free but in {} of {} free sets",
-                        ag.id,
-                        ag.free_entries.len(),
-                        pools
-                    ));
                 }
                 // Nobody waits while an agent able to serve them is free.
                 if !ag.parked.is_empty() {

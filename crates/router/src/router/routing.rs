@@ -490,7 +490,6 @@ impl Router {
             // Generation 0 means "not listed" in `live`.
             ag.free_gen = ag.free_gen.wrapping_add(1).max(1);
             live[a as usize] = ag.free_gen;
-            ag.free_entries.clear();
             // Once per free set: the memberships of pool-owning buckets.
             for m in ag.buckets.iter_mut().filter(|m| m.bucket == m.pool) {
                 let bucket = &mut buckets[m.bucket as usize];
@@ -510,7 +509,6 @@ impl Router {
                 if let Some(old) = m.listed {
                     // Still in the per-member set from before its busy spell.
                     if bucket.selector.keeps(&old, &view, &bucket.memory) {
-                        ag.free_entries.push((m.bucket, old));
                         continue;
                     }
                     bucket.free.remove(&old);
@@ -526,7 +524,6 @@ impl Router {
                     gen: if per_member { 0 } else { ag.free_gen },
                 };
                 bucket.free.push(k);
-                ag.free_entries.push((m.bucket, k));
                 if per_member {
                     m.listed = Some(k);
                 } else {

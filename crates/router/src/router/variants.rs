@@ -163,7 +163,6 @@ impl Router {
                         gen: if per_member { 0 } else { ag.free_gen },
                     };
                     bucket.free.push(k);
-                    ag.free_entries.push((b, k));
                     if per_member {
                         m.listed = Some(k);
                     }
