@@ -341,6 +341,21 @@ fn argmax(v: &[f32]) -> (usize, f32) {
     best
 }
 
+/// Power of `x` at `freq` Hz for a signal sampled at `rate` Hz (one
+/// Goertzel pass over the whole slice), normalised by the length squared:
+/// a full-scale-`A` sine at `freq` gives about `A² / 4`. For measuring what
+/// a leg hears (tests, diagnostics); the detector above works in blocks.
+pub fn tone_power(x: &[i16], freq: f64, rate: f64) -> f64 {
+    let c = 2.0 * (2.0 * std::f64::consts::PI * freq / rate).cos();
+    let (mut s1, mut s2) = (0.0f64, 0.0f64);
+    for &v in x {
+        let s = f64::from(v) + c * s1 - s2;
+        s2 = s1;
+        s1 = s;
+    }
+    (s1 * s1 + s2 * s2 - c * s1 * s2) / (x.len().max(1) as f64).powi(2)
+}
+
 /// Synthesises a DTMF digit (both tones at `level_dbfs` each) at 8 kHz.
 pub fn synthesize(digit: char, ms: u32, level_dbfs: f32) -> Vec<i16> {
     let Some(e) = digit_to_event(digit) else {

@@ -28,21 +28,9 @@ fn peer() -> UdpSocket {
     s
 }
 
-/// Power of `x` at `freq` (Goertzel), normalised by length.
-fn power(x: &[i16], freq: f64) -> f64 {
-    let w = 2.0 * std::f64::consts::PI * freq / 8000.0;
-    let (mut s1, mut s2) = (0.0f64, 0.0f64);
-    for &v in x {
-        let s = v as f64 + 2.0 * w.cos() * s1 - s2;
-        s2 = s1;
-        s1 = s;
-    }
-    (s1 * s1 + s2 * s2 - 2.0 * w.cos() * s1 * s2) / (x.len().max(1) as f64).powi(2)
-}
-
 /// Which of the three tones `x` carries.
 fn heard(x: &[i16]) -> [bool; 3] {
-    FREQ.map(|f| power(x, f) > 1e5)
+    FREQ.map(|f| media::dtmf::tone_power(x, f, 8000.0) > 1e5)
 }
 
 struct Call {

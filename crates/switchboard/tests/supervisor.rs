@@ -20,16 +20,8 @@ const AGENT: f64 = 1000.0;
 const SUPER: f64 = 1500.0;
 const FREQS: [f64; 3] = [CALLER, AGENT, SUPER];
 
+/// The default queue, recording, and a supervisor account without skills.
 const EXTRA: &str = r#"
-[[trunk]]
-name = "carrier"
-allow = ["127.0.0.0/8"]
-
-[[queue]]
-name = "support"
-require = { english = 1 }
-ring_timeout = "5s"
-wrap_up = "1s"
 record = true
 
 [[agent]]
@@ -41,7 +33,8 @@ password = "pw2001"
 #[test]
 fn listen_whisper_barge_and_recording_through_the_api() {
     let base = port_block();
-    let e = Engine::start("supervisor", base, &config(base, EXTRA));
+    let extra = format!("{DEFAULT_TRUNK_AND_QUEUE}{EXTRA}");
+    let e = Engine::start("supervisor", base, &config(base, &extra));
     let agent = Ua::new(e.sip, "1001");
     assert_eq!(agent.register("pw1001"), 200);
     let mut sup = Ua::new(e.sip, "2001");

@@ -273,18 +273,6 @@ mod tests {
             .collect()
     }
 
-    /// Energy of `x` at `freq` (Goertzel), normalised by length.
-    fn power(x: &[i16], freq: f64) -> f64 {
-        let w = 2.0 * std::f64::consts::PI * freq / 8000.0;
-        let (mut s1, mut s2) = (0.0f64, 0.0f64);
-        for &v in x {
-            let s = v as f64 + 2.0 * w.cos() * s1 - s2;
-            s2 = s1;
-            s1 = s;
-        }
-        (s1 * s1 + s2 * s2 - 2.0 * w.cos() * s1 * s2) / (x.len() as f64).powi(2)
-    }
-
     /// Feeds A a 500 Hz tone, B 1 kHz and C 1.5 kHz for a second and returns
     /// what each leg hears from the mixer (concatenated).
     fn run(mode: MonitorMode) -> [Vec<i16>; 3] {
@@ -319,7 +307,7 @@ mod tests {
     }
 
     fn hears(x: &[i16], f: f64) -> bool {
-        power(x, f) > 1e5
+        crate::dtmf::tone_power(x, f, 8000.0) > 1e5
     }
 
     #[test]

@@ -84,6 +84,23 @@ pub struct LegTarget {
     pub flow: bool,
 }
 
+impl LegTarget {
+    /// A registered phone (an agent's, or a supervisor's), reached where
+    /// the registrar says: its flow, its connection or its Contact.
+    pub fn registered(binding: &crate::registrar::Binding, label: &str, role: LegRole) -> Self {
+        LegTarget {
+            uri: binding.contact.clone(),
+            to: format!("<{}>", binding.contact),
+            dest: binding.target,
+            proto: binding.proto,
+            label: label.to_string(),
+            trunk: None,
+            role,
+            flow: binding.outbound.is_some(),
+        }
+    }
+}
+
 impl Engine {
     /// The router offers `call` to `agent`: send the agent an INVITE.
     pub(super) fn ring_agent(&mut self, now: Instant, call: CallKey, agent: &str, _queue: &str) {
@@ -92,16 +109,7 @@ impl Engine {
                 .ring_failed(call, agent, RingFailure::Unreachable, now);
             return;
         };
-        let target = LegTarget {
-            uri: binding.contact.clone(),
-            to: format!("<{}>", binding.contact),
-            dest: binding.target,
-            proto: binding.proto,
-            label: agent.to_string(),
-            trunk: None,
-            role: LegRole::Agent,
-            flow: binding.outbound.is_some(),
-        };
+        let target = LegTarget::registered(&binding, agent, LegRole::Agent);
         if self.send_leg_invite(now, call, target).is_none() {
             self.router
                 .ring_failed(call, agent, RingFailure::Unreachable, now);

@@ -90,16 +90,7 @@ impl Engine {
                 ))
             }
         };
-        let target = LegTarget {
-            uri: binding.contact.clone(),
-            to: format!("<{}>", binding.contact),
-            dest: binding.target,
-            proto: binding.proto,
-            label: supervisor.to_string(),
-            trunk: None,
-            role: LegRole::Monitor { port },
-            flow: binding.outbound.is_some(),
-        };
+        let target = LegTarget::registered(&binding, supervisor, LegRole::Monitor { port });
         let session = c.session.id;
         let Some(leg) = self.send_leg_invite(now, key, target) else {
             self.media.detach_monitor(session);

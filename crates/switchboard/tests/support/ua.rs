@@ -417,19 +417,7 @@ impl Ua {
     }
 }
 
-/// Power of `x` at `freq` Hz (Goertzel at 8 kHz), normalised by length.
-pub fn tone_power(x: &[i16], freq: f64) -> f64 {
-    let w = 2.0 * std::f64::consts::PI * freq / 8000.0;
-    let (mut s1, mut s2) = (0.0f64, 0.0f64);
-    for &v in x {
-        let s = f64::from(v) + 2.0 * w.cos() * s1 - s2;
-        s2 = s1;
-        s1 = s;
-    }
-    (s1 * s1 + s2 * s2 - 2.0 * w.cos() * s1 * s2) / (x.len().max(1) as f64).powi(2)
-}
-
 /// Which of `freqs` the audio carries (clearly above the noise floor).
 pub fn tones_in(x: &[i16], freqs: [f64; 3]) -> [bool; 3] {
-    freqs.map(|f| tone_power(x, f) > 1e5)
+    freqs.map(|f| media::dtmf::tone_power(x, f, 8000.0) > 1e5)
 }
