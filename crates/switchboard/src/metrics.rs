@@ -134,6 +134,7 @@ fn describe() {
         Unit::Seconds,
         "Longest current wait in a queue."
     );
+    describe_gauge!("switchboard_queue_occupancy_ratio", "Time the queue's members were busy with calls (ringing, talking, wrap-up) / time they were logged in and unpaused, over the queue's first statistics window (0..1).");
     describe_gauge!("switchboard_queue_service_level_ratio", "Answered within the queue's service-level time / (answered + abandoned), over the queue's first statistics window (0..1).");
     describe_gauge!(
         "switchboard_queue_agents",
@@ -399,6 +400,9 @@ pub fn export(s: &EngineState<'_>) {
         if let Some(sl) = q.windows.first().and_then(|w| w.service_level_pct) {
             gauge!("switchboard_queue_service_level_ratio", "queue" => name.clone())
                 .set(sl / 100.0);
+        }
+        if let Some(occ) = q.windows.first().and_then(|w| w.occupancy_pct) {
+            gauge!("switchboard_queue_occupancy_ratio", "queue" => name.clone()).set(occ / 100.0);
         }
         for (state, n) in state_counts(&q.agents) {
             gauge!("switchboard_queue_agents", "queue" => name.clone(), "state" => state)
