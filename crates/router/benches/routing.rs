@@ -363,6 +363,10 @@ fn bench(c: &mut Criterion) {
     let small = cfg!(debug_assertions);
     let scale = |n: usize| if small { (n / 100).max(10) } else { n };
     let n = scale(200_000);
+    if let Ok(only) = std::env::var("ROUTER_BENCH_ONLY") {
+        quick(&only, n);
+        return;
+    }
     println!(
         "\n--- routing decisions (10,000 agents, 500 queues, 50 skills, nine strategies mixed) ---"
     );
@@ -468,6 +472,46 @@ fn bench(c: &mut Criterion) {
     });
     g.finish();
     black_box(&loaded.r);
+}
+
+/// `ROUTER_BENCH_ONLY=<scenario>[-default]` runs one scenario of the
+/// 10k-agent world and exits (for callgrind and quick A/B runs):
+/// `listed` (agent free, nobody waiting), `arrive` (call arrives, agents
+/// free), `offer` (agent free, 100k waiting), `waits` (call arrives, none
+/// free); `-default` for longest-idle everywhere. `ROUTER_BENCH_N` sets
+/// the number of timed decisions (default 200,000).
+fn quick(only: &str, n: usize) {
+    let n = std::env::var("ROUTER_BENCH_N")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(n);
+    let mixed = !only.ends_with("-default");
+    let label = if mixed { "mixed" } else { "default" };
+    match only.trim_end_matches("-default") {
+        "listed" => {
+            let mut w = World::idle(10_000, mixed);
+            percentiles(&format!("agent-free/idle ({label})"), n, || {
+                w.idle_free_step()
+            });
+        }
+        "arrive" => {
+            let mut w = World::idle(10_000, mixed);
+            percentiles(&format!("call-arrives/free-agents ({label})"), n, || {
+                w.call_arrives_step()
+            });
+        }
+        "offer" => {
+            let mut w = World::loaded(10_000, 100_000, mixed);
+            agent_free(&format!("agent-free/loaded ({label})"), n, &mut w);
+        }
+        "waits" => {
+            let mut w = World::loaded(10_000, 100_000, mixed);
+            percentiles(&format!("call-arrives/loaded ({label})"), n, || {
+                w.loaded_arrival_step()
+            });
+        }
+        other => eprintln!("ROUTER_BENCH_ONLY: unknown scenario {other}"),
+    }
 }
 
 criterion_group!(benches, bench);

@@ -18,6 +18,7 @@ use serde::Serialize;
 
 use crate::call::CallOrd;
 use crate::config::AgentConfig;
+use crate::stats::AgentMeter;
 use crate::strategy::FreeKey;
 use crate::CallKey;
 
@@ -85,6 +86,9 @@ pub(crate) struct Agent {
     pub buckets: Vec<Membership>,
     /// Distinct queues of `buckets`.
     pub queues: Vec<u32>,
+    /// When the agent became a member of each of `queues` (its time counts
+    /// in a queue's occupancy from then on).
+    pub joined: Vec<u64>,
     /// Whether the entries of generation `free_gen` are current.
     pub listed: bool,
     pub free_gen: u32,
@@ -93,8 +97,8 @@ pub(crate) struct Agent {
     /// What is counted in queue/bucket staffing counters.
     pub counted_staffed: bool,
     pub counted_ready: bool,
-    /// Counted as busy (ringing, talking, wrap-up) in its queues' meters.
-    pub counted_busy: bool,
+    /// Staffed and busy time for its queues' occupancy.
+    pub meter: AgentMeter,
     /// Since login: time staffed (logged in, unpaused) and busy (ringing, talking, wrap-up).
     pub staffed_ns: u64,
     pub busy_ns: u64,
@@ -126,12 +130,13 @@ impl Agent {
             no_answers: 0,
             buckets: Vec::new(),
             queues: Vec::new(),
+            joined: Vec::new(),
             listed: false,
             free_gen: 0,
             parked: BTreeSet::new(),
             counted_staffed: false,
             counted_ready: false,
-            counted_busy: false,
+            meter: AgentMeter::default(),
             staffed_ns: 0,
             busy_ns: 0,
         }

@@ -65,6 +65,9 @@ pub(crate) struct Queue {
     pub staffed: u32,
     pub ready: u32,
     pub stats: Rolling,
+    /// Agents that left the queue (at a reload) and when they were members:
+    /// `(agent, joined, left)`, for occupancy while the windows reach it.
+    pub former: Vec<(u32, u64, u64)>,
 }
 
 impl Queue {

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::agent::AgentState;
 use crate::call::CallState;
 use crate::router::{Router, OCCUPANCY_WINDOWS, STATS_SLOT_NS};
-use crate::stats::{OccupancyStats, WindowStats};
+use crate::stats::{window_start, AgentMeter, OccupancyStats, WindowStats};
 use crate::strategy::Strategy;
 use crate::util::{dur_ns, ms};
 
@@ -165,6 +165,7 @@ impl Router {
                     .collect(),
             });
         }
+        let occupancy = self.queue_occupancy(now_ns);
         let queues = self
             .queues
             .iter()
@@ -189,11 +190,11 @@ impl Router {
                         .cfg
                         .stats_windows
                         .iter()
-                        .map(|w| {
+                        .enumerate()
+                        .map(|(wi, w)| {
                             let window = dur_ns(*w);
                             let mut c = q.stats.sum(now_ns, window);
-                            let (staffed, busy) =
-                                self.meters[i].open(now_ns, window, STATS_SLOT_NS);
+                            let (staffed, busy) = occupancy[i][wi];
                             c.staffed_ns += staffed;
                             c.busy_ns += busy;
                             WindowStats::from_counters(window, &c)
@@ -233,5 +234,67 @@ impl Router {
             skills: skills.into_values().collect(),
             occupancy,
         }
+    }
+}
+
+impl Router {
+    /// Agent-ns `(staffed, busy)` of every queue's members over each of its
+    /// `stats_windows` ending at `now`: each agent's meter summed over its
+    /// queues (from when it joined each), plus former members while they
+    /// were in. O(agents × their queues × windows).
+    fn queue_occupancy(&self, now: u64) -> Vec<Vec<(u64, u64)>> {
+        let starts: Vec<Vec<u64>> = self
+            .queues
+            .iter()
+            .map(|q| {
+                q.cfg
+                    .stats_windows
+                    .iter()
+                    .map(|w| window_start(now, dur_ns(*w), STATS_SLOT_NS))
+                    .collect()
+            })
+            .collect();
+        let mut out: Vec<Vec<(u64, u64)>> = starts.iter().map(|s| vec![(0, 0); s.len()]).collect();
+        // Cumulative values of one agent at a few instants (the windows'
+        // starts are the same for most queues).
+        fn at(meter: &AgentMeter, t: u64, memo: &mut Vec<(u64, (u64, u64))>) -> (u64, u64) {
+            if let Some(&(_, c)) = memo.iter().find(|&&(x, _)| x == t) {
+                return c;
+            }
+            let c = meter.cumulative(t);
+            memo.push((t, c));
+            c
+        }
+        let mut memo = Vec::new();
+        let mut add = |a: u32, q: u32, joined: u64, left: u64, memo: &mut Vec<_>| {
+            let meter = &self.agents[a as usize].meter;
+            let end = at(meter, left, memo);
+            for (wi, &lo) in starts[q as usize].iter().enumerate() {
+                let from = lo.max(joined);
+                if from >= left {
+                    continue;
+                }
+                let begin = at(meter, from, memo);
+                let e = &mut out[q as usize][wi];
+                e.0 += end.0 - begin.0;
+                e.1 += end.1 - begin.1;
+            }
+        };
+        for (a, ag) in self.agents.iter().enumerate() {
+            if ag.meter.is_empty() {
+                continue;
+            }
+            memo.clear();
+            for (&q, &joined) in ag.queues.iter().zip(&ag.joined) {
+                add(a as u32, q, joined, now, &mut memo);
+            }
+        }
+        for (q, qu) in self.queues.iter().enumerate() {
+            for &(a, joined, left) in &qu.former {
+                memo.clear();
+                add(a, q as u32, joined, left.min(now), &mut memo);
+            }
+        }
+        out
     }
 }

@@ -126,95 +126,109 @@ impl Rolling {
     }
 }
 
-/// The agent-time of one queue's members for occupancy: how many are
-/// staffed (logged in, unpaused: available or busy) and busy (ringing,
-/// talking, wrapping up), integrated over time. The counts change at agent
-/// state changes; the integral of a slot is written to the queue's
-/// [`Rolling`] only once the slot is over (so a state change touches a few
-/// bytes per queue, not the queue's slots), and the open part is added on
-/// demand ([`Meter::open`]).
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Meter {
-    pub staffed: u32,
-    pub busy: u32,
-    /// Integrated up to here.
-    since: u64,
-    /// Agent-ns staffed / busy in the slot of `since`, not yet written.
-    pend_staffed: u64,
-    pend_busy: u64,
+/// The first slot start that a window of `window` ns ending at `now` sums
+/// ([`Rolling::sum`] takes the slots starting at or after it).
+pub(crate) fn window_start(now: u64, window: u64, granularity: u64) -> u64 {
+    let from = now.saturating_sub(window);
+    from - from % granularity
 }
 
-impl Meter {
-    /// A meter with no agents, integrating from `now`.
-    pub fn new(now: u64) -> Self {
-        Meter {
-            since: now,
-            ..Default::default()
-        }
-    }
+/// One point of an [`AgentMeter`]: the agent's cumulative staffed and busy
+/// time at `at`, and whether it is staffed / busy from then on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Point {
+    at: u64,
+    staffed_ns: u64,
+    busy_ns: u64,
+    staffed: bool,
+    busy: bool,
+}
 
-    /// Integrates the current counts up to `now`; call before changing
-    /// them. Completed slots are written into `stats` (of granularity
-    /// `g`), which is not touched otherwise.
-    pub fn advance(&mut self, now: u64, g: u64, stats: &mut Rolling) {
-        let mut t = self.since;
-        if now <= t {
-            return;
-        }
-        if now < t - t % g + g {
-            // Still in the slot of `since`: the usual case.
-            self.pend_staffed += u64::from(self.staffed) * (now - t);
-            self.pend_busy += u64::from(self.busy) * (now - t);
-            self.since = now;
-            return;
-        }
-        debug_assert_eq!(g, stats.granularity);
-        // Nothing older than the retention matters (an idle night, say).
-        let floor = now.saturating_sub(stats.retention + g);
-        if t < floor {
-            self.write(t - t % g, stats);
-            t = floor - floor % g;
-        }
-        while t < now {
-            let slot = t - t % g;
-            let end = (slot + g).min(now);
-            self.pend_staffed += u64::from(self.staffed) * (end - t);
-            self.pend_busy += u64::from(self.busy) * (end - t);
-            if end == slot + g {
-                self.write(slot, stats);
+/// One agent's staffed (logged in, unpaused) and busy (ringing, talking,
+/// wrap-up) time for queue occupancy: a point per change of the two flags,
+/// holding the cumulative time so far. A change appends one point (O(1),
+/// whatever the number of the agent's queues); the time in any interval is
+/// a difference of two cumulative values found by binary search, so a
+/// queue's figure is summed over its members only when read.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct AgentMeter {
+    points: VecDeque<Point>,
+}
+
+impl AgentMeter {
+    /// The flags from `now` on (`now` never goes back). Points older than
+    /// `horizon` are dropped, except the last one at or before it, so the
+    /// cumulative time stays known from `horizon` on.
+    pub fn set(&mut self, now: u64, staffed: bool, busy: bool, horizon: u64) {
+        let (staffed_ns, busy_ns) = match self.points.back() {
+            Some(p) if (p.staffed, p.busy) == (staffed, busy) => return,
+            Some(p) if p.at >= now => {
+                let (s, b) = (p.staffed_ns, p.busy_ns);
+                self.points.pop_back();
+                (s, b)
             }
-            t = end;
+            Some(_) => self.cumulative(now),
+            None if !staffed && !busy => return,
+            None => (0, 0),
+        };
+        if self
+            .points
+            .back()
+            .is_some_and(|p| (p.staffed, p.busy) == (staffed, busy))
+        {
+            // Back to the flags before a change of the same instant.
+            return;
         }
-        self.since = now;
+        self.points.push_back(Point {
+            at: now,
+            staffed_ns,
+            busy_ns,
+            staffed,
+            busy,
+        });
+        while self.points.len() >= 2 && self.points[1].at <= horizon {
+            self.points.pop_front();
+        }
     }
 
-    fn write(&mut self, slot: u64, stats: &mut Rolling) {
-        if self.pend_staffed > 0 || self.pend_busy > 0 {
-            let c = stats.at(slot);
-            c.staffed_ns += self.pend_staffed;
-            c.busy_ns += self.pend_busy;
-        }
-        self.pend_staffed = 0;
-        self.pend_busy = 0;
+    /// Whether the agent is (staffed, busy) as of its last change.
+    pub fn flags(&self) -> (bool, bool) {
+        self.points
+            .back()
+            .map_or((false, false), |p| (p.staffed, p.busy))
     }
 
-    /// Agent-ns `(staffed, busy)` not yet in the slots that a window of
-    /// `window` ns ending at `now` sums ([`Rolling::sum`]).
-    pub fn open(&self, now: u64, window: u64, granularity: u64) -> (u64, u64) {
-        let from = now.saturating_sub(window);
-        // `Rolling::sum` takes the slots starting at or after this.
-        let lo = from - from % granularity;
-        let (mut staffed, mut busy) = (0, 0);
-        if self.since - self.since % granularity >= lo {
-            staffed += self.pend_staffed;
-            busy += self.pend_busy;
+    /// Whether the agent was never staffed since its points were kept.
+    pub fn is_empty(&self) -> bool {
+        self.points.is_empty()
+    }
+
+    /// Cumulative (staffed, busy) agent-ns at `t` (0 before the first point;
+    /// exact from the horizon of the last [`AgentMeter::set`] on).
+    pub fn cumulative(&self, t: u64) -> (u64, u64) {
+        let i = self.points.partition_point(|p| p.at <= t);
+        let Some(p) = i.checked_sub(1).map(|i| self.points[i]) else {
+            return self
+                .points
+                .front()
+                .map_or((0, 0), |p| (p.staffed_ns, p.busy_ns));
+        };
+        let d = t - p.at;
+        (
+            p.staffed_ns + if p.staffed { d } else { 0 },
+            p.busy_ns + if p.busy { d } else { 0 },
+        )
+    }
+
+    /// Agent-ns (staffed, busy) in `[from, to)`.
+    #[cfg(test)]
+    pub fn between(&self, from: u64, to: u64) -> (u64, u64) {
+        if to <= from || self.points.is_empty() {
+            return (0, 0);
         }
-        let start = self.since.max(lo);
-        if now > start {
-            staffed += u64::from(self.staffed) * (now - start);
-            busy += u64::from(self.busy) * (now - start);
-        }
-        (staffed, busy)
+        let (s1, b1) = self.cumulative(to);
+        let (s0, b0) = self.cumulative(from);
+        (s1 - s0, b1 - b0)
     }
 }
 
@@ -318,52 +332,78 @@ mod tests {
         assert_eq!(r.sum(5000 * S, 3600 * S).offered, 4);
     }
 
-    /// The meter against a naive reference: per-second sampling of the
-    /// counts, summed over the slots a window covers.
+    /// Counts (staffed, busy) of a list of changes at time `t` (s).
+    fn flags_at(changes: &[(u64, bool, bool)], t: u64) -> (bool, bool) {
+        changes
+            .iter()
+            .rev()
+            .find(|c| c.0 <= t)
+            .map_or((false, false), |c| (c.1, c.2))
+    }
+
+    /// The agent meter against a naive reference: per-second sampling of
+    /// the flags, summed over the slots a window covers.
     #[test]
-    fn meter_matches_sampling() {
-        let g = 60 * S;
-        let mut r = Rolling::new(g, 3600 * S);
-        let mut m = Meter::new(0);
-        // (time s, staffed, busy) from then on
+    fn agent_meter_matches_sampling() {
+        let g = 60;
         let changes = [
-            (0, 2, 0),
-            (10, 2, 1),
-            (70, 3, 1),
-            (75, 3, 3),
-            (200, 1, 1),
-            (1000, 0, 0),
-            (1100, 2, 2),
+            (0, true, false),
+            (10, true, true),
+            (70, true, false),
+            (75, true, true),
+            (200, false, false),
+            (1000, true, false),
+            (1100, true, true),
         ];
-        let count_at = |t: u64| {
-            changes
-                .iter()
-                .rev()
-                .find(|c| c.0 <= t)
-                .map_or((0, 0), |c| (c.1, c.2))
-        };
+        let mut m = AgentMeter::default();
         for &(t, staffed, busy) in &changes {
-            m.advance(t * S, g, &mut r);
-            m.staffed = staffed;
-            m.busy = busy;
+            m.set(t * S, staffed, busy, 0);
         }
         for now in [1100, 1150, 1300, 2000, 5000] {
-            let now_ns = now * S;
             for window in [60, 120, 900, 3600] {
-                let c = r.sum(now_ns, window * S);
-                let (os, ob) = m.open(now_ns, window * S, g);
-                let from = (now - window.min(now)) / 60 * 60;
-                let (mut es, mut eb) = (0, 0);
-                for t in from..now {
-                    let (s, b) = count_at(t);
-                    es += u64::from(s) * S;
-                    eb += u64::from(b) * S;
-                }
+                let lo = window_start(now * S, window * S, g * S);
+                let (es, eb) = (lo / S..now).fold((0, 0), |(s, b), t| {
+                    let (fs, fb) = flags_at(&changes, t);
+                    (s + u64::from(fs) * S, b + u64::from(fb) * S)
+                });
                 assert_eq!(
-                    (c.staffed_ns + os, c.busy_ns + ob),
+                    m.between(lo, now * S),
                     (es, eb),
                     "now {now} window {window}"
                 );
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// Random changes (several may share an instant) and pruning: the
+        /// time in any interval after the horizon is the sampled time.
+        #[test]
+        fn agent_meter_matches_a_naive_reference(
+            steps in proptest::collection::vec((0..40u64, proptest::bool::ANY, proptest::bool::ANY), 1..80),
+            keep in 0..400u64,
+            queries in proptest::collection::vec((0..3000u64, 0..3000u64), 1..20),
+        ) {
+            let mut m = AgentMeter::default();
+            let mut changes: Vec<(u64, bool, bool)> = Vec::new();
+            let mut t = 0;
+            for (dt, staffed, busy) in steps {
+                t += dt;
+                // Busy implies staffed in the router; the meter does not care.
+                let horizon = t.saturating_sub(keep);
+                m.set(t, staffed, busy, horizon);
+                changes.retain(|c| c.0 != t);
+                changes.push((t, staffed, busy));
+                proptest::prop_assert_eq!(m.flags(), (staffed, busy));
+            }
+            let horizon = t.saturating_sub(keep);
+            for (a, b) in queries {
+                let (from, to) = (horizon + a.min(b), horizon + a.max(b));
+                let (es, eb) = (from..to).fold((0, 0), |(s, b), x| {
+                    let (fs, fb) = flags_at(&changes, x);
+                    (s + u64::from(fs), b + u64::from(fb))
+                });
+                proptest::prop_assert_eq!(m.between(from, to), (es, eb), "[{}, {})", from, to);
             }
         }
     }

@@ -141,6 +141,31 @@ fn a_reload_keeps_occupancy_so_far() {
 }
 
 #[test]
+fn a_reload_that_moves_an_agent_keeps_its_past_where_it_was() {
+    let mut s = Sim::with_all_logged_in(two_queues());
+    s.enqueue(1, "q1", 0);
+    let (_, who) = s.answer_next();
+    assert_eq!(who, "a");
+    s.advance(secs(40));
+    // `a` loses skill y (leaves q2), `b` gains x (joins q1).
+    let mut cfg = two_queues();
+    cfg.agents = vec![agent("a", &[("x", 1)]), agent("b", &[("x", 1), ("y", 1)])];
+    s.r.reload(cfg.clone(), s.now);
+    s.drain();
+    s.advance(secs(60));
+    // q1: `a` 100 s staffed, 100 busy; `b` only since the reload: 60 idle.
+    assert_eq!(occ(&s, "q1"), (Some(100.0 * 100.0 / 160.0), 160, 100));
+    // q2: `b` 100 s idle; `a` until the reload: 40 s busy.
+    assert_eq!(occ(&s, "q2"), (Some(40.0 * 100.0 / 140.0), 140, 40));
+    // Back as before: `a` counts in q2 again from now on only.
+    s.r.reload(two_queues(), s.now);
+    s.drain();
+    s.advance(secs(20));
+    assert_eq!(occ(&s, "q2"), (Some(60.0 * 100.0 / 180.0), 180, 60));
+    s.r.check_invariants().unwrap();
+}
+
+#[test]
 fn occupancy_is_serialized_with_the_other_window_figures() {
     let mut s = Sim::with_all_logged_in(two_queues());
     s.advance(secs(60));

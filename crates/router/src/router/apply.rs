@@ -10,7 +10,7 @@ use crate::config::RouterConfig;
 use crate::event::ExitReason;
 use crate::free_set::FreeSet;
 use crate::queue::{Bucket, Queue};
-use crate::stats::{Meter, Rolling};
+use crate::stats::Rolling;
 use crate::strategy::{QueueMemory, Strategy};
 use crate::util::{dur_ns, Rng};
 
@@ -40,14 +40,15 @@ impl Router {
                 replace.push(c.ord);
             }
         }
+        // Queues each agent was a member of, and since when (occupancy).
+        let mut was_member: Vec<Vec<(u32, u64)>> = Vec::with_capacity(self.agents.len());
         for ag in &mut self.agents {
             ag.parked.clear();
             ag.listed = false;
             ag.counted_staffed = false;
             ag.counted_ready = false;
-            ag.counted_busy = false;
             ag.buckets.clear();
-            ag.queues.clear();
+            was_member.push(ag.queues.drain(..).zip(ag.joined.drain(..)).collect());
         }
 
         // 2. Skills.
@@ -121,6 +122,7 @@ impl Router {
                         staffed: 0,
                         ready: 0,
                         stats: Rolling::new(STATS_SLOT_NS, retention),
+                        former: Vec::new(),
                     });
                     q
                 }
@@ -131,9 +133,7 @@ impl Router {
             qu.cfg = qc;
             qu.removed = false;
         }
-        self.meters
-            .resize_with(self.queues.len(), || Meter::new(now));
-        for (qu, meter) in self.queues.iter_mut().zip(&mut self.meters) {
+        for qu in &mut self.queues {
             if !qseen.contains(&qu.name) {
                 qu.removed = true;
             }
@@ -142,10 +142,19 @@ impl Router {
             qu.step_after.clear();
             qu.staffed = 0;
             qu.ready = 0;
-            // Occupancy so far stays; members are counted again below.
-            meter.advance(now, STATS_SLOT_NS, &mut qu.stats);
-            meter.staffed = 0;
-            meter.busy = 0;
+        }
+        // Occupancy windows reach back this far; older points and former
+        // members are forgotten.
+        self.occupancy_reach = self
+            .queues
+            .iter()
+            .map(|q| q.stats.retention)
+            .max()
+            .unwrap_or(0)
+            .saturating_add(STATS_SLOT_NS);
+        let reach = now.saturating_sub(self.occupancy_reach);
+        for qu in &mut self.queues {
+            qu.former.retain(|&(_, _, left)| left > reach);
         }
 
         self.sticky_window = self
@@ -293,10 +302,25 @@ impl Router {
                     });
                     if !ag.queues.contains(&queue) {
                         ag.queues.push(queue);
+                        // A member before keeps its time; a new one counts from now.
+                        let joined = was_member
+                            .get(a as usize)
+                            .and_then(|old| old.iter().find(|&&(q, _)| q == queue))
+                            .map_or(now, |&(_, j)| j);
+                        ag.joined.push(joined);
                     }
                 }
             }
             self.buckets[b].members = members;
+        }
+
+        // Agents that left a queue still count there for the time they were in it.
+        for (a, old) in was_member.into_iter().enumerate() {
+            for (q, joined) in old {
+                if !self.agents[a].queues.contains(&q) && now > joined {
+                    self.queues[q as usize].former.push((a as u32, joined, now));
+                }
+            }
         }
 
         // 7. Counters and free sets.

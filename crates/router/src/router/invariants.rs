@@ -3,6 +3,7 @@
 
 use std::collections::HashMap;
 
+use crate::agent::AgentState;
 use crate::call::CallState;
 
 use super::Router;
@@ -128,28 +129,24 @@ impl Router {
                 return Err(format!("bucket {b}: ready {} counted {ready}", bk.ready));
             }
         }
-        for (q, m) in self.meters.iter().enumerate() {
-            let serving = || {
-                self.agents
-                    .iter()
-                    .filter(|a| a.queues.contains(&(q as u32)))
-            };
-            let staffed = serving().filter(|a| a.ready()).count();
-            let busy = serving()
-                .filter(|a| {
-                    matches!(
-                        a.state,
-                        crate::AgentState::Ringing
-                            | crate::AgentState::OnCall
-                            | crate::AgentState::WrapUp
-                    )
-                })
-                .count();
-            if (m.staffed as usize, m.busy as usize) != (staffed, busy) {
+        for ag in &self.agents {
+            let flags = (
+                !matches!(ag.state, AgentState::LoggedOut | AgentState::Paused),
+                matches!(
+                    ag.state,
+                    AgentState::Ringing | AgentState::OnCall | AgentState::WrapUp
+                ),
+            );
+            if ag.meter.flags() != flags {
                 return Err(format!(
-                    "queue {q}: occupancy meter counts {}/{}, agents {staffed}/{busy}",
-                    m.staffed, m.busy
+                    "agent {}: occupancy meter says {:?}, state {:?}",
+                    ag.id,
+                    ag.meter.flags(),
+                    ag.state
                 ));
+            }
+            if ag.joined.len() != ag.queues.len() || ag.joined.iter().any(|&j| j > self.now) {
+                return Err(format!("agent {}: queue join times {:?}", ag.id, ag.joined));
             }
         }
         for (a, ag) in self.agents.iter().enumerate() {

@@ -11,7 +11,7 @@ use crate::error::RouterError;
 use crate::event::{EndedBy, QueueLogEvent, RingFailure, RouterEvent};
 use crate::heads::Heads;
 use crate::queue::{Bucket, Queue};
-use crate::stats::{Meter, Rolling};
+use crate::stats::Rolling;
 use crate::timers::Timers;
 use crate::util::{dur_ns, ms, Clock, FxMap};
 use crate::CallKey;
@@ -94,8 +94,9 @@ pub struct Router {
     /// until the agent's next `refresh`: then it only keeps stale entries,
     /// which are dropped when met).
     pub(crate) live: Vec<u32>,
-    /// Per queue: its members' staffed and busy agent-time (occupancy).
-    pub(crate) meters: Vec<Meter>,
+    /// How far back occupancy windows reach: the longest queue window plus
+    /// one slot (agent meters keep their points from `now` minus this).
+    pub(crate) occupancy_reach: u64,
 }
 
 impl Router {
@@ -124,7 +125,7 @@ impl Router {
             emptied: Vec::new(),
             deferred: None,
             live: Vec::new(),
-            meters: Vec::new(),
+            occupancy_reach: 0,
         };
         r.apply_config(cfg);
         r

@@ -13,7 +13,7 @@ use crate::timers::Timer;
 use crate::util::{dur_ns, ms};
 use crate::CallKey;
 
-use super::{Router, MAX_HOPS, STATS_SLOT_NS};
+use super::{Router, MAX_HOPS};
 
 impl Router {
     /// Puts a detached caller into queue `q` (or its overflow chain).
@@ -387,7 +387,7 @@ impl Router {
             occupancy,
             emptied,
             live,
-            meters,
+            occupancy_reach,
             ..
         } = self;
         if live.len() < agents.len() {
@@ -415,6 +415,16 @@ impl Router {
             if st == AgentState::Available {
                 ag.idle_since = now;
             }
+            // Occupancy: one point per change, whatever the agent's queues.
+            ag.meter.set(
+                now,
+                st != AgentState::LoggedOut && st != AgentState::Paused,
+                matches!(
+                    st,
+                    AgentState::Ringing | AgentState::OnCall | AgentState::WrapUp
+                ),
+                now.saturating_sub(*occupancy_reach),
+            );
             ag.state = st;
             ag.since = now;
         }
@@ -433,33 +443,10 @@ impl Router {
             }
             ag.counted_staffed = staffed;
         }
-        let busy = matches!(
-            ag.state,
-            AgentState::Ringing | AgentState::OnCall | AgentState::WrapUp
-        );
-        if busy != ag.counted_busy {
-            for &q in &ag.queues {
-                let meter = &mut meters[q as usize];
-                meter.advance(now, STATS_SLOT_NS, &mut queues[q as usize].stats);
-                if busy {
-                    meter.busy += 1;
-                } else {
-                    meter.busy -= 1;
-                }
-            }
-            ag.counted_busy = busy;
-        }
         let ready = ag.ready();
         if ready != ag.counted_ready {
             for &q in &ag.queues {
                 let qu = &mut queues[q as usize];
-                let meter = &mut meters[q as usize];
-                meter.advance(now, STATS_SLOT_NS, &mut qu.stats);
-                if ready {
-                    meter.staffed += 1;
-                } else {
-                    meter.staffed -= 1;
-                }
                 if ready {
                     qu.ready += 1;
                 } else {
