@@ -1,8 +1,9 @@
 //! Transaction identity (RFC 3261 §17.1.3, §17.2.3) and where responses go
 //! (§18.2.2, RFC 3581 §4).
 
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
 
 use crate::message::Message;
 use crate::method::Method;
@@ -24,34 +25,47 @@ pub enum Role {
 /// and the CSeq method (§17.1.3). Requests whose branch lacks the magic
 /// cookie (RFC 2543 peers) are keyed by Request-URI, From tag, Call-ID,
 /// CSeq number and top Via instead.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+///
+/// The three strings live in one shared allocation, so a clone (the layer
+/// keeps one per armed timer, and hands them to the TU) copies no text.
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct TxKey {
     role: Role,
-    /// The branch, or the RFC 2543 composite.
-    id: String,
-    /// Lowercased `host:port` of the top Via (server side only).
-    sent_by: String,
-    /// Method as matched (`ACK` appears as `INVITE`).
-    method: String,
     legacy: bool,
+    /// Lengths of the id and sent-by prefixes of `text`.
+    id_len: u32,
+    sent_by_len: u32,
+    /// The branch (or the RFC 2543 composite), then the lowercased
+    /// `host:port` of the top Via (server side only), then the method as
+    /// matched (`ACK` appears as `INVITE`).
+    text: Arc<str>,
 }
 
 impl TxKey {
+    fn build(role: Role, id: &str, sent_by: &str, method: &str, legacy: bool) -> TxKey {
+        let method = fold_ack(method);
+        let mut text = String::with_capacity(id.len() + sent_by.len() + method.len());
+        text.push_str(id);
+        text.push_str(sent_by);
+        text.push_str(method);
+        TxKey {
+            role,
+            legacy,
+            id_len: len32(id),
+            sent_by_len: len32(sent_by),
+            text: Arc::from(text),
+        }
+    }
+
     /// The key of a client transaction we started with `branch`.
     pub fn client(branch: &str, method: &str) -> TxKey {
-        TxKey {
-            role: Role::Client,
-            id: branch.to_string(),
-            sent_by: String::new(),
-            method: fold_ack(method).to_string(),
-            legacy: false,
-        }
+        TxKey::build(Role::Client, branch, "", method, false)
     }
 
     /// The key of the server transaction a request belongs to; `None` when
     /// it is not a request or has no usable Via.
     pub fn server(msg: &Message) -> Option<TxKey> {
-        let method = fold_ack(msg.method_str()?);
+        let method = msg.method_str()?;
         let via = msg.top_via().ok()?;
         if via.is_rfc3261() {
             let mut sent_by = String::with_capacity(via.host.len() + 6);
@@ -61,13 +75,13 @@ impl TxKey {
                 sent_by.push(':');
                 crate::builder::push_decimal(&mut sent_by, u64::from(p));
             }
-            return Some(TxKey {
-                role: Role::Server,
-                id: via.branch()?.to_string(),
-                sent_by,
-                method: method.to_string(),
-                legacy: false,
-            });
+            return Some(TxKey::build(
+                Role::Server,
+                via.branch()?,
+                &sent_by,
+                method,
+                false,
+            ));
         }
         let id = format!(
             "{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}",
@@ -77,13 +91,7 @@ impl TxKey {
             msg.cseq().seq,
             msg.top_via_str()
         );
-        Some(TxKey {
-            role: Role::Server,
-            id,
-            sent_by: String::new(),
-            method: method.to_string(),
-            legacy: true,
-        })
+        Some(TxKey::build(Role::Server, &id, "", method, true))
     }
 
     /// The client transaction a response belongs to (§17.1.3).
@@ -98,10 +106,13 @@ impl TxKey {
 
     /// This key with another method (e.g. the INVITE a CANCEL targets).
     pub fn with_method(&self, method: &str) -> TxKey {
-        TxKey {
-            method: fold_ack(method).to_string(),
-            ..self.clone()
-        }
+        TxKey::build(
+            self.role,
+            self.branch(),
+            self.sent_by(),
+            method,
+            self.legacy,
+        )
     }
 
     pub fn role(&self) -> Role {
@@ -114,20 +125,62 @@ impl TxKey {
 
     /// The branch (for RFC 2543 keys, the composite identifier).
     pub fn branch(&self) -> &str {
-        &self.id
+        &self.text[..self.id_len as usize]
+    }
+
+    /// Lowercased `host:port` of the top Via (empty for client and RFC
+    /// 2543 keys).
+    fn sent_by(&self) -> &str {
+        let start = self.id_len as usize;
+        &self.text[start..start + self.sent_by_len as usize]
     }
 
     pub fn method(&self) -> &str {
-        &self.method
+        &self.text[(self.id_len + self.sent_by_len) as usize..]
     }
 
     pub fn is_invite(&self) -> bool {
-        self.method == "INVITE"
+        self.method() == "INVITE"
     }
 
     /// True for an RFC 2543 (no magic cookie) key.
     pub fn is_legacy(&self) -> bool {
         self.legacy
+    }
+}
+
+fn len32(s: &str) -> u32 {
+    // A key's strings come from one SIP message, far below 4 GiB.
+    u32::try_from(s.len()).unwrap_or(u32::MAX)
+}
+
+/// Ordered by role, id, sent-by, method, then legacy (as the fields read).
+impl Ord for TxKey {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.role
+            .cmp(&other.role)
+            .then_with(|| self.branch().cmp(other.branch()))
+            .then_with(|| self.sent_by().cmp(other.sent_by()))
+            .then_with(|| self.method().cmp(other.method()))
+            .then_with(|| self.legacy.cmp(&other.legacy))
+    }
+}
+
+impl PartialOrd for TxKey {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl fmt::Debug for TxKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TxKey")
+            .field("role", &self.role)
+            .field("id", &self.branch())
+            .field("sent_by", &self.sent_by())
+            .field("method", &self.method())
+            .field("legacy", &self.legacy)
+            .finish()
     }
 }
 

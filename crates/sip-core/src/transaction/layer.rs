@@ -55,26 +55,62 @@ enum Timer {
     ServerGuard,
 }
 
+// What a transaction keeps, by state (issue #7: at 1,000 calls/s some
+// 100,000 transactions linger for Timers D/I/J/K/L/M while ≈1,100 calls are
+// up, so a lingering transaction keeps only its key, its timers and what it
+// may have to send again):
+//
+// | transaction   | state                    | keeps                          |
+// |---------------|--------------------------|--------------------------------|
+// | client        | Calling/Trying/Proceeding| the request (Timers A/E)       |
+// | client INVITE | Completed (Timer D)      | the ACK, for retransmitted finals |
+// | client INVITE | Accepted (Timer M)       | the To tags of 2xx delivered   |
+// | client non-INV| Completed (Timer K)      | nothing                        |
+// | server INVITE | Proceeding, no response  | the INVITE (to write 100)      |
+// | server        | Proceeding/Completed     | the last response              |
+// | server INVITE | Accepted, 2xx not ACKed  | the 2xx, Call-ID and CSeq      |
+// | server INVITE | Accepted, ACKed (L)      | nothing                        |
+// | server INVITE | Confirmed (Timer I)      | nothing                        |
+//
+// The layer never holds a slice of a received datagram past Proceeding
+// (keys, tags and Call-IDs are copied), so a shell that reads into a large
+// buffer pins it at most until the TU answers.
+
 #[derive(Debug)]
 struct ClientTx {
     state: ClientState,
-    request: Bytes,
+    /// Re-sent by Timers A and E; dropped at the final response.
+    request: Option<Bytes>,
+    /// INVITE in Completed: the ACK re-sent for each retransmitted non-2xx.
     ack: Option<Bytes>,
-    /// (status, To tag, RSeq) of provisionals delivered.
-    seen: Vec<(u16, String, Option<u32>)>,
+    /// (status, To tag, RSeq) of provisionals delivered; emptied at the
+    /// final response.
+    seen: Vec<(u16, Box<str>, Option<u32>)>,
     /// To tags of 2xx delivered (forks).
-    ok_tags: Vec<String>,
+    ok_tags: Vec<Box<str>>,
+}
+
+impl ClientTx {
+    /// A final response arrived: nothing is retransmitted any more.
+    fn finish(&mut self) -> Option<Bytes> {
+        self.seen = Vec::new();
+        self.request.take()
+    }
 }
 
 #[derive(Debug)]
 struct ServerTx {
     state: ServerState,
-    /// The INVITE, kept to write 100 Trying.
+    /// The INVITE, kept to write 100 Trying until the first response.
     request: Option<Box<Message>>,
+    /// What a retransmitted request is answered with (and Timers G and
+    /// 2xx resend); dropped once the ACK came (Confirmed, or Accepted and
+    /// ACKed), when nothing is answered any more.
     last: Option<Bytes>,
     acked: bool,
-    /// Call-ID and CSeq number, to match the ACK for a 2xx.
-    dialog: Option<(String, u32)>,
+    /// INVITE: Call-ID and CSeq number, to match the ACK for a 2xx; kept
+    /// while the 2xx may await it (an entry in `awaiting_ack`).
+    dialog: Option<Dialog>,
     /// Source to stamp into the top Via of responses (`received`/`rport`).
     stamp: Option<SocketAddr>,
 }
@@ -91,6 +127,13 @@ impl ServerTx {
         let req = self.request.as_ref()?;
         Some(self.stamped(Bytes::from(ResponseBuilder::new(req, 100).build())))
     }
+
+    /// The 2xx no longer needs resending (its ACK, or a BYE, came).
+    fn ack_received(&mut self) {
+        self.acked = true;
+        self.last = None;
+        self.dialog = None;
+    }
 }
 
 #[derive(Debug)]
@@ -104,15 +147,60 @@ struct Tx {
     invite: bool,
     dest: SocketAddr,
     reliable: bool,
-    /// Armed timers and when they fire.
-    timers: Vec<(Timer, Instant)>,
+    /// Armed timers.
+    timers: Armed,
     /// The current retransmission interval (A, E, G, 2xx).
     interval: Duration,
     machine: Machine,
 }
 
+/// A heap entry: when, its sequence number, which timer, whose. Entries
+/// of timers disarmed or re-armed since stay in the heap until they come
+/// up (or reach its top) and are skipped; each holds a clone of the key,
+/// which shares the key's text.
 type Entry = Reverse<(Instant, u64, Timer, TxKey)>;
-type Armed = Vec<(Timer, Instant)>;
+
+/// Most timers armed at once on one transaction: three (an INVITE client's
+/// A, B and the CANCEL guard; a server's Ok2xx and L, or G and H).
+const ARMED_SLOTS: usize = 4;
+
+/// The timers armed on one transaction, inline: each with the low 32 bits
+/// of the sequence number of its live heap entry (an older entry of the
+/// same timer, re-armed since, is stale; 2^32 arms of one timer of one
+/// transaction while its old entry is still queued cannot happen).
+#[derive(Debug, Default, Clone, Copy)]
+struct Armed([Option<(Timer, u32)>; ARMED_SLOTS]);
+
+impl Armed {
+    fn set(&mut self, timer: Timer, seq: u64) {
+        let slot = self
+            .0
+            .iter()
+            .position(|s| matches!(s, Some((t, _)) if *t == timer))
+            .or_else(|| self.0.iter().position(Option::is_none));
+        debug_assert!(slot.is_some(), "more than {ARMED_SLOTS} timers armed");
+        self.0[slot.unwrap_or(0)] = Some((timer, seq as u32));
+    }
+
+    fn clear(&mut self, timers: &[Timer]) {
+        for s in &mut self.0 {
+            if matches!(s, Some((t, _)) if timers.contains(t)) {
+                *s = None;
+            }
+        }
+    }
+
+    fn is_armed(&self, timer: Timer) -> bool {
+        self.0
+            .iter()
+            .any(|s| matches!(s, Some((t, _)) if *t == timer))
+    }
+
+    /// The slot of the live entry `(timer, seq)`.
+    fn live(&self, timer: Timer, seq: u64) -> Option<usize> {
+        self.0.iter().position(|s| *s == Some((timer, seq as u32)))
+    }
+}
 
 #[derive(Debug, Default)]
 struct Sched {
@@ -122,19 +210,18 @@ struct Sched {
 
 impl Sched {
     fn arm(&mut self, armed: &mut Armed, key: &TxKey, timer: Timer, at: Instant) {
-        armed.retain(|(t, _)| *t != timer);
-        armed.push((timer, at));
         self.seq += 1;
+        armed.set(timer, self.seq);
         self.heap.push(Reverse((at, self.seq, timer, key.clone())));
     }
 }
 
 fn disarm(armed: &mut Armed, timers: &[Timer]) {
-    armed.retain(|(t, _)| !timers.contains(t));
+    armed.clear(timers);
 }
 
 fn is_armed(armed: &Armed, timer: Timer) -> bool {
-    armed.iter().any(|(t, _)| *t == timer)
+    armed.is_armed(timer)
 }
 
 fn push(q: &mut VecDeque<Transmit>, dest: SocketAddr, data: Bytes, reliable: bool) {
@@ -144,6 +231,9 @@ fn push(q: &mut VecDeque<Transmit>, dest: SocketAddr, data: Bytes, reliable: boo
         reliable,
     });
 }
+
+/// Call-ID and CSeq number of an INVITE.
+type Dialog = (Box<str>, u32);
 
 /// Every transaction of one node. See the [module docs](super).
 #[derive(Debug)]
@@ -155,7 +245,7 @@ pub struct TransactionLayer {
     transmits: VecDeque<Transmit>,
     events: VecDeque<TxEvent>,
     /// INVITE server transactions whose 2xx awaits its ACK.
-    awaiting_ack: WireMap<(String, u32), TxKey>,
+    awaiting_ack: WireMap<Dialog, TxKey>,
 }
 
 impl TransactionLayer {
@@ -206,6 +296,13 @@ impl TransactionLayer {
         }
     }
 
+    /// The key as the table holds it. Timers are armed with it, so that
+    /// their heap entries share its text: a key rebuilt from a message (a
+    /// response, an ACK) has a copy of its own that would live as long.
+    fn stored(&self, key: &TxKey) -> Option<TxKey> {
+        self.txs.get_key_value(key).map(|(k, _)| k.clone())
+    }
+
     fn terminate(&mut self, key: &TxKey) {
         if let Some(tx) = self.txs.remove(key) {
             if let Machine::Server(ServerTx {
@@ -223,15 +320,45 @@ impl TransactionLayer {
     /// Drops cancelled timers from the top of the heap so that
     /// [`TransactionLayer::poll_timeout`] names a live deadline.
     fn prune(&mut self) {
-        while let Some(Reverse((at, _, timer, key))) = self.sched.heap.peek() {
+        while let Some(Reverse((_, seq, timer, key))) = self.sched.heap.peek() {
             let live = self
                 .txs
                 .get(key)
-                .is_some_and(|tx| tx.timers.contains(&(*timer, *at)));
+                .is_some_and(|tx| tx.timers.live(*timer, *seq).is_some());
             if live {
                 break;
             }
             self.sched.heap.pop();
+        }
+    }
+
+    /// Gives back table space after a burst: the map and the heap keep
+    /// their peak capacity otherwise (at 1,000 calls/s, ≈100,000 lingering
+    /// transactions' worth).
+    fn shrink(&mut self) {
+        /// Capacity kept however empty the layer gets.
+        const FLOOR: usize = 1024;
+        fn too_big(len: usize, cap: usize) -> bool {
+            cap > FLOOR && cap / 4 > len
+        }
+        if too_big(self.txs.len(), self.txs.capacity()) {
+            self.txs.shrink_to((self.txs.len() * 2).max(FLOOR));
+        }
+        let heap = &mut self.sched.heap;
+        if too_big(heap.len(), heap.capacity()) {
+            heap.shrink_to((heap.len() * 2).max(FLOOR));
+        }
+        if too_big(self.awaiting_ack.len(), self.awaiting_ack.capacity()) {
+            let len = self.awaiting_ack.len();
+            self.awaiting_ack.shrink_to((len * 2).max(FLOOR));
+        }
+        if too_big(self.transmits.len(), self.transmits.capacity()) {
+            let len = self.transmits.len();
+            self.transmits.shrink_to((len * 2).max(FLOOR));
+        }
+        if too_big(self.events.len(), self.events.capacity()) {
+            let len = self.events.len();
+            self.events.shrink_to((len * 2).max(FLOOR));
         }
     }
 
@@ -272,12 +399,14 @@ impl TransactionLayer {
                 ServerState::Trying => ServerAction::Retransmit,
                 ServerState::Confirmed => ServerAction::Absorbed,
                 ServerState::Proceeding | ServerState::Completed | ServerState::Accepted => {
-                    if s.last.is_none() {
+                    if s.state == ServerState::Proceeding && s.last.is_none() {
                         // An INVITE retransmitted before the TU spoke:
                         // answer 100 now rather than at the 200 ms mark.
                         s.last = s.trying();
+                        s.request = None;
                         disarm(&mut tx.timers, &[Timer::Trying]);
                     }
+                    // Nothing once a 2xx was ACKed: the INVITE is stale.
                     if let Some(last) = s.last.clone() {
                         push(&mut self.transmits, tx.dest, last, tx.reliable);
                     }
@@ -311,7 +440,7 @@ impl TransactionLayer {
             invite,
             dest,
             reliable,
-            timers: Vec::new(),
+            timers: Armed::default(),
             interval: self.timers.t1,
             machine: Machine::Server(ServerTx {
                 state: if invite {
@@ -322,7 +451,7 @@ impl TransactionLayer {
                 request: invite.then(|| Box::new(msg.clone())),
                 last: None,
                 acked: false,
-                dialog: invite.then(|| (msg.call_id().to_string(), msg.cseq().seq)),
+                dialog: invite.then(|| (msg.call_id().into(), msg.cseq().seq)),
                 stamp,
             }),
         };
@@ -351,17 +480,17 @@ impl TransactionLayer {
     /// not report [`TxEvent::AckTimeout`] for a session that is ending.
     fn bye_stops_2xx(&mut self, bye: &Message) {
         let call_id = bye.call_id();
-        let done: Vec<(String, u32)> = self
+        let done: Vec<Dialog> = self
             .awaiting_ack
             .keys()
-            .filter(|(c, _)| c == call_id)
+            .filter(|(c, _)| &**c == call_id)
             .cloned()
             .collect();
         for d in done {
             if let Some(k) = self.awaiting_ack.remove(&d) {
                 if let Some(tx) = self.txs.get_mut(&k) {
                     if let Machine::Server(s) = &mut tx.machine {
-                        s.acked = true;
+                        s.ack_received();
                     }
                     disarm(&mut tx.timers, &[Timer::Ok2xx]);
                 }
@@ -370,11 +499,16 @@ impl TransactionLayer {
     }
 
     fn on_ack(&mut self, key: &TxKey, msg: &Message, now: Instant) -> ServerAction {
-        if let Some(tx) = self.txs.get_mut(key) {
+        if let Some(key) = &self.stored(key) {
+            let Some(tx) = self.txs.get_mut(key) else {
+                return ServerAction::Absorbed;
+            };
             if let Machine::Server(s) = &mut tx.machine {
                 match s.state {
                     ServerState::Completed => {
                         s.state = ServerState::Confirmed;
+                        // Confirmed absorbs retransmissions silently.
+                        s.last = None;
                         disarm(&mut tx.timers, &[Timer::G, Timer::H]);
                         if tx.reliable {
                             self.terminate(key);
@@ -386,7 +520,12 @@ impl TransactionLayer {
                     }
                     ServerState::Accepted => {
                         // A (non-compliant) 2xx ACK reusing the INVITE branch.
-                        s.acked = true;
+                        if let Some(d) = &s.dialog {
+                            if self.awaiting_ack.get(d) == Some(key) {
+                                self.awaiting_ack.remove(d);
+                            }
+                        }
+                        s.ack_received();
                         disarm(&mut tx.timers, &[Timer::Ok2xx]);
                         return ServerAction::AckForDialog;
                     }
@@ -394,11 +533,11 @@ impl TransactionLayer {
                 }
             }
         }
-        let dialog = (msg.call_id().to_string(), msg.cseq().seq);
+        let dialog: Dialog = (msg.call_id().into(), msg.cseq().seq);
         if let Some(k) = self.awaiting_ack.remove(&dialog) {
             if let Some(tx) = self.txs.get_mut(&k) {
                 if let Machine::Server(s) = &mut tx.machine {
-                    s.acked = true;
+                    s.ack_received();
                 }
                 disarm(&mut tx.timers, &[Timer::Ok2xx]);
             }
@@ -417,6 +556,9 @@ impl TransactionLayer {
         let Some(status) = status_of(&response) else {
             return;
         };
+        let Some(key) = &self.stored(key) else {
+            return;
+        };
         let Some(tx) = self.txs.get_mut(key) else {
             return;
         };
@@ -428,7 +570,9 @@ impl TransactionLayer {
         match s.state {
             ServerState::Trying | ServerState::Proceeding => {}
             ServerState::Accepted if (200..300).contains(&status) => {
-                s.last = Some(response.clone());
+                if !s.acked {
+                    s.last = Some(response.clone());
+                }
                 push(&mut self.transmits, dest, response, reliable);
                 return;
             }
@@ -437,15 +581,15 @@ impl TransactionLayer {
         let armed = &mut tx.timers;
         disarm(armed, &[Timer::Trying]);
         s.last = Some(response.clone());
+        s.request = None;
         let t = self.timers;
         let mut done = false;
         if status < 200 {
             s.state = ServerState::Proceeding;
         } else if invite && status < 300 {
             s.state = ServerState::Accepted;
-            s.request = None;
-            if let Some(d) = s.dialog.clone() {
-                self.awaiting_ack.insert(d, key.clone());
+            if let Some(d) = &s.dialog {
+                self.awaiting_ack.insert(d.clone(), key.clone());
             }
             self.sched.arm(armed, key, Timer::L, now + t.t1x64());
             if !reliable {
@@ -454,7 +598,7 @@ impl TransactionLayer {
             }
         } else if invite {
             s.state = ServerState::Completed;
-            s.request = None;
+            s.dialog = None;
             self.sched.arm(armed, key, Timer::H, now + t.t1x64());
             if !reliable {
                 tx.interval = t.t1;
@@ -526,7 +670,7 @@ impl TransactionLayer {
             invite,
             dest,
             reliable,
-            timers: Vec::new(),
+            timers: Armed::default(),
             interval: t.t1,
             machine: Machine::Client(ClientTx {
                 state: if invite {
@@ -534,7 +678,7 @@ impl TransactionLayer {
                 } else {
                     ClientState::Trying
                 },
-                request,
+                request: Some(request),
                 ack: None,
                 seen: Vec::new(),
                 ok_tags: Vec::new(),
@@ -552,8 +696,8 @@ impl TransactionLayer {
             .arm(&mut tx.timers, &key, timeout, now + t.t1x64());
         self.txs.insert(key.clone(), tx);
         if method == Method::Cancel {
-            let ik = key.with_method("INVITE");
-            if let Some(itx) = self.txs.get_mut(&ik) {
+            if let Some(ik) = self.stored(&key.with_method("INVITE")) {
+                let itx = self.txs.get_mut(&ik).expect("stored");
                 if let Machine::Client(c) = &itx.machine {
                     if matches!(c.state, ClientState::Calling | ClientState::Proceeding)
                         && !is_armed(&itx.timers, Timer::CancelGuard)
@@ -584,7 +728,7 @@ impl TransactionLayer {
     }
 
     fn on_response_inner(&mut self, msg: &Message, now: Instant) -> Option<(TxKey, ClientAction)> {
-        let key = TxKey::for_response(msg)?;
+        let key = self.stored(&TxKey::for_response(msg)?)?;
         let status = msg.status()?;
         let tx = self.txs.get_mut(&key)?;
         let Machine::Client(c) = &mut tx.machine else {
@@ -611,14 +755,16 @@ impl TransactionLayer {
                         dedupe_provisional(c, status, to_tag, msg)
                     } else if status < 300 {
                         c.state = ClientState::Accepted;
-                        c.ok_tags.push(to_tag.to_string());
+                        c.finish();
+                        c.ok_tags.reserve_exact(1);
+                        c.ok_tags.push(to_tag.into());
                         disarm(armed, &[Timer::A, Timer::B, Timer::C, Timer::CancelGuard]);
                         self.sched.arm(armed, &key, Timer::M, now + t.t1x64());
                         ClientAction::Deliver
                     } else {
                         c.state = ClientState::Completed;
                         disarm(armed, &[Timer::A, Timer::B, Timer::C, Timer::CancelGuard]);
-                        c.ack = build_ack(&c.request, msg);
+                        c.ack = c.finish().and_then(|req| build_ack(req, msg));
                         if let Some(ack) = c.ack.clone() {
                             push(&mut self.transmits, dest, ack, reliable);
                         }
@@ -642,10 +788,11 @@ impl TransactionLayer {
                 ClientState::Accepted => {
                     if !(200..300).contains(&status) {
                         ClientAction::Absorbed
-                    } else if c.ok_tags.iter().any(|t| t == to_tag) {
+                    } else if c.ok_tags.iter().any(|t| &**t == to_tag) {
                         ClientAction::Retransmitted2xx
                     } else if c.ok_tags.len() < SEEN_LIMIT {
-                        c.ok_tags.push(to_tag.to_string());
+                        c.ok_tags.reserve_exact(1);
+                        c.ok_tags.push(to_tag.into());
                         ClientAction::Deliver
                     } else {
                         ClientAction::Absorbed
@@ -661,6 +808,7 @@ impl TransactionLayer {
                 }
                 _ => {
                     c.state = ClientState::Completed;
+                    c.finish();
                     disarm(armed, &[Timer::E, Timer::F]);
                     if reliable {
                         // Timer K is zero on reliable transports.
@@ -692,19 +840,20 @@ impl TransactionLayer {
             if *at > now {
                 break;
             }
-            let Some(Reverse((at, _, timer, key))) = self.sched.heap.pop() else {
+            let Some(Reverse((at, seq, timer, key))) = self.sched.heap.pop() else {
                 break;
             };
             let Some(tx) = self.txs.get_mut(&key) else {
                 continue;
             };
-            let Some(pos) = tx.timers.iter().position(|&e| e == (timer, at)) else {
+            let Some(slot) = tx.timers.live(timer, seq) else {
                 continue;
             };
-            tx.timers.swap_remove(pos);
+            tx.timers.0[slot] = None;
             self.fire(&key, timer, at);
         }
         self.prune();
+        self.shrink();
     }
 
     fn fire(&mut self, key: &TxKey, timer: Timer, at: Instant) {
@@ -719,7 +868,9 @@ impl TransactionLayer {
             (Machine::Client(c), Timer::A) if c.state == ClientState::Calling => {
                 tx.interval *= 2;
                 self.sched.arm(armed, key, Timer::A, at + tx.interval);
-                push(&mut self.transmits, dest, c.request.clone(), reliable);
+                if let Some(req) = c.request.clone() {
+                    push(&mut self.transmits, dest, req, reliable);
+                }
             }
             (Machine::Client(c), Timer::E)
                 if matches!(c.state, ClientState::Trying | ClientState::Proceeding) =>
@@ -730,7 +881,9 @@ impl TransactionLayer {
                     (tx.interval * 2).min(t.t2)
                 };
                 self.sched.arm(armed, key, Timer::E, at + tx.interval);
-                push(&mut self.transmits, dest, c.request.clone(), reliable);
+                if let Some(req) = c.request.clone() {
+                    push(&mut self.transmits, dest, req, reliable);
+                }
             }
             (Machine::Client(c), Timer::C) if c.state == ClientState::Proceeding => {
                 self.sched
@@ -745,6 +898,7 @@ impl TransactionLayer {
             (Machine::Server(s), Timer::Trying) if s.last.is_none() => {
                 if let Some(trying) = s.trying() {
                     s.last = Some(trying.clone());
+                    s.request = None;
                     push(&mut self.transmits, dest, trying, reliable);
                 }
             }
@@ -808,12 +962,12 @@ fn dedupe_provisional(c: &mut ClientTx, status: u16, to_tag: &str, msg: &Message
         .and_then(|v| v.trim().parse().ok());
     if c.seen
         .iter()
-        .any(|(s, t, r)| *s == status && t == to_tag && *r == rseq)
+        .any(|(s, t, r)| *s == status && &**t == to_tag && *r == rseq)
     {
         return ClientAction::Absorbed;
     }
     if c.seen.len() < SEEN_LIMIT {
-        c.seen.push((status, to_tag.to_string(), rseq));
+        c.seen.push((status, to_tag.into(), rseq));
     }
     ClientAction::Deliver
 }
@@ -831,8 +985,8 @@ fn status_of(b: &[u8]) -> Option<u16> {
 /// The ACK for a non-2xx final response (RFC 3261 §17.1.1.3): the
 /// request's Request-URI, top Via, Route set, From, Call-ID and CSeq
 /// number; the response's To.
-fn build_ack(request: &Bytes, response: &Message) -> Option<Bytes> {
-    let req = Message::parse(request.clone()).ok()?;
+fn build_ack(request: Bytes, response: &Message) -> Option<Bytes> {
+    let req = Message::parse(request).ok()?;
     let mut b = RequestBuilder::new("ACK", req.request_uri_str()?)
         .header("Via", req.top_via_str())
         .header("Max-Forwards", 70)
@@ -843,5 +997,7 @@ fn build_ack(request: &Bytes, response: &Message) -> Option<Bytes> {
     for route in req.headers(HeaderName::Route) {
         b = b.header("Route", route);
     }
-    Some(Bytes::from(b.build(None)))
+    // Kept for Timer D's 32 s: a copy of its own size, not the builder's
+    // 768-byte buffer.
+    Some(Bytes::copy_from_slice(&b.build(None)))
 }
