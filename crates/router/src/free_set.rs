@@ -29,6 +29,8 @@ use crate::strategy::{FreeKey, FreeShape};
 
 /// Entries per block: a shift inside one block stays within a few cache lines.
 const BLOCK: usize = 32;
+/// Empty blocks a list keeps for reuse.
+const SPARE_BLOCKS: usize = 16;
 
 #[derive(Debug)]
 pub(crate) enum FreeSet {
@@ -45,6 +47,7 @@ impl FreeSet {
                 levels: VecDeque::new(),
                 len: 0,
                 sweep: None,
+                spare: None,
             }),
             FreeShape::PerMember => FreeSet::PerMember(BTreeSet::new()),
         }
@@ -155,18 +158,51 @@ pub(crate) struct Levels {
     len: usize,
     /// The level being swept, one block per step, while a sweep runs.
     sweep: Option<usize>,
+    /// The list of the last level that emptied, kept for the next new
+    /// level (no allocation in the steady state, where levels come and go).
+    spare: Option<Box<Blocks>>,
 }
 
 impl Levels {
+    fn new_list(&mut self) -> Box<Blocks> {
+        self.spare.take().unwrap_or_else(|| {
+            Box::new(Blocks {
+                tail: VecDeque::with_capacity(BLOCK),
+                ..Blocks::default()
+            })
+        })
+    }
+
+    fn recycle(&mut self, mut b: Box<Blocks>) {
+        if self.spare.is_none() {
+            while let Some(block) = b.blocks.pop_front() {
+                b.recycle(block);
+            }
+            b.tail.clear();
+            b.len = 0;
+            b.sweep = None;
+            self.spare = Some(b);
+        }
+    }
+
     fn push(&mut self, k: FreeKey) {
         let level = (k.tier, if self.by_primary { k.primary } else { 0 });
+        self.len += 1;
+        // The usual case: the last list.
+        if let Some((l, b)) = self.levels.back_mut() {
+            if *l == level {
+                b.push(k);
+                return;
+            }
+        }
         let i = match self.levels.back() {
             Some((l, _)) if *l == level => self.levels.len() - 1,
             Some((l, _)) if *l > level => {
                 match self.levels.binary_search_by_key(&level, |(l, _)| *l) {
                     Ok(i) => i,
                     Err(i) => {
-                        self.levels.insert(i, (level, Box::default()));
+                        let list = self.new_list();
+                        self.levels.insert(i, (level, list));
                         if let Some(s) = self.sweep.as_mut().filter(|s| **s >= i) {
                             *s += 1;
                         }
@@ -175,12 +211,12 @@ impl Levels {
                 }
             }
             _ => {
-                self.levels.push_back((level, Box::default()));
+                let list = self.new_list();
+                self.levels.push_back((level, list));
                 self.levels.len() - 1
             }
         };
         self.levels[i].1.push(k);
-        self.len += 1;
     }
 
     fn peek(&self) -> Option<FreeKey> {
@@ -191,7 +227,9 @@ impl Levels {
         let first = &mut self.levels.front_mut()?.1;
         let k = first.pop();
         if first.len == 0 {
-            self.levels.pop_front();
+            if let Some((_, list)) = self.levels.pop_front() {
+                self.recycle(list);
+            }
             if let Some(s) = self.sweep.as_mut() {
                 *s = s.saturating_sub(1);
             }
@@ -217,7 +255,9 @@ impl Levels {
         b.sweep_step(keep);
         self.len -= before - b.len;
         self.sweep = Some(if b.len == 0 {
-            self.levels.remove(i);
+            if let Some((_, list)) = self.levels.remove(i) {
+                self.recycle(list);
+            }
             i
         } else if b.sweep.is_none() {
             i + 1
@@ -239,9 +279,20 @@ pub(crate) struct Blocks {
     len: usize,
     /// The next block to sweep (`blocks.len()` is the tail), while a sweep runs.
     sweep: Option<usize>,
+    /// Empty blocks kept for the next full tails (blocks are emptied at the
+    /// front or by the sweep and filled at the back: no allocation in the
+    /// steady state; a large `malloc` costs more than the whole listing).
+    spare: Vec<VecDeque<FreeKey>>,
 }
 
 impl Blocks {
+    fn recycle(&mut self, mut block: VecDeque<FreeKey>) {
+        if self.spare.len() < SPARE_BLOCKS && block.capacity() >= BLOCK {
+            block.clear();
+            self.spare.push(block);
+        }
+    }
+
     fn block_mut(&mut self, i: usize) -> &mut VecDeque<FreeKey> {
         if i < self.blocks.len() {
             &mut self.blocks[i]
@@ -254,7 +305,11 @@ impl Blocks {
         self.len += 1;
         if self.tail.back().is_none_or(|b| *b <= k) {
             if self.tail.len() >= BLOCK {
-                let full = std::mem::replace(&mut self.tail, VecDeque::with_capacity(BLOCK));
+                let fresh = self
+                    .spare
+                    .pop()
+                    .unwrap_or_else(|| VecDeque::with_capacity(BLOCK));
+                let full = std::mem::replace(&mut self.tail, fresh);
                 self.blocks.push_back(full);
             }
             self.tail.push_back(k);
@@ -293,7 +348,9 @@ impl Blocks {
             Some(first) => {
                 let k = first.pop_front();
                 if first.is_empty() {
-                    self.blocks.pop_front();
+                    if let Some(b) = self.blocks.pop_front() {
+                        self.recycle(b);
+                    }
                     if let Some(s) = self.sweep.as_mut() {
                         *s = s.saturating_sub(1);
                     }
@@ -328,20 +385,27 @@ impl Blocks {
             if let Some(prev) = self.blocks.back_mut() {
                 if n == 0 || prev.len() + n <= BLOCK {
                     prev.extend(self.tail.drain(..));
-                    self.tail = self.blocks.pop_back().expect("non-empty");
+                    let emptied = std::mem::replace(
+                        &mut self.tail,
+                        self.blocks.pop_back().expect("non-empty"),
+                    );
+                    self.recycle(emptied);
                 }
             }
             self.sweep = None;
             return;
         }
         if n == 0 {
-            self.blocks.remove(i);
+            if let Some(b) = self.blocks.remove(i) {
+                self.recycle(b);
+            }
             return;
         }
         // Merge into the previous block when both fit in one.
         if i > 0 && self.blocks[i - 1].len() + n <= BLOCK {
-            let block = self.blocks.remove(i).expect("in range");
-            self.blocks[i - 1].extend(block);
+            let mut block = self.blocks.remove(i).expect("in range");
+            self.blocks[i - 1].extend(block.drain(..));
+            self.recycle(block);
             return;
         }
         self.sweep = Some(i + 1);

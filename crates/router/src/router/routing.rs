@@ -478,20 +478,23 @@ impl Router {
             ag.free_gen = ag.free_gen.wrapping_add(1).max(1);
             live[a as usize] = ag.free_gen;
             // Once per free set: the memberships of pool-owning buckets.
-            for m in ag.buckets.iter_mut().filter(|m| m.bucket == m.pool) {
+            let mut view = AgentView {
+                id: &ag.id,
+                order: ag.order,
+                weight: ag.cfg.weight.max(1),
+                idle_since: ag.idle_since,
+                last_call_end: ag.last_call_end,
+                calls_answered: ag.calls_answered,
+                talk_ns: ag.talk_ns,
+                proficiency: 0,
+                last_offered_here: 0,
+                listed_at: now,
+            };
+            let (free_gen, listed) = (ag.free_gen, &mut ag.buckets);
+            for m in listed.iter_mut().filter(|m| m.bucket == m.pool) {
                 let bucket = &mut buckets[m.bucket as usize];
-                let view = AgentView {
-                    id: &ag.id,
-                    order: ag.order,
-                    weight: ag.cfg.weight.max(1),
-                    idle_since: ag.idle_since,
-                    last_call_end: ag.last_call_end,
-                    calls_answered: ag.calls_answered,
-                    talk_ns: ag.talk_ns,
-                    proficiency: m.proficiency,
-                    last_offered_here: m.last_offer,
-                    listed_at: now,
-                };
+                view.proficiency = m.proficiency;
+                view.last_offered_here = m.last_offer;
                 let per_member = bucket.free.per_member();
                 if let Some(old) = m.listed {
                     // Still in the per-member set from before its busy spell.
@@ -508,7 +511,7 @@ impl Router {
                     primary,
                     secondary,
                     agent: a,
-                    gen: if per_member { 0 } else { ag.free_gen },
+                    gen: if per_member { 0 } else { free_gen },
                 };
                 bucket.free.push(k);
                 if per_member {
