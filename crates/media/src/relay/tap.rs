@@ -52,7 +52,8 @@ pub(super) struct Tap {
     /// buffered as µ-law (the mix and the recording are 8 kHz anyway).
     dec: [Option<Box<AudioDecoder>>; 3],
     codecs: [Option<Codec>; 3],
-    mixer: Mixer,
+    /// Made on first use: most calls are never monitored or recorded.
+    mixer: Option<Box<Mixer>>,
     mode: Option<MonitorMode>,
     has_c: bool,
     rec: Option<Recording>,
@@ -66,14 +67,11 @@ pub(super) struct Tap {
 
 impl Tap {
     pub(super) fn new(now: Instant, key: u64) -> Tap {
-        let mut mixer = Mixer::new(FRAME);
-        mixer.add_party(A as u32, Role::Participant);
-        mixer.add_party(B as u32, Role::Participant);
         Tap {
             jb: [None, None, None],
             dec: [None, None, None],
             codecs: [None; 3],
-            mixer,
+            mixer: None,
             mode: None,
             has_c: false,
             rec: None,
@@ -82,6 +80,15 @@ impl Tap {
             seq: 0,
             ts: 0,
         }
+    }
+
+    fn mixer(&mut self) -> &mut Mixer {
+        self.mixer.get_or_insert_with(|| {
+            let mut m = Mixer::new(FRAME);
+            m.add_party(A as u32, Role::Participant);
+            m.add_party(B as u32, Role::Participant);
+            Box::new(m)
+        })
     }
 
     /// Decoding runs (a monitor mode with a supervisor, or a recording).
@@ -175,8 +182,12 @@ impl Tap {
             Some(MonitorMode::Barge) => Some(Role::Participant),
         };
         match role {
-            Some(r) => self.mixer.add_party(C as u32, r),
-            None => self.mixer.remove_party(C as u32),
+            Some(r) => self.mixer().add_party(C as u32, r),
+            None => {
+                if let Some(m) = self.mixer.as_mut() {
+                    m.remove_party(C as u32);
+                }
+            }
         }
     }
 
@@ -224,6 +235,8 @@ impl Tap {
         self.next += PTIME;
         let mixing = self.mixing();
         let mut rec = [0i16; 2 * FRAME];
+        self.mixer();
+        let mixer = self.mixer.as_mut().expect("made above");
         for i in [A, B, C] {
             let Some(jb) = self.jb[i].as_mut() else {
                 continue;
@@ -231,7 +244,7 @@ impl Tap {
             if i == C && !mixing {
                 continue;
             }
-            let Some(frame) = self.mixer.input_mut(i as u32) else {
+            let Some(frame) = mixer.input_mut(i as u32) else {
                 continue;
             };
             jb.pull(now, frame);
@@ -247,7 +260,7 @@ impl Tap {
         if !mixing {
             return false;
         }
-        self.mixer.mix();
+        self.mixer().mix();
         self.seq = self.seq.wrapping_add(1);
         self.ts = self.ts.wrapping_add(FRAME as u32);
         true
@@ -255,7 +268,7 @@ impl Tap {
 
     /// What leg `i` should hear this frame (after [`Tap::tick`]).
     pub(super) fn output(&self, i: usize) -> Option<&[i16]> {
-        self.mixer.output(i as u32)
+        self.mixer.as_ref()?.output(i as u32)
     }
 }
 
