@@ -31,6 +31,8 @@ use crate::strategy::{FreeKey, FreeShape};
 const BLOCK: usize = 32;
 /// Empty blocks a list keeps for reuse.
 const SPARE_BLOCKS: usize = 16;
+/// Empty level lists a set keeps for reuse.
+const SPARE_LISTS: usize = 16;
 
 #[derive(Debug)]
 pub(crate) enum FreeSet {
@@ -47,7 +49,7 @@ impl FreeSet {
                 levels: VecDeque::new(),
                 len: 0,
                 sweep: None,
-                spare: None,
+                spare: Vec::new(),
             }),
             FreeShape::PerMember => FreeSet::PerMember(BTreeSet::new()),
         }
@@ -158,14 +160,16 @@ pub(crate) struct Levels {
     len: usize,
     /// The level being swept, one block per step, while a sweep runs.
     sweep: Option<usize>,
-    /// The list of the last level that emptied, kept for the next new
-    /// level (no allocation in the steady state, where levels come and go).
-    spare: Option<Box<Blocks>>,
+    /// Lists of levels that emptied, kept for new levels (no allocation in
+    /// the steady state, where levels come and go: fewest-calls).
+    // Boxed: they move back into `levels` as they are.
+    #[allow(clippy::vec_box)]
+    spare: Vec<Box<Blocks>>,
 }
 
 impl Levels {
     fn new_list(&mut self) -> Box<Blocks> {
-        self.spare.take().unwrap_or_else(|| {
+        self.spare.pop().unwrap_or_else(|| {
             Box::new(Blocks {
                 tail: VecDeque::with_capacity(BLOCK),
                 ..Blocks::default()
@@ -174,14 +178,14 @@ impl Levels {
     }
 
     fn recycle(&mut self, mut b: Box<Blocks>) {
-        if self.spare.is_none() {
+        if self.spare.len() < SPARE_LISTS {
             while let Some(block) = b.blocks.pop_front() {
                 b.recycle(block);
             }
             b.tail.clear();
             b.len = 0;
             b.sweep = None;
-            self.spare = Some(b);
+            self.spare.push(b);
         }
     }
 
