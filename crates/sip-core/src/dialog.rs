@@ -727,8 +727,7 @@ CSeq: {seq} {method}
         assert_eq!(d.id.remote_tag, "");
         assert_eq!(d.remote_target, "sip:queue@10.0.0.1");
         d.response_sent(Method::Invite, 100, 200);
-        let bye = msg(&format!(
-            "BYE sip:agent@10.0.0.9 SIP/2.0
+        let bye = msg("BYE sip:agent@10.0.0.9 SIP/2.0
 Via: SIP/2.0/UDP 10.0.0.1;branch=z9hG4bKold
 From: \"Queue\" <sip:queue@10.0.0.1>
 To: <sip:agent@10.0.0.9>;tag=sb1
@@ -736,8 +735,7 @@ Call-ID: leg-b
 CSeq: 101 BYE
 Content-Length: 0
 
-"
-        ));
+");
         assert!(d.on_request(&bye).is_ok(), "a null tag matches a null tag");
         // With tags and a Contact the compat constructors equal the strict ones.
         let inv = msg(INVITE);
