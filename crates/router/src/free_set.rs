@@ -277,10 +277,11 @@ impl Levels {
 /// go, is kept inline so that appending touches as few cache lines as
 /// possible.
 #[derive(Debug, Default)]
+#[repr(C)] // the tail and the length first: what a listing touches
 pub(crate) struct Blocks {
-    blocks: VecDeque<VecDeque<FreeKey>>,
     tail: VecDeque<FreeKey>,
     len: usize,
+    blocks: VecDeque<VecDeque<FreeKey>>,
     /// The next block to sweep (`blocks.len()` is the tail), while a sweep runs.
     sweep: Option<usize>,
     /// Empty blocks kept for the next full tails (blocks are emptied at the

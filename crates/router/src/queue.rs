@@ -15,16 +15,12 @@ use crate::stats::Rolling;
 use crate::strategy::{QueueMemory, SelectAgent};
 use crate::util::Rng;
 
+/// Fields in declaration order (`repr(C)`): what listing an agent reads
+/// (the free set, the strategy and its state, the member count) first, in
+/// as few cache lines as possible; the waiting callers after.
 #[derive(Debug)]
+#[repr(C)]
 pub(crate) struct Bucket {
-    pub queue: u32,
-    pub require: Vec<(u16, u8)>,
-    pub max_penalty: Option<u32>,
-    pub waiting: BTreeSet<CallOrd>,
-    /// The bucket whose `free` set this one uses: itself, or the first
-    /// bucket with the same requirement, penalty limit, members and a
-    /// shareable strategy (relaxation steps of many queues often converge).
-    pub pool: u32,
     /// Free agents, smallest key first; may hold stale entries. Used only
     /// when `pool` is this bucket.
     pub free: FreeSet,
@@ -36,10 +32,18 @@ pub(crate) struct Bucket {
     /// The strategy's memory for this free set (the random strategies'
     /// virtual clock). Used only when `pool` is this bucket.
     pub memory: QueueMemory,
-    /// Members logged in and unpaused.
-    pub ready: u32,
     /// Member agents (any state): bounds the free set before a sweep.
     pub members: u32,
+    /// The bucket whose `free` set this one uses: itself, or the first
+    /// bucket with the same requirement, penalty limit, members and a
+    /// shareable strategy (relaxation steps of many queues often converge).
+    pub pool: u32,
+    pub queue: u32,
+    /// Members logged in and unpaused.
+    pub ready: u32,
+    pub waiting: BTreeSet<CallOrd>,
+    pub require: Vec<(u16, u8)>,
+    pub max_penalty: Option<u32>,
 }
 
 /// Extra skills (by name) and the bucket of each step for them.
