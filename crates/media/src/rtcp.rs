@@ -290,6 +290,10 @@ pub fn parse(buf: &[u8]) -> Result<Vec<RtcpPacket<'_>>, RtcpError> {
                     fci: &pkt[12..end],
                 }
             }
+            // APP (RFC 3550 §6.7): SSRC and a 4-byte name before any data.
+            // Shorter, its SSRC would overlap the padding (whose last byte
+            // is the pad count), and rewriting the SSRC would corrupt it.
+            PT_APP if end < 12 => return Err(RtcpError::TooShort),
             _ => RtcpPacket::Other {
                 packet_type: pt,
                 count: count as u8,
@@ -400,6 +404,36 @@ pub fn sender_report(ssrc: u32, ntp: u64, rtp_ts: u32, packets: u32, octets: u32
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Fuzz find (media/rtcp): an APP packet whose padding count byte lies
+    /// inside its SSRC parsed, and rewriting the SSRC changed the pad
+    /// count, so the rewritten datagram no longer parsed.
+    #[test]
+    fn app_packet_shorter_than_its_fixed_part_is_rejected() {
+        let crash = [
+            0xa2, 0x01, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0xa2, 0xcc, 0x00, 0x01, 0x00, 0x00,
+            0x00, 0x01,
+        ];
+        assert!(parse(&crash).is_err());
+        let mut copy = crash;
+        struct Id;
+        impl RtcpRewrite for Id {
+            fn sender(&mut self, s: u32) -> u32 {
+                !s
+            }
+            fn source(&mut self, s: u32) -> u32 {
+                s
+            }
+            fn sender_info(&mut self, _: u32, _: &mut u32, _: &mut u32, _: &mut u32) {}
+        }
+        assert!(rewrite(&mut copy, &mut Id).is_err());
+        assert_eq!(copy, crash, "a refused rewrite changes nothing");
+        // A well-formed APP (SSRC, name, no data) still parses and rewrites.
+        let mut app = [0x80, 0xcc, 0x00, 0x02, 0, 0, 0, 1, b'n', b'a', b'm', b'e'];
+        assert!(parse(&app).is_ok());
+        rewrite(&mut app, &mut Id).unwrap();
+        assert!(parse(&app).is_ok());
+    }
 
     fn compound() -> Vec<u8> {
         // SR with one report block, then SDES with CNAME, then BYE.
