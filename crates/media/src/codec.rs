@@ -131,6 +131,17 @@ impl Codec {
     pub const fn is_g711(self) -> bool {
         matches!(self, Codec::Pcmu | Codec::Pcma)
     }
+
+    /// The byte table converting this G.711 law to the other one
+    /// (µ-law ↔ A-law, same size: usable in place); `None` for any other
+    /// pair.
+    pub fn g711_table(self, to: Codec) -> Option<fn(u8) -> u8> {
+        match (self, to) {
+            (Codec::Pcmu, Codec::Pcma) => Some(crate::g711::ulaw_to_alaw),
+            (Codec::Pcma, Codec::Pcmu) => Some(crate::g711::alaw_to_ulaw),
+            _ => None,
+        }
+    }
 }
 
 #[cfg(test)]

@@ -143,7 +143,7 @@ fn writer(rx: Receiver<RecMsg>, stats: &RecorderStats) {
     }
 }
 
-fn create(path: &PathBuf) -> std::io::Result<BufWriter<File>> {
+fn create(path: &std::path::Path) -> std::io::Result<BufWriter<File>> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }

@@ -15,6 +15,30 @@ pub enum SourceKey {
     Relay(u32),
 }
 
+/// Maps a stream's timestamps into another clock rate by accumulating
+/// scaled differences, so wrap-around stays continuous.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct TsMap {
+    last: Option<(u32, u32)>,
+}
+
+impl TsMap {
+    pub(crate) fn map(&mut self, ts: u32, from_hz: u32, to_hz: u32) -> u32 {
+        if from_hz == to_hz {
+            return ts;
+        }
+        let out = match self.last {
+            Some((i, o)) => {
+                let d = ts.wrapping_sub(i) as i32 as i64;
+                o.wrapping_add((d * to_hz as i64 / from_hz as i64) as i32 as u32)
+            }
+            None => ((ts as u64 * to_hz as u64 / from_hz as u64) & 0xffff_ffff) as u32,
+        };
+        self.last = Some((ts, out));
+        out
+    }
+}
+
 /// Rewritten header fields for one packet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Rewritten {

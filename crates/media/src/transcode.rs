@@ -391,14 +391,9 @@ impl std::fmt::Debug for Transcoder {
 impl Transcoder {
     /// A transcoder for one stream from `from` to `to`.
     pub fn new(from: Codec, to: Codec) -> Transcoder {
-        let mode = match (from, to) {
+        let mode = match (from, to, from.g711_table(to)) {
             _ if from == to => Mode::Pass,
-            (Codec::Pcmu, Codec::Pcma) => {
-                Mode::Table(g711::ulaw_to_alaw, vec![0; MAX_PAYLOAD].into())
-            }
-            (Codec::Pcma, Codec::Pcmu) => {
-                Mode::Table(g711::alaw_to_ulaw, vec![0; MAX_PAYLOAD].into())
-            }
+            (_, _, Some(table)) => Mode::Table(table, vec![0; MAX_PAYLOAD].into()),
             _ => {
                 // Meet at the rate that needs no resampler when Opus is on
                 // either side (it codes 8 and 16 kHz natively), else at the

@@ -17,7 +17,7 @@ use crate::dtmf::{self, DtmfDetector, DtmfEvent, EventReceiver};
 use crate::engine::{EventHub, MediaEvent};
 use crate::pool::{LegSockets, PortLease, PortPool};
 use crate::recv_stats::RecvStats;
-use crate::rewrite::{SourceKey, StreamRewriter};
+use crate::rewrite::{SourceKey, StreamRewriter, TsMap};
 use crate::rtcp::{self, RtcpRewrite};
 use crate::rtp::{self, RtpHeader, RtpHeaderMut, RtpPacket};
 use crate::stats::{bump, set, SessionStats};
@@ -146,33 +146,34 @@ struct LegState {
     ts_map: TsMap,
 }
 
-/// Maps a stream's timestamps into another clock rate by accumulating
-/// scaled differences, so wrap-around stays continuous.
-#[derive(Default)]
-struct TsMap {
-    last: Option<(u32, u32)>,
-}
-
-impl TsMap {
-    fn map(&mut self, ts: u32, from_hz: u32, to_hz: u32) -> u32 {
-        if from_hz == to_hz {
-            return ts;
-        }
-        let out = match self.last {
-            Some((i, o)) => {
-                let d = ts.wrapping_sub(i) as i32 as i64;
-                o.wrapping_add((d * to_hz as i64 / from_hz as i64) as i32 as u32)
-            }
-            None => ((ts as u64 * to_hz as u64 / from_hz as u64) & 0xffff_ffff) as u32,
-        };
-        self.last = Some((ts, out));
-        out
+/// Maps one packet we send to `out`'s continuous stream and writes its RTP
+/// header and `payload` into `buf`; returns the packet's length (`None`
+/// when `buf` is too small). `marker` is the packet's own marker bit.
+#[allow(clippy::too_many_arguments)]
+fn stamp(
+    out: &mut StreamRewriter,
+    source: SourceKey,
+    (seq, ts): (u16, u32),
+    payload_type: u8,
+    marker: bool,
+    payload: &[u8],
+    at: Instant,
+    buf: &mut [u8],
+) -> Option<usize> {
+    let rw = out.rewrite(source, seq, ts, payload.len(), at);
+    RtpHeader {
+        marker: marker || rw.marker,
+        payload_type,
+        sequence: rw.sequence,
+        timestamp: rw.timestamp,
+        ssrc: rw.ssrc,
     }
+    .write(payload, buf)
 }
 
 /// Encodes one 20 ms frame of 8 kHz PCM in `codec` into `out` (with the
 /// leg's encoder `enc` for codecs other than G.711); returns the length.
-fn encode_frame_parts(
+fn encode_8k(
     codec: Codec,
     enc: &mut Option<Box<AudioEncoder>>,
     pcm: &[i16],
@@ -561,21 +562,23 @@ impl State {
                 continue;
             };
             let mut payload = [0u8; 1500];
-            let Some(n) = encode_frame_parts(l.codec, &mut l.enc, pcm, &mut payload) else {
+            let Some(n) = encode_8k(l.codec, &mut l.enc, pcm, &mut payload) else {
                 continue;
             };
-            let ticks = self.tap.seq as u32 * l.codec.ticks_per_20ms();
-            let rw = l
-                .out
-                .rewrite(SourceKey::Player(self.tap.key), self.tap.seq, ticks, n, now);
-            let h = RtpHeader {
-                marker: rw.marker,
-                payload_type: l.pt,
-                sequence: rw.sequence,
-                timestamp: rw.timestamp,
-                ssrc: rw.ssrc,
-            };
-            if let Some(len) = h.write(&payload[..n], &mut pkt) {
+            // One frame of the mix per tick, in the leg's own clock.
+            let frames = self.tap.frames;
+            let at = (frames as u16, frames.wrapping_mul(l.codec.ticks_per_20ms()));
+            let source = SourceKey::Player(self.tap.key);
+            if let Some(len) = stamp(
+                &mut l.out,
+                source,
+                at,
+                l.pt,
+                false,
+                &payload[..n],
+                now,
+                &mut pkt,
+            ) {
                 send(&sock.rtp, &pkt[..len], to, self.stats.leg(leg_of(i)), true);
             }
         }
@@ -648,25 +651,22 @@ impl State {
                 p.pos += 1;
             }
             let mut payload = [0u8; 1500];
-            let n = encode_frame_parts(l.codec, &mut l.enc, &pcm, &mut payload).unwrap_or(0);
-            let rw = l
-                .out
-                .rewrite(SourceKey::Player(p.key), p.seq, p.ts, n, p.next);
-            let h = RtpHeader {
-                marker: rw.marker,
-                payload_type: l.pt,
-                sequence: rw.sequence,
-                timestamp: rw.timestamp,
-                ssrc: rw.ssrc,
-            };
+            let n = encode_8k(l.codec, &mut l.enc, &pcm, &mut payload).unwrap_or(0);
+            let source = SourceKey::Player(p.key);
+            let len = stamp(
+                &mut l.out,
+                source,
+                (p.seq, p.ts),
+                l.pt,
+                false,
+                &payload[..n],
+                p.next,
+                &mut pkt,
+            );
             // Music pauses (keeps time) while telephone-events go out.
-            if let (false, true, Some(n), Some(to), Some(sock)) = (
-                dtmf_busy,
-                n > 0,
-                h.write(&payload[..n], &mut pkt),
-                l.remote,
-                socks.get(i),
-            ) {
+            if let (false, true, Some(n), Some(to), Some(sock)) =
+                (dtmf_busy, n > 0, len, l.remote, socks.get(i))
+            {
                 send(&sock.rtp, &pkt[..n], to, stats, true);
                 bump(&stats.played, 1);
             }
@@ -846,18 +846,18 @@ impl State {
                 return;
             };
             let ts = l.ts_map.map(ts, l.codec.clock_rate(), t.codec.clock_rate());
-            let rw = t
-                .out
-                .rewrite(SourceKey::Relay(ssrc), seq, ts, out.len(), now);
-            let h = RtpHeader {
-                marker: marker || rw.marker,
-                payload_type: t.pt,
-                sequence: rw.sequence,
-                timestamp: rw.timestamp,
-                ssrc: rw.ssrc,
-            };
             let mut buf = [0u8; 12 + 1500];
-            if let Some(n) = h.write(out, &mut buf) {
+            let source = SourceKey::Relay(ssrc);
+            if let Some(n) = stamp(
+                &mut t.out,
+                source,
+                (seq, ts),
+                t.pt,
+                marker,
+                out,
+                now,
+                &mut buf,
+            ) {
                 send(
                     &socks.ab[1 - i].rtp,
                     &buf[..n],
@@ -877,12 +877,7 @@ impl State {
         // (dynamic types may differ per leg).
         let mut new_pt = te_out.unwrap_or(if audio { t.pt } else { pt });
         if audio && l.codec != t.codec {
-            let table: Option<fn(u8) -> u8> = match (l.codec, t.codec) {
-                (Codec::Pcmu, Codec::Pcma) => Some(g711::ulaw_to_alaw),
-                (Codec::Pcma, Codec::Pcmu) => Some(g711::alaw_to_ulaw),
-                _ => None,
-            };
-            if let Some(f) = table {
+            if let Some(f) = l.codec.g711_table(t.codec) {
                 for b in &mut pkt[hl..pend] {
                     *b = f(*b);
                 }

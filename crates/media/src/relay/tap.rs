@@ -16,6 +16,7 @@ use crate::engine::MonitorMode;
 use crate::jitter::{JitterBuffer, JitterConfig};
 use crate::mixer::{Mixer, Role};
 use crate::recorder::{RecMsg, RecorderHandle, FRAME};
+use crate::rewrite::TsMap;
 use crate::transcode::AudioDecoder;
 use crate::{g711, Codec};
 
@@ -33,6 +34,14 @@ const C: usize = 2;
 fn next_recording_id() -> u64 {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
     NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
+/// The mixer, with caller and agent as participants (C joins by mode).
+fn new_mixer() -> Box<Mixer> {
+    let mut m = Mixer::new(FRAME);
+    m.add_party(A as u32, Role::Participant);
+    m.add_party(B as u32, Role::Participant);
+    Box::new(m)
 }
 
 struct Recording {
@@ -61,8 +70,11 @@ pub(super) struct Tap {
     pub next: Instant,
     /// Source key of the mixed streams (for the legs' rewriters).
     pub key: u64,
-    pub seq: u16,
-    pub ts: u32,
+    /// Frames mixed so far: the mixed streams' sequence number and, times
+    /// a leg's ticks per 20 ms, its timestamp.
+    pub frames: u32,
+    /// Each leg's timestamps in the 8 kHz clock of the buffers.
+    ts_8k: [TsMap; 3],
 }
 
 impl Tap {
@@ -77,18 +89,13 @@ impl Tap {
             rec: None,
             next: now,
             key,
-            seq: 0,
-            ts: 0,
+            frames: 0,
+            ts_8k: Default::default(),
         }
     }
 
     fn mixer(&mut self) -> &mut Mixer {
-        self.mixer.get_or_insert_with(|| {
-            let mut m = Mixer::new(FRAME);
-            m.add_party(A as u32, Role::Participant);
-            m.add_party(B as u32, Role::Participant);
-            Box::new(m)
-        })
+        self.mixer.get_or_insert_with(new_mixer)
     }
 
     /// Decoding runs (a monitor mode with a supervisor, or a recording).
@@ -126,6 +133,7 @@ impl Tap {
     fn ensure_buffers(&mut self) {
         for i in 0..3 {
             if let (None, Some(codec)) = (&self.jb[i], self.codecs[i]) {
+                self.ts_8k[i] = TsMap::default();
                 let buffered = if codec.is_g711() {
                     self.dec[i] = None;
                     codec
@@ -216,8 +224,8 @@ impl Tap {
                 let mut ulaw = [0u8; FRAME];
                 let n = pcm.len().min(FRAME);
                 g711::ulaw_encode_slice(&pcm[..n], &mut ulaw[..n]);
-                let ts8k = (ts as u64 * 8000 / codec.clock_rate() as u64) as u32;
-                jb.insert(now, seq, ts8k, &ulaw[..n]);
+                let ts = self.ts_8k[i].map(ts, codec.clock_rate(), 8000);
+                jb.insert(now, seq, ts, &ulaw[..n]);
             }
             _ => jb.insert(now, seq, ts, payload),
         }
@@ -235,8 +243,7 @@ impl Tap {
         self.next += PTIME;
         let mixing = self.mixing();
         let mut rec = [0i16; 2 * FRAME];
-        self.mixer();
-        let mixer = self.mixer.as_mut().expect("made above");
+        let mixer = self.mixer.get_or_insert_with(new_mixer);
         for i in [A, B, C] {
             let Some(jb) = self.jb[i].as_mut() else {
                 continue;
@@ -260,9 +267,8 @@ impl Tap {
         if !mixing {
             return false;
         }
-        self.mixer().mix();
-        self.seq = self.seq.wrapping_add(1);
-        self.ts = self.ts.wrapping_add(FRAME as u32);
+        mixer.mix();
+        self.frames = self.frames.wrapping_add(1);
         true
     }
 
