@@ -892,6 +892,16 @@ pub fn remote_audio(answer: &Sdp) -> Option<(SocketAddr, PayloadFormat)> {
         })
 }
 
+/// The RFC 4733 telephone-event payload type of an answer's first accepted
+/// audio stream, if it has one.
+pub fn answer_telephone_event(answer: &Sdp) -> Option<u8> {
+    answer
+        .media
+        .iter()
+        .find(|m| m.kind.eq_ignore_ascii_case("audio") && m.port != 0)
+        .and_then(|m| m.telephone_event())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -301,7 +301,7 @@ impl Engine {
                     if state != LegState::Cancelling {
                         tracing::info!(supervisor = %agent, status, "supervisor did not take the monitor call");
                     }
-                    return self.monitor_failed(call, &leg_id);
+                    return self.unmonitor(call, &leg_id);
                 }
                 if let Some(c) = self.calls.get_mut(&call) {
                     c.ringing.retain(|r| r != &leg_id);
@@ -366,12 +366,7 @@ impl Engine {
             });
         let answer = Sdp::parse(&msg.body()).ok();
         let remote = answer.as_ref().and_then(sdp::remote_audio);
-        let agent_te = answer.as_ref().and_then(|a| {
-            a.media
-                .iter()
-                .find(|m| m.kind.eq_ignore_ascii_case("audio") && m.port != 0)
-                .and_then(|m| m.telephone_event())
-        });
+        let agent_te = answer.as_ref().and_then(sdp::answer_telephone_event);
         let (Some((remote, format)), true) = (remote, wanted) else {
             // Late 2xx after CANCEL, call gone, or no usable SDP: end this leg.
             if wanted {
@@ -477,7 +472,7 @@ impl Engine {
             return;
         };
         if leg.role != LegRole::Agent {
-            return self.monitor_failed(leg.call, &leg_id);
+            return self.unmonitor(leg.call, &leg_id);
         }
         if let Some(c) = self.calls.get_mut(&leg.call) {
             c.ringing.retain(|r| r != &leg_id);
@@ -523,7 +518,7 @@ impl Engine {
                     .get(&leg_id)
                     .is_some_and(|l| l.role != LegRole::Agent)
                 {
-                    return self.monitor_gone(now, &leg_id);
+                    return self.monitor_gone(&leg_id);
                 }
                 self.legs.remove(&leg_id);
                 if bridged {

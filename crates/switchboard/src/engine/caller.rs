@@ -381,12 +381,7 @@ impl Engine {
             .as_ref()
             .and_then(sdp::remote_audio)
             .filter(|(_, f)| media_codec(f).is_some());
-        let te = answer.as_ref().and_then(|a| {
-            a.media
-                .iter()
-                .find(|m| m.kind.eq_ignore_ascii_case("audio") && m.port != 0)
-                .and_then(|m| m.telephone_event())
-        });
+        let te = answer.as_ref().and_then(sdp::answer_telephone_event);
         let Some((remote, format)) = audio else {
             tracing::info!(call, "ACK carried no usable SDP answer: ending the call");
             return self.hang_up(now, call, Party::Engine, "failed");

@@ -394,8 +394,7 @@ impl Engine {
                 .map(|m| m.leg.clone());
             if let Some(leg) = leg {
                 tracing::info!("no RTP from the supervisor: leaving the call");
-                self.end_monitor_leg(now, &leg);
-                self.monitor_gone(now, &leg);
+                self.leave_monitor(now, &leg);
             }
         } else if let MediaEvent::RtpTimeout { session, leg } = ev {
             let key = self

@@ -124,8 +124,7 @@ impl Engine {
             .ok_or_else(|| {
                 Refused::new(409, "call is not monitored", json!({ "call": call_id }))
             })?;
-        self.end_monitor_leg(now, &leg);
-        self.monitor_gone(now, &leg);
+        self.leave_monitor(now, &leg);
         Ok(monitor_view(call_id, None))
     }
 
@@ -146,15 +145,10 @@ impl Engine {
         let (Some((remote, format)), true) = (remote, live) else {
             // Late answer after we gave up, or no usable SDP.
             self.bye_leg(now, leg_id);
-            self.monitor_gone(now, leg_id);
+            self.monitor_gone(leg_id);
             return;
         };
-        let te = answer.as_ref().and_then(|a| {
-            a.media
-                .iter()
-                .find(|m| m.kind.eq_ignore_ascii_case("audio") && m.port != 0)
-                .and_then(|m| m.telephone_event())
-        });
+        let te = answer.as_ref().and_then(sdp::answer_telephone_event);
         if let Some(leg) = self.legs.get_mut(leg_id) {
             leg.state = LegState::Confirmed;
         }
@@ -186,14 +180,20 @@ impl Engine {
             '3' => MonitorMode::Barge,
             '#' => {
                 let leg = m.leg.clone();
-                self.end_monitor_leg(now, &leg);
-                return self.monitor_gone(now, &leg);
+                return self.leave_monitor(now, &leg);
             }
             _ => return,
         };
         m.mode = mode;
         tracing::info!(supervisor = %m.supervisor, ?mode, "monitor mode from the keypad");
         self.media.monitor(session, Some(mode));
+    }
+
+    /// Takes the supervisor off: BYE to its phone once answered, CANCEL
+    /// while it rings, and the call back to the plain relay.
+    pub(super) fn leave_monitor(&mut self, now: Instant, leg_id: &str) {
+        self.end_monitor_leg(now, leg_id);
+        self.monitor_gone(leg_id);
     }
 
     /// Sends whatever ends the supervisor's leg: BYE once answered, CANCEL
@@ -206,38 +206,31 @@ impl Engine {
         }
     }
 
-    /// The supervisor's leg is over (failed, hung up, timed out, removed):
-    /// the call goes back to the plain relay and C's ports are freed. A leg
-    /// still ending (our BYE or CANCEL outstanding) stays until its answer.
-    pub(super) fn monitor_gone(&mut self, _now: Instant, leg_id: &str) {
-        let call = self.legs.get(leg_id).map(|l| l.call);
-        if self
-            .legs
-            .get(leg_id)
-            .is_some_and(|l| !matches!(l.state, LegState::Ending | LegState::Cancelling))
-        {
+    /// The supervisor's leg is over (hung up, refused, removed): the call
+    /// goes back to the plain relay and C's ports are freed. A leg still
+    /// ending (our BYE or CANCEL outstanding) stays until its answer.
+    pub(super) fn monitor_gone(&mut self, leg_id: &str) {
+        let Some(leg) = self.legs.get(leg_id) else {
+            return;
+        };
+        let call = leg.call;
+        if !matches!(leg.state, LegState::Ending | LegState::Cancelling) {
             self.legs.remove(leg_id);
         }
         self.unmonitor(call, leg_id);
     }
 
-    /// The supervisor's leg failed before or without an answer (already
-    /// removed from the legs).
-    pub(super) fn monitor_failed(&mut self, call: router::CallKey, leg_id: &str) {
-        self.unmonitor(Some(call), leg_id);
-    }
-
-    fn unmonitor(&mut self, call: Option<router::CallKey>, leg_id: &str) {
-        let Some(c) = call.and_then(|k| self.calls.get_mut(&k)) else {
+    /// Forgets the call's supervisor if `leg_id` is its leg (the leg itself
+    /// is already gone or going); detaching leg C stops the mix.
+    pub(super) fn unmonitor(&mut self, call: router::CallKey, leg_id: &str) {
+        let Some(c) = self.calls.get_mut(&call) else {
             return;
         };
         if c.monitor.as_ref().is_some_and(|m| m.leg == leg_id) {
-            let m = c.monitor.take();
-            self.media.monitor(c.session.id, None);
-            self.media.detach_monitor(c.session.id);
-            if let Some(m) = m {
+            if let Some(m) = c.monitor.take() {
                 tracing::info!(supervisor = %m.supervisor, "supervisor left the call");
             }
+            self.media.detach_monitor(c.session.id);
         }
     }
 }
