@@ -273,7 +273,7 @@ impl MediaEngine {
         if self.batching() {
             inner.pending.lock()[w].push(Queued::Start(Box::new(init)));
         } else if inner.workers[w]
-            .send(WorkerMsg::Start(Box::new(init)))
+            .send(vec![Queued::Start(Box::new(init))])
             .is_err()
         {
             inner.sessions.lock().remove(&id);
@@ -331,7 +331,7 @@ impl MediaEngine {
                 .collect()
         };
         for (w, items) in batches {
-            let _ = self.inner.workers[w].send(WorkerMsg::Batch(items));
+            let _ = self.inner.workers[w].send(items);
         }
     }
 

@@ -72,14 +72,12 @@ pub(crate) enum SessionCmd {
     Release,
 }
 
-pub(crate) enum WorkerMsg {
-    Start(Box<SessionInit>),
-    /// Session starts and commands gathered during one turn of call
-    /// control, in order: one wake-up of the worker for all of them.
-    Batch(Vec<Queued>),
-}
+/// What a worker receives: session starts and commands, in order. Call
+/// control with batching on sends those of one turn together: one wake-up
+/// of the worker for all of them.
+pub(crate) type WorkerMsg = Vec<Queued>;
 
-/// One item of a [`WorkerMsg::Batch`].
+/// One item of a [`WorkerMsg`].
 pub(crate) enum Queued {
     Start(Box<SessionInit>),
     Cmd(tokio::sync::mpsc::UnboundedSender<SessionCmd>, SessionCmd),
@@ -90,15 +88,6 @@ impl std::fmt::Debug for Queued {
         match self {
             Queued::Start(i) => write!(f, "Start({:?})", i.id),
             Queued::Cmd(_, c) => write!(f, "Cmd({c:?})"),
-        }
-    }
-}
-
-impl std::fmt::Debug for WorkerMsg {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            WorkerMsg::Start(i) => write!(f, "Start({:?})", i.id),
-            WorkerMsg::Batch(b) => write!(f, "Batch({})", b.len()),
         }
     }
 }
@@ -121,22 +110,15 @@ pub(crate) fn spawn_worker(
                 sys::pin_to_cpu(index);
             }
             rt.block_on(async move {
-                while let Some(msg) = rx.recv().await {
-                    match msg {
-                        WorkerMsg::Start(init) => {
-                            tokio::spawn(session::run(*init));
-                        }
-                        WorkerMsg::Batch(items) => {
-                            // Same-thread wake-ups: no eventfd per command.
-                            for item in items {
-                                match item {
-                                    Queued::Start(init) => {
-                                        tokio::spawn(session::run(*init));
-                                    }
-                                    Queued::Cmd(tx, cmd) => {
-                                        let _ = tx.send(cmd);
-                                    }
-                                }
+                while let Some(items) = rx.recv().await {
+                    // Same-thread wake-ups: no eventfd per command.
+                    for item in items {
+                        match item {
+                            Queued::Start(init) => {
+                                tokio::spawn(session::run(*init));
+                            }
+                            Queued::Cmd(tx, cmd) => {
+                                let _ = tx.send(cmd);
                             }
                         }
                     }
