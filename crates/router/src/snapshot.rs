@@ -81,6 +81,10 @@ pub struct AgentSnapshot {
     pub calls_answered: u64,
     pub talk_ms: u64,
     pub consecutive_no_answers: u32,
+    /// Time left resting after an unanswered, rejected or unreachable offer
+    /// (`no_answer_delay`, `reject_delay`, `unreachable_delay`), ms; 0 when
+    /// the agent may be offered calls.
+    pub resting_ms: u64,
     /// Busy / staffed since login, percent.
     pub occupancy_pct: Option<f64>,
     /// Queues it serves (at any relaxation step).
@@ -157,6 +161,7 @@ impl Router {
                 calls_answered: ag.calls_answered,
                 talk_ms: ms(ag.talk_ns),
                 consecutive_no_answers: ag.no_answers,
+                resting_ms: ms(ag.ready_at.saturating_sub(now_ns)),
                 occupancy_pct: (staffed > 0).then(|| busy as f64 * 100.0 / staffed as f64),
                 queues: ag
                     .queues

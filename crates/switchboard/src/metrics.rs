@@ -194,7 +194,7 @@ fn describe() {
     );
     describe_counter!(
         "switchboard_overload_rejections_total",
-        "New INVITEs refused by the overload gate."
+        "New INVITEs refused by the overload gate, by reason: max_calls, media_workers, max_transactions, queue_delay (the engine fell behind)."
     );
     describe_counter!(
         "switchboard_admin_requests_total",
@@ -383,7 +383,12 @@ pub fn export(s: &EngineState<'_>) {
     counter!("switchboard_sip_parse_errors_total").absolute(c.parse_errors);
     counter!("switchboard_sip_retransmissions_total").absolute(c.retransmissions);
     counter!("switchboard_calls_offered_total").absolute(c.calls_offered);
-    counter!("switchboard_overload_rejections_total").absolute(c.overload_rejections);
+    for (reason, n) in crate::stats::OVERLOAD_REASONS
+        .iter()
+        .zip(c.overload_by_reason)
+    {
+        counter!("switchboard_overload_rejections_total", "reason" => *reason).absolute(n);
+    }
     counter!("switchboard_rate_limited_total").absolute(c.rate_limited);
     counter!("switchboard_banned_datagrams_total").absolute(c.banned_drops);
     counter!("switchboard_cdr_write_errors_total").absolute(c.cdr_errors);

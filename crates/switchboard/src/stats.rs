@@ -23,6 +23,8 @@ pub struct Counters {
     pub reloads: u64,
     /// New INVITEs refused by the overload gate (503).
     pub overload_rejections: u64,
+    /// The same, by the gate that refused them (`OVERLOAD_REASONS` order).
+    pub overload_by_reason: [u64; OVERLOAD_REASONS.len()],
     /// Requests refused by a per-source rate limit (503).
     pub rate_limited: u64,
     /// Datagrams dropped from banned sources.
@@ -31,7 +33,22 @@ pub struct Counters {
     pub invite_rejected: std::collections::BTreeMap<u16, u64>,
 }
 
+/// Why the overload gate refused a new call (the `reason` label).
+pub const OVERLOAD_REASONS: [&str; 4] = [
+    "max_calls",
+    "media_workers",
+    "max_transactions",
+    "queue_delay",
+];
+
 impl Counters {
+    pub fn overload(&mut self, reason: &str) {
+        self.overload_rejections += 1;
+        if let Some(i) = OVERLOAD_REASONS.iter().position(|r| *r == reason) {
+            self.overload_by_reason[i] += 1;
+        }
+    }
+
     pub fn rejected(&mut self, status: u16) {
         *self.invite_rejected.entry(status).or_default() += 1;
     }

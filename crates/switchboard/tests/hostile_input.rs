@@ -5,11 +5,6 @@ mod support;
 
 use support::*;
 
-const OPTIONS: &str = "OPTIONS sip:switchboard@127.0.0.1 SIP/2.0\r\n\
-Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK-opt-1;rport\r\n\
-From: <sip:probe@127.0.0.1>;tag=p1\r\nTo: <sip:switchboard@127.0.0.1>\r\n\
-Call-ID: options-1\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
-
 #[test]
 fn malformed_datagrams_get_400_or_are_dropped_and_the_engine_keeps_serving() {
     let base = port_block();

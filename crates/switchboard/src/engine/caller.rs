@@ -126,7 +126,7 @@ impl Engine {
             self.tx.len(),
             (self.media.sessions(), self.media.workers()),
         ) {
-            self.counters.overload_rejections += 1;
+            self.counters.overload(why);
             tracing::warn!(reason = why, "overload: new call refused");
             let retry = self.overload.retry_after().to_string();
             return reject(self, 503, Some(("Retry-After", retry)));

@@ -433,6 +433,12 @@ pub fn phone(engine: &Engine, scenario: &str, port: u16, extra: &[&str]) -> Runn
         .spawn()
 }
 
+/// An out-of-dialog OPTIONS (answered to the sender: `rport`).
+pub const OPTIONS: &str = "OPTIONS sip:switchboard@127.0.0.1 SIP/2.0\r\n\
+Via: SIP/2.0/UDP 127.0.0.1:9;branch=z9hG4bK-opt-1;rport\r\n\
+From: <sip:probe@127.0.0.1>;tag=p1\r\nTo: <sip:switchboard@127.0.0.1>\r\n\
+Call-ID: options-1\r\nCSeq: 1 OPTIONS\r\nMax-Forwards: 70\r\nContent-Length: 0\r\n\r\n";
+
 /// A raw UDP exchange: send `data`, return the first datagram answered (bounded wait).
 pub fn udp_exchange(to: SocketAddr, data: &[u8]) -> Option<Vec<u8>> {
     let s = UdpSocket::bind("127.0.0.1:0").unwrap();
