@@ -58,11 +58,24 @@ impl CdrWriter {
         CdrWriter { file: None }
     }
 
+    /// Whether records go anywhere (a discarding writer need not be fed).
+    pub fn is_open(&self) -> bool {
+        self.file.is_some()
+    }
+
     pub fn write<T: Serialize>(&mut self, cdr: &T) -> io::Result<()> {
+        if self.file.is_none() {
+            return Ok(());
+        }
+        let line = serde_json::to_vec(cdr).map_err(io::Error::other)?;
+        self.write_line(line)
+    }
+
+    /// Appends one serialized JSON object (a newline is added).
+    pub fn write_line(&mut self, mut line: Vec<u8>) -> io::Result<()> {
         let Some(f) = self.file.as_mut() else {
             return Ok(());
         };
-        let mut line = serde_json::to_vec(cdr).map_err(io::Error::other)?;
         line.push(b'\n');
         // One write call per record: O_APPEND keeps lines whole.
         f.write_all(&line)?;
@@ -70,19 +83,29 @@ impl CdrWriter {
     }
 }
 
-/// RFC 3339 UTC with milliseconds, computed without a time crate.
+/// RFC 3339 UTC with milliseconds, computed without a time crate (and
+/// without `format!`: several are written per call).
 pub fn rfc3339(t: std::time::SystemTime) -> String {
     let d = t.duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     let secs = d.as_secs() as i64;
     let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
     let (y, m, dd) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{dd:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60,
-        d.subsec_millis()
-    )
+    let mut b = *b"0000-00-00T00:00:00.000Z";
+    let mut put = |at: usize, width: usize, mut v: u64| {
+        for i in (at..at + width).rev() {
+            b[i] = b'0' + (v % 10) as u8;
+            v /= 10;
+        }
+    };
+    put(0, 4, y.clamp(0, 9999) as u64);
+    put(5, 2, m.into());
+    put(8, 2, dd.into());
+    put(11, 2, (rem / 3600) as u64);
+    put(14, 2, (rem % 3600 / 60) as u64);
+    put(17, 2, (rem % 60) as u64);
+    put(20, 3, d.subsec_millis().into());
+    // Only ASCII digits and separators were written.
+    String::from_utf8_lossy(&b).into_owned()
 }
 
 /// Howard Hinnant's days-to-civil algorithm.

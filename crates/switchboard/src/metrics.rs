@@ -204,82 +204,6 @@ fn describe() {
 
 // ----- hooks called from the engine --------------------------------------
 
-/// A SIP message arrived (request or response).
-pub fn sip_in(msg: &sip_core::Message) {
-    if handle().is_none() {
-        return;
-    }
-    match msg.status() {
-        Some(code) => counter!("switchboard_sip_responses_total", "direction" => "in", "code" => code.to_string()).increment(1),
-        None => {
-            let method = msg.method().map(method_name).unwrap_or("OTHER");
-            counter!("switchboard_sip_requests_total", "direction" => "in", "method" => method).increment(1)
-        }
-    }
-}
-
-/// A datagram leaves (from `Engine::poll_transmit`): counted by its start line.
-pub fn sip_out(data: &[u8]) {
-    if handle().is_none() {
-        return;
-    }
-    let line = data.split(|&b| b == b' ').next().unwrap_or_default();
-    if line == b"SIP/2.0" {
-        let code = data
-            .get(8..11)
-            .and_then(|c| std::str::from_utf8(c).ok())
-            .unwrap_or("000");
-        counter!("switchboard_sip_responses_total", "direction" => "out", "code" => code.to_string()).increment(1);
-    } else {
-        let method = KNOWN_METHODS
-            .iter()
-            .find(|m| m.as_bytes() == line)
-            .copied()
-            .unwrap_or("OTHER");
-        counter!("switchboard_sip_requests_total", "direction" => "out", "method" => method)
-            .increment(1);
-    }
-}
-
-const KNOWN_METHODS: &[&str] = &[
-    "INVITE",
-    "ACK",
-    "BYE",
-    "CANCEL",
-    "OPTIONS",
-    "REGISTER",
-    "INFO",
-    "UPDATE",
-    "PRACK",
-    "SUBSCRIBE",
-    "NOTIFY",
-    "REFER",
-    "MESSAGE",
-    "PUBLISH",
-];
-
-fn method_name(m: sip_core::Method) -> &'static str {
-    use sip_core::Method::*;
-    match m {
-        Invite => "INVITE",
-        Ack => "ACK",
-        Bye => "BYE",
-        Cancel => "CANCEL",
-        Options => "OPTIONS",
-        Register => "REGISTER",
-        Info => "INFO",
-        Update => "UPDATE",
-        Prack => "PRACK",
-        Subscribe => "SUBSCRIBE",
-        Notify => "NOTIFY",
-        Refer => "REFER",
-        Message => "MESSAGE",
-        Publish => "PUBLISH",
-        #[allow(unreachable_patterns)]
-        _ => "OTHER",
-    }
-}
-
 /// An agent INVITE went out for a call; `first` when it is the call's first.
 pub fn agent_rung(first: bool, since_invite: Duration) {
     if first && handle().is_some() {
@@ -393,6 +317,22 @@ pub fn export(s: &EngineState<'_>) {
     counter!("switchboard_banned_datagrams_total").absolute(c.banned_drops);
     counter!("switchboard_cdr_write_errors_total").absolute(c.cdr_errors);
     counter!("switchboard_config_reloads_total").absolute(c.reloads);
+    for (d, dir) in crate::stats::DIRECTIONS.iter().enumerate() {
+        for (i, &n) in c.sip.requests[d].iter().enumerate() {
+            if n > 0 {
+                let method = crate::stats::SIP_METHODS[i];
+                counter!("switchboard_sip_requests_total", "direction" => *dir, "method" => method)
+                    .absolute(n);
+            }
+        }
+        for (i, &n) in c.sip.responses[d].iter().enumerate() {
+            if n > 0 {
+                let code = (i + 100).to_string();
+                counter!("switchboard_sip_responses_total", "direction" => *dir, "code" => code)
+                    .absolute(n);
+            }
+        }
+    }
     for (code, n) in &c.invite_rejected {
         counter!("switchboard_invites_rejected_total", "code" => code.to_string()).absolute(*n);
     }

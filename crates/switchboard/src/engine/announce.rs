@@ -221,12 +221,29 @@ impl Engine {
 
     /// One queue_log line, stamped with the wall-clock time.
     pub(super) fn queue_log(&mut self, now: Instant, ev: &router::QueueLogEvent) {
-        let mut v = serde_json::to_value(ev).unwrap_or_default();
-        if let serde_json::Value::Object(m) = &mut v {
-            m.insert("time".into(), crate::cdr::rfc3339(self.wall(now)).into());
+        let debug = tracing::enabled!(target: "queue_log", tracing::Level::DEBUG);
+        if !debug && !self.queue_log.is_open() {
+            return;
         }
-        tracing::debug!(target: "queue_log", "{v}");
-        if let Err(e) = self.queue_log.write(&v) {
+        // `{"time":"…",` then the event's own fields.
+        let Ok(fields) = serde_json::to_vec(ev) else {
+            return;
+        };
+        let mut line = Vec::with_capacity(fields.len() + 40);
+        line.extend_from_slice(b"{\"time\":\"");
+        line.extend_from_slice(crate::cdr::rfc3339(self.wall(now)).as_bytes());
+        line.extend_from_slice(b"\"");
+        match fields.get(1..) {
+            Some(rest) if rest.first() != Some(&b'}') => {
+                line.push(b',');
+                line.extend_from_slice(rest);
+            }
+            _ => line.push(b'}'),
+        }
+        if debug {
+            tracing::debug!(target: "queue_log", "{}", String::from_utf8_lossy(&line));
+        }
+        if let Err(e) = self.queue_log.write_line(line) {
             tracing::warn!("queue_log write failed: {e}");
         }
     }

@@ -414,7 +414,10 @@ impl Engine {
     /// Outgoing datagrams, in order.
     pub fn poll_transmit(&mut self) -> Option<Transmit> {
         let t = self.tx.poll_transmit().or_else(|| self.out.pop_front());
-        t.inspect(|t| crate::metrics::sip_out(&t.data))
+        if let Some(t) = &t {
+            self.counters.sip.outgoing(&t.data);
+        }
+        t
     }
 
     /// Drains what the transaction layer and the router produced.
@@ -465,7 +468,7 @@ impl Engine {
     // ----- requests ----------------------------------------------------
 
     fn handle_request(&mut self, now: Instant, source: SocketAddr, msg: Message, proto: Proto) {
-        crate::metrics::sip_in(&msg);
+        self.counters.sip.incoming(&msg);
         self.counters.requests += 1;
         match self.tx.on_request(&msg, source, proto.reliable(), now) {
             ServerAction::New(key) => self.new_request(now, source, key, msg, proto),
@@ -618,7 +621,7 @@ impl Engine {
     // ----- responses ---------------------------------------------------
 
     fn handle_response(&mut self, now: Instant, msg: Message) {
-        crate::metrics::sip_in(&msg);
+        self.counters.sip.incoming(&msg);
         self.counters.responses += 1;
         match self.tx.on_response(&msg, now) {
             Some((_key, ClientAction::Deliver)) => {
