@@ -260,28 +260,18 @@ impl Media {
 
     /// `a=rtpmap:<pt> <name>/<clock>[/<channels>]` for `pt`.
     pub fn rtpmap(&self, pt: u8) -> Option<(&str, u32, u8)> {
-        self.attrs("rtpmap").find_map(|v| {
-            let (p, rest) = v.split_once(' ')?;
-            if p.trim().parse::<u8>().ok()? != pt {
-                return None;
-            }
-            let mut it = rest.trim().split('/');
-            let name = it.next()?;
-            let clock = it.next()?.trim().parse().ok()?;
-            let channels = match it.next() {
-                Some(c) => c.trim().parse().ok()?,
-                None => 1,
-            };
-            (!name.is_empty()).then_some((name, clock, channels))
-        })
+        self.attrs("rtpmap")
+            .filter_map(parse_rtpmap)
+            .find(|r| r.0 == pt)
+            .map(|(_, name, clock, channels)| (name, clock, channels))
     }
 
     /// `a=fmtp:<pt> <params>` for `pt`.
     pub fn fmtp(&self, pt: u8) -> Option<&str> {
-        self.attrs("fmtp").find_map(|v| {
-            let (p, rest) = v.split_once(' ').unwrap_or((v, ""));
-            (p.trim().parse::<u8>().ok()? == pt).then_some(rest.trim())
-        })
+        self.attrs("fmtp")
+            .filter_map(parse_fmtp)
+            .find(|f| f.0 == pt)
+            .map(|f| f.1)
     }
 
     /// The format for `pt`: its rtpmap, else the static assignment.
@@ -300,11 +290,45 @@ impl Media {
         Some(f)
     }
 
-    /// Every format listed on the `m=` line that can be identified.
+    /// Every format listed on the `m=` line that can be identified (the
+    /// same as [`Media::payload_format`] for each, in one pass over the
+    /// attributes).
     pub fn payload_formats(&self) -> Vec<PayloadFormat> {
-        self.payload_types()
-            .into_iter()
-            .filter_map(|pt| self.payload_format(pt))
+        let pts = self.payload_types();
+        let mut maps: Vec<Option<(&str, u32, u8)>> = vec![None; pts.len()];
+        let mut fmtps: Vec<Option<&str>> = vec![None; pts.len()];
+        for a in &self.attributes {
+            let value = a.value.as_deref().unwrap_or("");
+            if a.name.eq_ignore_ascii_case("rtpmap") {
+                if let Some((pt, name, clock, ch)) = parse_rtpmap(value) {
+                    for (i, _) in pts.iter().enumerate().filter(|(_, &p)| p == pt) {
+                        maps[i].get_or_insert((name, clock, ch));
+                    }
+                }
+            } else if a.name.eq_ignore_ascii_case("fmtp") {
+                if let Some((pt, params)) = parse_fmtp(value) {
+                    for (i, _) in pts.iter().enumerate().filter(|(_, &p)| p == pt) {
+                        fmtps[i].get_or_insert(params);
+                    }
+                }
+            }
+        }
+        pts.iter()
+            .zip(maps.into_iter().zip(fmtps))
+            .filter_map(|(&pt, (map, fmtp))| {
+                let mut f = match map {
+                    Some((name, clock, channels)) => PayloadFormat {
+                        pt,
+                        name: name.to_string(),
+                        clock,
+                        channels,
+                        fmtp: None,
+                    },
+                    None => PayloadFormat::from_static(pt)?,
+                };
+                f.fmtp = fmtp.map(str::to_string);
+                Some(f)
+            })
             .collect()
     }
 
@@ -674,6 +698,26 @@ fn session_header(session_id: u64, version: u64, local_ip: IpAddr) -> Sdp {
     }
 }
 
+/// An `a=rtpmap` value: `(pt, name, clock, channels)`.
+fn parse_rtpmap(v: &str) -> Option<(u8, &str, u32, u8)> {
+    let (p, rest) = v.split_once(' ')?;
+    let pt = p.trim().parse::<u8>().ok()?;
+    let mut it = rest.trim().split('/');
+    let name = it.next()?;
+    let clock = it.next()?.trim().parse().ok()?;
+    let channels = match it.next() {
+        Some(c) => c.trim().parse().ok()?,
+        None => 1,
+    };
+    (!name.is_empty()).then_some((pt, name, clock, channels))
+}
+
+/// An `a=fmtp` value: `(pt, params)`.
+fn parse_fmtp(v: &str) -> Option<(u8, &str)> {
+    let (p, rest) = v.split_once(' ').unwrap_or((v, ""));
+    Some((p.trim().parse::<u8>().ok()?, rest.trim()))
+}
+
 fn rtp_attributes(media: &mut Media, formats: &[&PayloadFormat]) {
     for f in formats {
         media.attributes.push(Attribute {
@@ -734,7 +778,7 @@ pub fn answer_audio_full(
     session_id: u64,
     version: u64,
 ) -> Result<AudioAnswer, SdpError> {
-    let mut chosen: Option<(usize, PayloadFormat, SocketAddr)> = None;
+    let mut chosen: Option<(usize, PayloadFormat, SocketAddr, Vec<PayloadFormat>)> = None;
     let mut saw_audio = false;
     let mut unresolved = false;
     for (i, m) in offer.media.iter().enumerate() {
@@ -753,10 +797,11 @@ pub fn answer_audio_full(
             unresolved = true;
             continue;
         };
-        chosen = Some((i, codec.clone(), remote));
+        let codec = codec.clone();
+        chosen = Some((i, codec, remote, offered));
         break;
     }
-    let Some((index, codec, remote)) = chosen else {
+    let Some((index, codec, remote, offered)) = chosen else {
         return Err(if unresolved {
             SdpError::UnresolvedAddress
         } else if saw_audio {
@@ -766,8 +811,7 @@ pub fn answer_audio_full(
         });
     };
     let om = &offer.media[index];
-    let te = om
-        .payload_formats()
+    let te = offered
         .into_iter()
         .find(|f| f.is_telephone_event() && f.clock == codec.clock);
     let direction = offer.direction(om).answer();
@@ -1248,6 +1292,47 @@ a=rtpmap:100 telephone-event/16000\r\na=rtpmap:101 telephone-event/8000\r\n",
                     let _ = remote_audio(&s);
                 }
             }
+        }
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The one-pass `payload_formats` agrees with `payload_format` per
+        /// listed type, whatever the attributes (duplicates, junk, order).
+        #[test]
+        fn payload_formats_match_one_lookup_per_type(
+            formats in proptest::collection::vec(
+                prop_oneof![(0u8..130).prop_map(|p| p.to_string()), "[a-z0-9]{1,3}"],
+                0..8,
+            ),
+            attrs in proptest::collection::vec(
+                (
+                    prop_oneof!["rtpmap", "fmtp", "RTPMAP", "ptime", "sendrecv"],
+                    proptest::option::of(prop_oneof![
+                        ((0u8..130), "[A-Za-z0-9-]{0,6}", "(8000|16000|48000|x)", proptest::option::of("[12x]"))
+                            .prop_map(|(p, n, c, ch)| match ch {
+                                Some(ch) => format!("{p} {n}/{c}/{ch}"),
+                                None => format!("{p} {n}/{c}"),
+                            }),
+                        ((0u8..130), "[a-z0-9=;-]{0,10}").prop_map(|(p, v)| format!("{p} {v}")),
+                        "[ -~]{0,12}",
+                    ]),
+                ),
+                0..10,
+            ),
+        ) {
+            let mut m = Media::new("audio", 4000, "RTP/AVP", formats);
+            m.attributes = attrs
+                .into_iter()
+                .map(|(name, value)| Attribute { name: name.to_string(), value })
+                .collect();
+            let one_by_one: Vec<PayloadFormat> = m
+                .payload_types()
+                .into_iter()
+                .filter_map(|pt| m.payload_format(pt))
+                .collect();
+            prop_assert_eq!(m.payload_formats(), one_by_one);
         }
     }
 }
