@@ -16,7 +16,7 @@
 //! assert!(answer.contains("m=audio 20000 RTP/AVP 0 101\r\n"));
 //! ```
 
-use std::fmt::{self, Write as _};
+use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
 /// Why a session description was refused. [`SdpError::status`] is the SIP
@@ -195,11 +195,15 @@ impl PayloadFormat {
     }
 
     fn rtpmap_value(&self) -> String {
+        let mut v = String::with_capacity(self.name.len() + 16);
+        push_num(&mut v, self.pt.into());
+        push(&mut v, &[" ", &self.name, "/"]);
+        push_num(&mut v, self.clock.into());
         if self.channels > 1 {
-            format!("{} {}/{}/{}", self.pt, self.name, self.clock, self.channels)
-        } else {
-            format!("{} {}/{}", self.pt, self.name, self.clock)
+            v.push('/');
+            push_num(&mut v, self.channels.into());
         }
+        v
     }
 }
 
@@ -596,74 +600,110 @@ fn parse_media(v: &str) -> Option<Media> {
 }
 
 fn write_attr(out: &mut String, a: &Attribute) {
-    match &a.value {
-        Some(v) => {
-            let _ = write!(out, "a={}:{}\r\n", a.name, v);
-        }
-        None => {
-            let _ = write!(out, "a={}\r\n", a.name);
+    push(out, &["a=", &a.name]);
+    if let Some(v) = &a.value {
+        push(out, &[":", v]);
+    }
+    out.push_str("\r\n");
+}
+
+/// Appends the pieces (the serializer writes SDP with this and
+/// [`push_num`] rather than `write!`: it runs twice per call).
+fn push(out: &mut String, pieces: &[&str]) {
+    for p in pieces {
+        out.push_str(p);
+    }
+}
+
+fn push_num(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
         }
     }
+    // ASCII digits only.
+    out.push_str(std::str::from_utf8(&digits[at..]).unwrap_or("0"));
+}
+
+/// `k=v` lines of `other` whose type is in `types`.
+fn push_other(out: &mut String, other: &[(char, String)], types: &str) {
+    for (k, v) in other.iter().filter(|(k, _)| types.contains(*k)) {
+        out.push(*k);
+        push(out, &["=", v, "\r\n"]);
+    }
+}
+
+fn push_connection(out: &mut String, c: &Connection) {
+    push(
+        out,
+        &["c=", &c.nettype, " ", &c.addrtype, " ", &c.address, "\r\n"],
+    );
 }
 
 impl fmt::Display for Sdp {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut out = String::with_capacity(256);
+        let mut out = String::with_capacity(320);
         let o = &self.origin;
-        let _ = write!(
-            out,
-            "v=0\r\no={} {} {} {} {} {}\r\ns={}\r\n",
-            o.username,
-            o.session_id,
-            o.session_version,
-            o.nettype,
-            o.addrtype,
-            o.address,
-            self.session_name
+        push(
+            &mut out,
+            &[
+                "v=0\r\no=",
+                &o.username,
+                " ",
+                &o.session_id,
+                " ",
+                &o.session_version,
+                " ",
+                &o.nettype,
+                " ",
+                &o.addrtype,
+                " ",
+                &o.address,
+                "\r\ns=",
+                &self.session_name,
+                "\r\n",
+            ],
         );
-        for (k, v) in self.other.iter().filter(|(k, _)| "iuep".contains(*k)) {
-            let _ = write!(out, "{k}={v}\r\n");
-        }
+        push_other(&mut out, &self.other, "iuep");
         if let Some(c) = &self.connection {
-            let _ = write!(out, "c={} {} {}\r\n", c.nettype, c.addrtype, c.address);
+            push_connection(&mut out, c);
         }
         for b in &self.bandwidths {
-            let _ = write!(out, "b={b}\r\n");
+            push(&mut out, &["b=", b, "\r\n"]);
         }
         if self.timing.is_empty() {
             out.push_str("t=0 0\r\n");
         }
-        for (k, v) in &self.timing {
-            let _ = write!(out, "{k}={v}\r\n");
-        }
-        for (k, v) in self.other.iter().filter(|(k, _)| "zk".contains(*k)) {
-            let _ = write!(out, "{k}={v}\r\n");
-        }
+        push_other(&mut out, &self.timing, "tr");
+        push_other(&mut out, &self.other, "zk");
         for a in &self.attributes {
             write_attr(&mut out, a);
         }
         for m in &self.media {
-            let _ = write!(out, "m={} {}", m.kind, m.port);
+            push(&mut out, &["m=", &m.kind, " "]);
+            push_num(&mut out, m.port.into());
             if let Some(c) = m.port_count {
-                let _ = write!(out, "/{c}");
+                out.push('/');
+                push_num(&mut out, c.into());
             }
-            let _ = write!(out, " {}", m.proto);
+            push(&mut out, &[" ", &m.proto]);
             for fmt in &m.formats {
-                let _ = write!(out, " {fmt}");
+                push(&mut out, &[" ", fmt]);
             }
             out.push_str("\r\n");
-            for (k, v) in m.other.iter().filter(|(k, _)| *k == 'i') {
-                let _ = write!(out, "{k}={v}\r\n");
-            }
+            push_other(&mut out, &m.other, "i");
             if let Some(c) = &m.connection {
-                let _ = write!(out, "c={} {} {}\r\n", c.nettype, c.addrtype, c.address);
+                push_connection(&mut out, c);
             }
             for b in &m.bandwidths {
-                let _ = write!(out, "b={b}\r\n");
+                push(&mut out, &["b=", b, "\r\n"]);
             }
-            for (k, v) in m.other.iter().filter(|(k, _)| *k == 'k') {
-                let _ = write!(out, "{k}={v}\r\n");
-            }
+            push_other(&mut out, &m.other, "k");
             for a in &m.attributes {
                 write_attr(&mut out, a);
             }
@@ -727,7 +767,12 @@ fn rtp_attributes(media: &mut Media, formats: &[&PayloadFormat]) {
         if let Some(p) = &f.fmtp {
             media.attributes.push(Attribute {
                 name: "fmtp".into(),
-                value: Some(format!("{} {}", f.pt, p)),
+                value: Some({
+                    let mut v = String::with_capacity(p.len() + 4);
+                    push_num(&mut v, f.pt.into());
+                    push(&mut v, &[" ", p]);
+                    v
+                }),
             });
         }
     }
@@ -1293,6 +1338,28 @@ a=rtpmap:100 telephone-event/16000\r\na=rtpmap:101 telephone-event/8000\r\n",
                 }
             }
         }
+    }
+
+    #[test]
+    fn display_writes_every_line_back_in_order() {
+        let text = "v=0\r\no=- 7 8 IN IP6 ::1\r\ns=talk\r\ni=info\r\nu=http://x\r\n\
+e=a@b\r\np=+1 555\r\nc=IN IP6 ::1\r\nb=AS:64\r\nt=0 0\r\nr=7d 1h 0 25h\r\n\
+z=2882844526 -1h\r\nk=prompt\r\na=group:BUNDLE 0\r\n\
+m=audio 49170/2 RTP/AVP 0 96\r\ni=voice\r\nc=IN IP4 192.0.2.1\r\nb=TIAS:64000\r\n\
+k=clear:x\r\na=rtpmap:96 opus/48000/2\r\na=fmtp:96 useinbandfec=1\r\na=sendonly\r\n\
+m=video 0 RTP/AVP 31\r\n";
+        let sdp = Sdp::parse(text.as_bytes()).unwrap();
+        assert_eq!(sdp.to_string(), text);
+        assert_eq!(Sdp::parse(sdp.to_string().as_bytes()).unwrap(), sdp);
+        let f = PayloadFormat {
+            pt: 96,
+            name: "opus".into(),
+            clock: 48000,
+            channels: 2,
+            fmtp: None,
+        };
+        assert_eq!(f.rtpmap_value(), "96 opus/48000/2");
+        assert_eq!(PayloadFormat::pcma().rtpmap_value(), "8 PCMA/8000");
     }
 
     use proptest::prelude::*;
