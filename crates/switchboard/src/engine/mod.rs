@@ -68,6 +68,11 @@ enum Timer {
     ForgetLeg { call_id: String },
 }
 
+/// Maps looked up on every message, keyed by peer-chosen values (Call-IDs)
+/// or derived from them: foldhash with a random seed per map (as sip-core's
+/// transaction layer), not SipHash.
+type WireMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 pub struct Engine {
     cfg: Arc<Config>,
     /// `host:port` we write into Via and Contact.
@@ -76,11 +81,11 @@ pub struct Engine {
     router: Router,
     media: MediaEngine,
     registrar: Registrar,
-    calls: HashMap<CallKey, Call>,
+    calls: WireMap<CallKey, Call>,
     /// Caller-leg Call-ID -> call.
-    by_call_id: HashMap<String, CallKey>,
+    by_call_id: WireMap<String, CallKey>,
     /// Agent legs by their own Call-ID (kept until they end, even after their call).
-    legs: HashMap<String, AgentLeg>,
+    legs: WireMap<String, AgentLeg>,
     timers: BinaryHeap<Reverse<(Instant, Timer)>>,
     out: VecDeque<Transmit>,
     cdr: CdrWriter,
@@ -126,9 +131,9 @@ impl Engine {
             router: Router::new(cfg.router_config(), now),
             registrar: Registrar::new(digest),
             media,
-            calls: HashMap::new(),
-            by_call_id: HashMap::new(),
-            legs: HashMap::new(),
+            calls: WireMap::default(),
+            by_call_id: WireMap::default(),
+            legs: WireMap::default(),
             timers: BinaryHeap::new(),
             out: VecDeque::new(),
             cdr,
