@@ -182,6 +182,8 @@ struct Inner {
     cfg: MediaConfig,
     pool: PortPool,
     workers: Vec<UnboundedSender<WorkerMsg>>,
+    /// The worker threads, joined when the last handle drops.
+    threads: Vec<relay::Worker>,
     /// Each live session's command channel and worker.
     sessions: Mutex<HashMap<SessionId, (UnboundedSender<SessionCmd>, usize)>>,
     /// With batching on: per worker, what waits for [`MediaEngine::flush`].
@@ -191,6 +193,44 @@ struct Inner {
     next_worker: AtomicUsize,
     events: Arc<EventHub>,
     recorder: std::sync::OnceLock<RecorderHandle>,
+}
+
+impl Inner {
+    fn new(
+        cfg: MediaConfig,
+        pool: PortPool,
+        workers: Vec<UnboundedSender<WorkerMsg>>,
+        threads: Vec<relay::Worker>,
+        events: Arc<EventHub>,
+    ) -> Inner {
+        Inner {
+            cfg,
+            pool,
+            pending: Mutex::new((0..workers.len()).map(|_| Vec::new()).collect()),
+            workers,
+            threads,
+            sessions: Mutex::new(HashMap::new()),
+            batching: std::sync::atomic::AtomicBool::new(false),
+            next_id: AtomicU64::new(1),
+            next_worker: AtomicUsize::new(0),
+            events,
+            recorder: std::sync::OnceLock::new(),
+        }
+    }
+}
+
+impl Drop for Inner {
+    /// Stops the workers (their channels close), waits for them to close
+    /// their sockets, then closes the shared table's copies of their
+    /// runtimes' fds.
+    fn drop(&mut self) {
+        self.sessions.get_mut().clear();
+        self.pending.get_mut().clear();
+        self.workers.clear();
+        for t in self.threads.drain(..) {
+            t.join();
+        }
+    }
 }
 
 /// The media engine: a cheap, clonable handle to the worker threads.
@@ -203,11 +243,12 @@ pub struct MediaEngine {
 }
 
 impl MediaEngine {
-    /// Validates `cfg` and starts the worker threads. The workers stop when
-    /// the last handle is dropped, closing every socket.
+    /// Validates `cfg` and starts the worker threads, returning once each
+    /// has bound its first stock of RTP/RTCP pairs (at most
+    /// [`MediaEngine::STOCK_LOW`] each, bounded by its share of the range;
+    /// waits at most 10 s). The workers stop when the last handle is
+    /// dropped, closing every socket.
     pub fn start(cfg: MediaConfig) -> std::io::Result<MediaEngine> {
-        let pool = PortPool::new(cfg.port_min, cfg.port_max)
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
         cfg.validate()
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
         // "One per core" also pins each worker to its core.
@@ -217,58 +258,81 @@ impl MediaEngine {
         } else {
             cfg.workers
         };
+        let pool = PortPool::with_workers(cfg.port_min, cfg.port_max, n)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
         let events = Arc::new(EventHub::default());
         let mut workers = Vec::with_capacity(n);
+        let mut threads = Vec::with_capacity(n);
+        let (started_tx, started) = std::sync::mpsc::channel();
         for i in 0..n {
             let (tx, rx) = unbounded_channel();
-            relay::spawn_worker(i, pin, rx)?;
+            let t = relay::spawn_worker(i, pin, cfg.bind_ip, pool.clone(), rx, started_tx.clone());
             workers.push(tx);
+            match t {
+                Ok(t) => threads.push(t),
+                Err(e) => {
+                    // Stop the workers already started (and join them).
+                    drop(Inner::new(cfg, pool, workers, threads, events));
+                    return Err(e);
+                }
+            }
+        }
+        let inner = Inner::new(cfg, pool, workers, threads, events);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        for _ in 0..n {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match started.recv_timeout(left) {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => return Err(e),
+                Err(_) => {
+                    return Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "media workers did not bind their RTP ports within 10 s",
+                    ))
+                }
+            }
         }
         Ok(MediaEngine {
-            inner: Arc::new(Inner {
-                cfg,
-                pool,
-                workers,
-                sessions: Mutex::new(HashMap::new()),
-                pending: Mutex::new((0..n).map(|_| Vec::new()).collect()),
-                batching: std::sync::atomic::AtomicBool::new(false),
-                next_id: AtomicU64::new(1),
-                next_worker: AtomicUsize::new(0),
-                events,
-                recorder: std::sync::OnceLock::new(),
-            }),
+            inner: Arc::new(inner),
         })
     }
+
+    /// Idle RTP/RTCP pairs each worker binds ahead, at most (fewer when its
+    /// share of the port range is smaller).
+    pub const STOCK_LOW: usize = relay::LOW;
+    /// Idle pairs a worker keeps bound at most; pairs released beyond are
+    /// closed and their ports freed.
+    pub const STOCK_HIGH: usize = relay::HIGH;
 
     /// The configuration in force.
     pub fn config(&self) -> &MediaConfig {
         &self.inner.cfg
     }
-
     /// Allocates two legs (A = caller, B = agent) on one worker, each with
-    /// an even RTP port and the odd RTCP port above it.
+    /// an even RTP port and the odd RTCP port above it: two idle pairs of
+    /// the next worker (round robin) that has them ready. No syscall here:
+    /// the worker already holds the sockets bound. `PortsExhausted` when no
+    /// worker has two pairs ready.
     pub fn create_session(&self) -> Result<Session, MediaError> {
         let inner = &self.inner;
         let ip = inner.cfg.bind_ip;
-        let a = inner.pool.bind_pair(ip)?;
-        let b = inner.pool.bind_pair(ip)?; // on error `a` drops: ports return
-                                           // The lease knows the port: no getsockname per leg.
-        let a_addr = SocketAddr::new(ip, a.lease.port());
-        let b_addr = SocketAddr::new(ip, b.lease.port());
+        let n = inner.workers.len();
+        let first = inner.next_worker.fetch_add(1, Ordering::Relaxed);
+        let (w, ports) = (0..n)
+            .map(|k| (first + k) % n)
+            .find_map(|w| Some((w, inner.pool.claim::<2>(w)?)))
+            .ok_or(MediaError::PortsExhausted)?;
         let id = SessionId(inner.next_id.fetch_add(1, Ordering::Relaxed));
         let stats = Arc::new(SessionStats::default());
         let (tx, rx) = unbounded_channel();
-        let w = inner.next_worker.fetch_add(1, Ordering::Relaxed) % inner.workers.len();
         inner.sessions.lock().insert(id, (tx, w));
         let init = SessionInit {
             id,
-            legs: [a, b],
+            ports,
             cmds: rx,
             stats: stats.clone(),
             events: inner.events.clone(),
             rtp_timeout: inner.cfg.rtp_timeout,
-            pool: inner.pool.clone(),
-            ip,
         };
         if self.batching() {
             inner.pending.lock()[w].push(Queued::Start(Box::new(init)));
@@ -281,8 +345,8 @@ impl MediaEngine {
         }
         Ok(Session {
             id,
-            a: a_addr,
-            b: b_addr,
+            a: SocketAddr::new(ip, ports[0]),
+            b: SocketAddr::new(ip, ports[1]),
             stats,
         })
     }
@@ -290,16 +354,25 @@ impl MediaEngine {
     fn send(&self, s: SessionId, cmd: SessionCmd) {
         let target = self.inner.sessions.lock().get(&s).cloned();
         match target {
-            Some((tx, w)) => self.deliver(tx, w, cmd),
+            Some((tx, w)) => {
+                let _ = self.deliver(tx, w, cmd);
+            }
             None => tracing::debug!(session = s.0, "media command for unknown session ignored"),
         }
     }
 
-    fn deliver(&self, tx: UnboundedSender<SessionCmd>, w: usize, cmd: SessionCmd) {
+    /// Queues or sends `cmd`; gives it back if the session is gone.
+    fn deliver(
+        &self,
+        tx: UnboundedSender<SessionCmd>,
+        w: usize,
+        cmd: SessionCmd,
+    ) -> Result<(), SessionCmd> {
         if self.batching() {
             self.inner.pending.lock()[w].push(Queued::Cmd(tx, cmd));
+            Ok(())
         } else {
-            let _ = tx.send(cmd);
+            tx.send(cmd).map_err(|e| e.0)
         }
     }
 
@@ -413,7 +486,8 @@ impl MediaEngine {
         self.send(s, SessionCmd::Bridge(false));
     }
 
-    /// Adds leg C (a supervisor) to a live session: binds an RTP/RTCP pair
+    /// Adds leg C (a supervisor) to a live session: claims an idle RTP/RTCP
+    /// pair of the session's worker (`PortsExhausted` if it has none ready)
     /// and returns its local RTP address for the supervisor's SDP. Follow
     /// with [`MediaEngine::set_remote`] (leg C) once the supervisor answers,
     /// and [`MediaEngine::monitor`] to start mixing.
@@ -425,10 +499,12 @@ impl MediaEngine {
             .get(&s)
             .cloned()
             .ok_or(MediaError::Stopped)?;
-        let c = inner.pool.bind_pair(inner.cfg.bind_ip)?;
-        let addr = SocketAddr::new(inner.cfg.bind_ip, c.lease.port());
-        self.deliver(tx, w, SessionCmd::AttachC(Box::new(c)));
-        Ok(addr)
+        let [port] = inner.pool.claim::<1>(w).ok_or(MediaError::PortsExhausted)?;
+        if let Err(SessionCmd::AttachC(port)) = self.deliver(tx, w, SessionCmd::AttachC(port)) {
+            inner.pool.unclaim(w, port); // the session just ended
+            return Err(MediaError::Stopped);
+        }
+        Ok(SocketAddr::new(inner.cfg.bind_ip, port))
     }
 
     /// Removes leg C: mixing stops, A and B go back to the direct relay,
@@ -478,13 +554,13 @@ impl MediaEngine {
         Ok(self.inner.recorder.get_or_init(|| h).clone())
     }
 
-    /// Ends the session: its worker closes the four sockets, then the ports
-    /// go back to the pool (asynchronously: [`MediaEngine::ports_in_use`]
-    /// drops shortly after).
+    /// Ends the session: its worker puts the sockets back in its stock of
+    /// idle pairs (or closes them beyond its high watermark), asynchronously:
+    /// [`MediaEngine::ports_in_use`] drops shortly after.
     pub fn release(&self, s: SessionId) {
         let target = self.inner.sessions.lock().remove(&s);
         if let Some((tx, w)) = target {
-            self.deliver(tx, w, SessionCmd::Release);
+            let _ = self.deliver(tx, w, SessionCmd::Release);
         }
     }
 
@@ -496,8 +572,9 @@ impl MediaEngine {
         rx
     }
 
-    /// UDP ports held (RTP and RTCP: four per session), including those of
-    /// released sessions whose sockets are not closed yet.
+    /// UDP ports in use (RTP and RTCP: four per session), including those
+    /// of released sessions whose worker has not taken them back yet. Idle
+    /// pairs in the workers' stocks are not in use.
     pub fn ports_in_use(&self) -> usize {
         self.inner.pool.pairs_in_use() * 2
     }
@@ -510,5 +587,97 @@ impl MediaEngine {
     /// Number of worker threads.
     pub fn workers(&self) -> usize {
         self.inner.workers.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    fn engine(port_min: u16, port_max: u16, workers: usize) -> MediaEngine {
+        MediaEngine::start(MediaConfig {
+            bind_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            port_min,
+            port_max,
+            workers,
+            rtp_timeout: Duration::from_secs(30),
+        })
+        .unwrap()
+    }
+
+    fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
+        let t = Instant::now();
+        while !f() {
+            assert!(t.elapsed() < Duration::from_secs(5), "timed out: {what}");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    #[test]
+    fn ready_queues_account_for_every_pair() {
+        // 20 pairs, 2 workers: each has its share (10) ready at start.
+        let e = engine(32100, 32139, 2);
+        let pool = e.inner.pool.clone();
+        assert_eq!((pool.ready(0), pool.ready(1)), (10, 10));
+        assert_eq!((e.ports_in_use(), pool.free_pairs()), (0, 0));
+        // Sessions alternate between workers, two pairs each.
+        let s1 = e.create_session().unwrap();
+        let s2 = e.create_session().unwrap();
+        assert_eq!((pool.ready(0), pool.ready(1)), (8, 8));
+        assert_eq!(e.ports_in_use(), 8);
+        assert_eq!(s1.a.port() % 2, 0);
+        assert_ne!(s1.a, s1.b);
+        // Leg C comes from the session's worker.
+        let c = e.attach_monitor(s1.id).unwrap();
+        assert_ne!(c, s1.a);
+        assert_eq!(pool.ready(0) + pool.ready(1), 15);
+        assert_eq!(e.ports_in_use(), 10);
+        // Released pairs go back to their worker's stock, ready again.
+        e.release(s1.id);
+        e.release(s2.id);
+        wait_until("stock refilled", || {
+            (pool.ready(0), pool.ready(1)) == (10, 10) && e.ports_in_use() == 0
+        });
+        // A monitor for a released session claims nothing.
+        assert!(matches!(e.attach_monitor(s1.id), Err(MediaError::Stopped)));
+        assert_eq!(pool.ready(0) + pool.ready(1), 20);
+    }
+
+    #[test]
+    fn exhausted_when_no_worker_has_two_pairs_ready() {
+        // 5 pairs on one worker: two sessions, then one pair left.
+        let e = engine(32200, 32209, 1);
+        let s1 = e.create_session().unwrap();
+        let s2 = e.create_session().unwrap();
+        assert!(matches!(
+            e.create_session(),
+            Err(MediaError::PortsExhausted)
+        ));
+        // The last pair still serves a supervisor, then nothing is left.
+        e.attach_monitor(s1.id).unwrap();
+        assert!(matches!(
+            e.attach_monitor(s2.id),
+            Err(MediaError::PortsExhausted)
+        ));
+        assert_eq!(e.ports_in_use(), 10);
+        e.release(s1.id);
+        wait_until("usable again", || e.inner.pool.ready(0) == 3);
+        e.create_session().unwrap();
+    }
+
+    #[test]
+    fn shutdown_closes_the_stock_and_frees_every_port() {
+        let e = engine(32300, 32339, 2);
+        let pool = e.inner.pool.clone();
+        let s = e.create_session().unwrap();
+        let _ = e.create_session().unwrap(); // claimed, never released
+        e.set_batching(true);
+        let _ = e.create_session().unwrap(); // claimed, never flushed
+        let addr = s.a;
+        drop(e); // joins the workers
+        assert_eq!(pool.free_pairs(), pool.capacity());
+        assert_eq!((pool.idle_pairs(), pool.pairs_in_use()), (0, 0));
+        std::net::UdpSocket::bind(addr).expect("closed");
     }
 }

@@ -5,7 +5,9 @@
 //! RTP load generator (`src/bin/rtpload.rs`).
 //!
 //! The I/O lives in [`MediaEngine`]: worker threads (one current-thread tokio
-//! runtime each) that own their sockets and sessions outright. Everything
+//! runtime each) that own their sockets and sessions outright — on Linux in
+//! private fd tables, so `RLIMIT_NOFILE` applies per worker (see
+//! `src/relay/mod.rs`). Everything
 //! else — [`rtp`], [`rtcp`], [`g711`], [`rewrite`], [`recv_stats`],
 //! [`jitter`], [`mixer`], [`dtmf`], [`netem`], [`wav`], [`resample`] — is
 //! sans-IO: plain functions and state machines that take bytes and
@@ -90,6 +92,6 @@ pub mod wav;
 pub use codec::Codec;
 pub use engine::{Leg, MediaConfig, MediaEngine, MediaEvent, MonitorMode, Session, SessionId};
 pub use error::MediaError;
-pub use pool::{LegSockets, PortLease, PortPool};
+pub use pool::{PortLease, PortPool};
 pub use prompt::{Prompt, PROMPT_RATE};
 pub use stats::{LegSnapshot, LegStats, SessionStats, StatsSnapshot};

@@ -10,12 +10,12 @@ use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
 
+use super::stock::{Sockets, Stock};
 use super::sys::{self, RecvBatch, BATCH};
 use super::tap::Tap;
 use super::{SessionCmd, SessionInit};
 use crate::dtmf::{self, DtmfDetector, DtmfEvent, EventReceiver};
 use crate::engine::{EventHub, MediaEvent};
-use crate::pool::{LegSockets, PortLease, PortPool};
 use crate::recv_stats::RecvStats;
 use crate::rewrite::{SourceKey, StreamRewriter, TsMap};
 use crate::rtcp::{self, RtcpRewrite};
@@ -41,39 +41,19 @@ const PTIME: Duration = Duration::from_millis(20);
 /// A player this late skips ahead instead of bursting.
 const MAX_PLAYER_LAG: Duration = Duration::from_millis(200);
 
-struct Sockets {
-    rtp: UdpSocket,
-    rtcp: UdpSocket,
-}
-
-/// The sockets of A and B, and of C while a supervisor is attached (with
-/// its lease, dropped after the sockets so the ports return only once
-/// closed).
+/// The sockets of A and B, and of C while a supervisor is attached.
 struct Socks {
     ab: [Sockets; 2],
-    c: Option<(Sockets, PortLease)>,
+    c: Option<Sockets>,
 }
 
 impl Socks {
     fn get(&self, i: usize) -> Option<&Sockets> {
         match i {
             0 | 1 => Some(&self.ab[i]),
-            _ => self.c.as_ref().map(|(s, _)| s),
+            _ => self.c.as_ref(),
         }
     }
-}
-
-async fn register(ls: LegSockets) -> Option<(Sockets, PortLease)> {
-    let LegSockets { rtp, rtcp, lease } = ls;
-    let s = Sockets {
-        rtp: UdpSocket::from_std(rtp).ok()?,
-        rtcp: UdpSocket::from_std(rtcp).ok()?,
-    };
-    // tokio learns that a new socket is writable from its first epoll event;
-    // until then `try_send_to` reports WouldBlock. Wait for it once.
-    let _ = s.rtp.writable().await;
-    let _ = s.rtcp.writable().await;
-    Some((s, lease))
 }
 
 /// The sockets polled, in order: A and B first, C's last (only while
@@ -281,25 +261,30 @@ fn send(sock: &UdpSocket, buf: &[u8], to: SocketAddr, stats: &crate::stats::LegS
     }
 }
 
-pub(super) async fn run(init: SessionInit) {
+pub(super) async fn run(init: SessionInit, stock: Arc<parking_lot::Mutex<Stock>>) {
     let SessionInit {
         id,
-        legs,
+        ports,
         mut cmds,
         stats,
         events,
         rtp_timeout,
-        pool,
-        ip,
     } = init;
-    let [a, b] = legs;
-    // Leases are declared before the sockets so they are dropped after
-    // them: ports go back to the pool only once the sockets are closed.
-    let (Some((a, a_lease)), Some((b, b_lease))) = (register(a).await, register(b).await) else {
-        tracing::error!(session = id.0, "cannot register RTP sockets");
+    let (a, b) = {
+        let mut st = stock.lock();
+        (st.take(ports[0]), st.take(ports[1]))
+    };
+    let (Some(a), Some(b)) = (a, b) else {
+        // Not reachable: the engine claims only ports this stock published.
+        tracing::error!(
+            session = id.0,
+            ?ports,
+            "RTP ports not in the worker's stock"
+        );
         return;
     };
-    let leases: [PortLease; 2] = [a_lease, b_lease];
+    a.writable().await;
+    b.writable().await;
     let mut socks = Socks {
         ab: [a, b],
         c: None,
@@ -352,16 +337,21 @@ pub(super) async fn run(init: SessionInit) {
         let mut fired = false;
         match ev {
             Ev::Cmd(None | Some(SessionCmd::Release)) => break,
-            Ev::Cmd(Some(SessionCmd::AttachC(ls))) => {
-                let c = register(*ls).await;
+            Ev::Cmd(Some(SessionCmd::AttachC(port))) => {
+                let c = stock.lock().take(port);
+                if let Some(c) = &c {
+                    c.writable().await;
+                }
                 let now = Instant::now();
                 st.legs[2] = LegState::new(now);
                 st.tap.set_c(c.is_some(), now);
-                socks.c = c;
+                if let Some(old) = std::mem::replace(&mut socks.c, c) {
+                    stock.lock().put(old);
+                }
             }
             Ev::Cmd(Some(SessionCmd::DetachC)) => {
-                if let Some((s, lease)) = socks.c.take() {
-                    recycle(&pool, ip, s, lease);
+                if let Some(c) = socks.c.take() {
+                    stock.lock().put(c);
                 }
                 let now = Instant::now();
                 st.legs[2] = LegState::new(now);
@@ -383,19 +373,19 @@ pub(super) async fn run(init: SessionInit) {
         }
     }
     tracing::debug!(session = id.0, "media session released");
-    // The sockets go back bound, for the next call to reuse.
+    // The sockets go back to the worker's stock, bound and registered, for
+    // the next call to reuse.
     let Socks { ab: [a, b], c } = socks;
-    let [la, lb] = leases;
-    for (s, lease) in [(a, la), (b, lb)].into_iter().chain(c) {
-        recycle(&pool, ip, s, lease);
+    let mut stock = stock.lock();
+    for s in [a, b].into_iter().chain(c) {
+        stock.put(s);
     }
-}
-
-/// Returns a leg's sockets to the pool still bound (deregistered from this
-/// worker); if that fails they close and the ports are freed.
-fn recycle(pool: &PortPool, ip: std::net::IpAddr, s: Sockets, lease: PortLease) {
-    if let (Ok(rtp), Ok(rtcp)) = (s.rtp.into_std(), s.rtcp.into_std()) {
-        pool.recycle(LegSockets { rtp, rtcp, lease }, ip);
+    // A leg C port claimed for this session after it ended: ready again.
+    cmds.close();
+    while let Ok(cmd) = cmds.try_recv() {
+        if let SessionCmd::AttachC(port) = cmd {
+            stock.unclaim(port);
+        }
     }
 }
 

@@ -143,3 +143,150 @@ pub(crate) fn pin_to_cpu(cpu: usize) {
     #[cfg(not(target_os = "linux"))]
     let _ = cpu;
 }
+
+/// Open fds of the calling thread's fd table (Linux: `/proc/thread-self/fd`),
+/// without the listing's own directory fd.
+#[cfg(target_os = "linux")]
+pub(crate) fn open_fds() -> Option<Vec<std::os::fd::RawFd>> {
+    let dir = std::fs::read_dir("/proc/thread-self/fd").ok()?;
+    let mut fds: Vec<std::os::fd::RawFd> = dir
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .collect();
+    // The directory is closed now: its number no longer resolves.
+    fds.retain(|fd| std::fs::read_link(format!("/proc/thread-self/fd/{fd}")).is_ok());
+    fds.sort_unstable();
+    Some(fds)
+}
+
+/// The fds in `after` and not in `before` (what building a tokio runtime
+/// with I/O opened, while tokio's process-wide signal pipe already
+/// existed) if they are exactly the runtime's own, as tokio 1.x with mio
+/// 1.x opens them: its epoll instance and the registry's duplicate of it,
+/// its eventfd waker, and its signal driver's duplicate of the signal pipe
+/// (a Unix socket). `None` otherwise: anything else (another thread opened
+/// an fd meanwhile, or a tokio that opens something else) is ambiguous, and
+/// the worker then keeps the shared table.
+#[cfg(target_os = "linux")]
+pub(crate) fn runtime_fds(
+    before: &[std::os::fd::RawFd],
+    after: &[std::os::fd::RawFd],
+) -> Option<Vec<std::os::fd::RawFd>> {
+    let (mut epoll, mut eventfd, mut socket) = (0, 0, 0);
+    let mut keep = vec![];
+    for &fd in after.iter().filter(|fd| !before.contains(fd)) {
+        let Ok(link) = std::fs::read_link(format!("/proc/thread-self/fd/{fd}")) else {
+            continue;
+        };
+        match link.to_str() {
+            Some("anon_inode:[eventpoll]") => epoll += 1,
+            Some("anon_inode:[eventfd]") => eventfd += 1,
+            Some(l) if l.starts_with("socket:[") => socket += 1,
+            _ => return None,
+        }
+        keep.push(fd);
+    }
+    ((epoll, eventfd, socket) == (2, 1, 1)).then_some(keep)
+}
+
+/// Gives the calling thread a private copy of its fd table
+/// (`unshare(CLONE_FILES)`) and closes every fd ≥ 3 of the copy except
+/// `keep`. Sockets opened afterwards exist in this thread's table only, so
+/// `RLIMIT_NOFILE` (which bounds fd numbers per table) applies to this
+/// thread's sockets alone. Err: the thread still shares the process table.
+#[cfg(target_os = "linux")]
+pub(crate) fn enter_private_fd_table(keep: &[std::os::fd::RawFd]) -> io::Result<()> {
+    // SAFETY: unshare(CLONE_FILES) only replaces the calling thread's fd
+    // table by a copy of it; it reads and writes no memory of ours.
+    if unsafe { libc::unshare(libc::CLONE_FILES) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut keep: Vec<u32> = keep.iter().map(|&fd| fd as u32).collect();
+    keep.sort_unstable();
+    // Gaps between the kept fds, from 3 up.
+    let mut gaps = vec![];
+    let mut lo = 3u32;
+    for &k in keep.iter().filter(|&&k| k >= 3) {
+        if k > lo {
+            gaps.push((lo, k - 1));
+        }
+        lo = k + 1;
+    }
+    gaps.push((lo, u32::MAX));
+    for (first, last) in gaps {
+        // SAFETY: close_range(2) closes fds of the calling thread's table,
+        // which is now private: the objects of other threads that own
+        // these fds own them in the shared table, which is untouched. This
+        // thread owns no fd in the range (it has just started; its runtime's
+        // fds are in `keep`, and stdio is below 3).
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_close_range,
+                first as libc::c_uint,
+                last as libc::c_uint,
+                0 as libc::c_uint,
+            )
+        };
+        if rc != 0 {
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::ENOSYS) {
+                return Err(e);
+            }
+            // Kernels before 5.9: close what the listing shows, one by one.
+            for fd in open_fds().unwrap_or_default() {
+                if fd >= 3 && !keep.contains(&(fd as u32)) {
+                    // SAFETY: as for close_range above; EBADF (the
+                    // listing's own, already closed fd) is harmless.
+                    unsafe { libc::close(fd) };
+                }
+            }
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// Closes `fds` in the calling thread's table: the shared table's copies of
+/// a stopped worker's runtime fds (the worker closed its own copies when it
+/// dropped the runtime).
+#[cfg(target_os = "linux")]
+pub(crate) fn close_shared_copies(fds: &[std::os::fd::RawFd]) {
+    for &fd in fds {
+        // SAFETY: the runtime that created these fds moved to its worker
+        // thread, whose private table held the copies it used; that thread
+        // has exited. No object of this process owns the shared table's
+        // copies (they were only ever reached through the runtime, by fd
+        // number: the engine's wake-ups write the eventfd), so nothing will
+        // use these numbers again before they are reused.
+        unsafe { libc::close(fd) };
+    }
+}
+
+/// Blocks asynchronous signals in the calling thread, so that the kernel
+/// delivers process-directed signals to other threads. A media worker with
+/// a private fd table must not run a handler that writes to an fd by
+/// number (tokio's signal handler writes to its pipe: in this table that
+/// number is closed, or is one of our sockets). Synchronous faults
+/// (SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP) stay unblocked.
+#[cfg(target_os = "linux")]
+pub(crate) fn block_async_signals() {
+    // SAFETY: sigset_t is plain data, initialised by sigfillset before use;
+    // sigdelset edits it in place; pthread_sigmask reads it and changes
+    // only the calling thread's mask (old mask not wanted: null).
+    let rc = unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigfillset(&mut set);
+        for sig in [
+            libc::SIGSEGV,
+            libc::SIGBUS,
+            libc::SIGFPE,
+            libc::SIGILL,
+            libc::SIGTRAP,
+        ] {
+            libc::sigdelset(&mut set, sig);
+        }
+        libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut())
+    };
+    if rc != 0 {
+        tracing::debug!(error = rc, "could not block signals in a media worker");
+    }
+}
