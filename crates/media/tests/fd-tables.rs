@@ -51,14 +51,22 @@ fn more_sessions_than_one_fd_table_allows() {
     // 160 pairs over 2 workers: each stocks its share, 80 pairs = 160
     // sockets, which fits its own table under 200 — the process would need
     // 280 sockets for the sessions alone.
-    let e = MediaEngine::start(MediaConfig {
-        bind_ip: "127.0.0.1".parse().unwrap(),
-        port_min: 36400,
-        port_max: 36719,
-        workers: 2,
-        rtp_timeout: Duration::from_secs(30),
-    })
-    .expect("each worker binds its stock in its own table");
+    // Started from async code, as the engine binary does.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let e = rt
+        .block_on(async {
+            MediaEngine::start(MediaConfig {
+                bind_ip: "127.0.0.1".parse().unwrap(),
+                port_min: 36400,
+                port_max: 36719,
+                workers: 2,
+                rtp_timeout: Duration::from_secs(30),
+            })
+        })
+        .expect("each worker binds its stock in its own table");
     let shared = open_fds();
     let mut live = vec![];
     for _ in 0..SESSIONS {
@@ -104,6 +112,7 @@ fn more_sessions_than_one_fd_table_allows() {
     wait_until("ports back", || e.ports_in_use() == 0);
     drop((caller, agent));
     drop(e);
+    drop(rt);
     // The workers are joined: their sockets are closed and the shared
     // table's copies of their runtimes' fds too (tokio's process-wide
     // signal pipe, two fds, stays).

@@ -266,9 +266,13 @@ pub(crate) fn spawn_worker(
 fn signal_pipe_once() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
-        let _ = tokio::runtime::Builder::new_current_thread()
+        if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
             .enable_io()
-            .build();
+            .build()
+        {
+            // Not a plain drop: the engine may be started from async code.
+            rt.shutdown_background();
+        }
     });
 }
 
