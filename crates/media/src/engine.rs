@@ -193,6 +193,8 @@ struct Inner {
     next_worker: AtomicUsize,
     events: Arc<EventHub>,
     recorder: std::sync::OnceLock<RecorderHandle>,
+    /// When a claim last waited for the workers to refill, in vain.
+    refill_failed: Mutex<Option<std::time::Instant>>,
 }
 
 impl Inner {
@@ -215,6 +217,7 @@ impl Inner {
             next_worker: AtomicUsize::new(0),
             events,
             recorder: std::sync::OnceLock::new(),
+            refill_failed: Mutex::new(None),
         }
     }
 }
@@ -311,16 +314,22 @@ impl MediaEngine {
     /// Allocates two legs (A = caller, B = agent) on one worker, each with
     /// an even RTP port and the odd RTCP port above it: two idle pairs of
     /// the next worker (round robin) that has them ready. No syscall here:
-    /// the worker already holds the sockets bound. `PortsExhausted` when no
-    /// worker has two pairs ready.
+    /// the worker already holds the sockets bound. `PortsExhausted` when the
+    /// range is used up. (A burst that empties every worker's stock while
+    /// free ports remain waits, at most [`MediaEngine::REFILL_WAIT`], for
+    /// the workers to bind more.)
     pub fn create_session(&self) -> Result<Session, MediaError> {
         let inner = &self.inner;
         let ip = inner.cfg.bind_ip;
         let n = inner.workers.len();
         let first = inner.next_worker.fetch_add(1, Ordering::Relaxed);
-        let (w, ports) = (0..n)
-            .map(|k| (first + k) % n)
-            .find_map(|w| Some((w, inner.pool.claim::<2>(w)?)))
+        let claim = || {
+            (0..n)
+                .map(|k| (first + k) % n)
+                .find_map(|w| Some((w, inner.pool.claim::<2>(w)?)))
+        };
+        let (w, ports) = self
+            .claim_or_refill(claim, None)
             .ok_or(MediaError::PortsExhausted)?;
         let id = SessionId(inner.next_id.fetch_add(1, Ordering::Relaxed));
         let stats = Arc::new(SessionStats::default());
@@ -349,6 +358,54 @@ impl MediaEngine {
             b: SocketAddr::new(ip, ports[1]),
             stats,
         })
+    }
+
+    /// Longest a claim waits for workers to refill their stocks.
+    pub const REFILL_WAIT: Duration = Duration::from_millis(100);
+
+    /// `claim()`, or, when the ready queues are empty but the free list is
+    /// not (a burst outran the stocks), wakes the workers (`only` one, or
+    /// all) so that they bind more, and retries for up to
+    /// [`MediaEngine::REFILL_WAIT`]. This blocks the caller, which is why
+    /// the stocks are sized so that it does not happen in normal operation.
+    fn claim_or_refill<T>(&self, claim: impl Fn() -> Option<T>, only: Option<usize>) -> Option<T> {
+        if let Some(t) = claim() {
+            return Some(t);
+        }
+        let inner = &self.inner;
+        if inner.pool.free_pairs() == 0 {
+            return None;
+        }
+        // The workers could not refill a moment ago (the free ports are
+        // held by another process, or binding fails): fail fast for 1 s.
+        if let Some(t) = *inner.refill_failed.lock() {
+            if t.elapsed() < Duration::from_secs(1) {
+                return None;
+            }
+        }
+        tracing::debug!("RTP stocks empty with ports free: waiting for the media workers");
+        let deadline = std::time::Instant::now() + Self::REFILL_WAIT;
+        let mut delay = Duration::from_micros(50);
+        loop {
+            // An empty message: the worker refills after every message.
+            for (w, tx) in inner.workers.iter().enumerate() {
+                if only.is_none_or(|o| o == w) {
+                    let _ = tx.send(Vec::new());
+                }
+            }
+            std::thread::sleep(delay);
+            if let Some(t) = claim() {
+                return Some(t);
+            }
+            if std::time::Instant::now() >= deadline || inner.pool.free_pairs() == 0 {
+                let t = claim();
+                if t.is_none() {
+                    *inner.refill_failed.lock() = Some(std::time::Instant::now());
+                }
+                return t;
+            }
+            delay = (delay * 2).min(Duration::from_millis(5));
+        }
     }
 
     fn send(&self, s: SessionId, cmd: SessionCmd) {
@@ -499,7 +556,9 @@ impl MediaEngine {
             .get(&s)
             .cloned()
             .ok_or(MediaError::Stopped)?;
-        let [port] = inner.pool.claim::<1>(w).ok_or(MediaError::PortsExhausted)?;
+        let [port] = self
+            .claim_or_refill(|| inner.pool.claim::<1>(w), Some(w))
+            .ok_or(MediaError::PortsExhausted)?;
         if let Err(SessionCmd::AttachC(port)) = self.deliver(tx, w, SessionCmd::AttachC(port)) {
             inner.pool.unclaim(w, port); // the session just ended
             return Err(MediaError::Stopped);
@@ -664,6 +723,24 @@ mod tests {
         e.release(s1.id);
         wait_until("usable again", || e.inner.pool.ready(0) == 3);
         e.create_session().unwrap();
+    }
+
+    #[test]
+    fn a_burst_beyond_the_stocks_waits_for_the_workers() {
+        // 600 pairs, 2 workers: 128 ready each; 200 sessions need 400.
+        let e = engine(33000, 34199, 2);
+        assert_eq!(e.inner.pool.idle_pairs(), 2 * MediaEngine::STOCK_LOW);
+        let live: Vec<_> = (0..200).map(|_| e.create_session().unwrap()).collect();
+        // (Exact once the workers are done refilling.)
+        wait_until("800 in use", || e.ports_in_use() == 800);
+        for s in live {
+            e.release(s.id);
+        }
+        wait_until("all back", || e.ports_in_use() == 0);
+        // Released pairs stay bound (up to the high watermark, the share
+        // of 300 here).
+        let idle = e.inner.pool.idle_pairs();
+        assert!((400..=600).contains(&idle), "{idle} idle");
     }
 
     #[test]
