@@ -164,16 +164,40 @@ pub struct Session {
     pub stats: Arc<SessionStats>,
 }
 
-/// Fan-out of events to every subscriber.
-#[derive(Debug, Default)]
+type Subscribers = Arc<Mutex<Vec<UnboundedSender<MediaEvent>>>>;
+
+/// Fan-out of events to every subscriber, from a thread of its own.
+///
+/// Workers never send to a subscriber themselves: a send wakes the
+/// receiving task's runtime by writing that runtime's eventfd *by number*,
+/// and a worker's private fd table does not hold that fd (or holds one of
+/// its sockets under that number). Workers hand events over a std channel
+/// (a futex, no fd) to the `media-events` thread, which runs in the shared
+/// table, in emission order.
+#[derive(Debug)]
 pub(crate) struct EventHub {
-    subs: Mutex<Vec<UnboundedSender<MediaEvent>>>,
+    subs: Subscribers,
+    tx: std::sync::mpsc::Sender<MediaEvent>,
 }
 
 impl EventHub {
+    /// Starts the fan-out thread; it ends when the hub is dropped.
+    fn start() -> std::io::Result<Arc<EventHub>> {
+        let subs = Subscribers::default();
+        let (tx, rx) = std::sync::mpsc::channel::<MediaEvent>();
+        let fan = subs.clone();
+        std::thread::Builder::new()
+            .name("media-events".into())
+            .spawn(move || {
+                for ev in rx {
+                    fan.lock().retain(|s| s.send(ev.clone()).is_ok());
+                }
+            })?;
+        Ok(Arc::new(EventHub { subs, tx }))
+    }
+
     pub(crate) fn emit(&self, ev: MediaEvent) {
-        let mut subs = self.subs.lock();
-        subs.retain(|s| s.send(ev.clone()).is_ok());
+        let _ = self.tx.send(ev);
     }
 }
 
@@ -263,7 +287,7 @@ impl MediaEngine {
         };
         let pool = PortPool::with_workers(cfg.port_min, cfg.port_max, n)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
-        let events = Arc::new(EventHub::default());
+        let events = EventHub::start()?;
         let mut workers = Vec::with_capacity(n);
         let mut threads = Vec::with_capacity(n);
         let (started_tx, started) = std::sync::mpsc::channel();

@@ -11,7 +11,7 @@ use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
 use media::rtp::{RtpHeader, RtpPacket};
-use media::{Codec, Leg, MediaConfig, MediaEngine};
+use media::{Codec, Leg, MediaConfig, MediaEngine, MediaEvent};
 
 const LIMIT: u64 = 200;
 const SESSIONS: usize = 70;
@@ -79,12 +79,14 @@ fn more_sessions_than_one_fd_table_allows() {
     // Media flows through one of them (the last: its sockets have the
     // highest numbers in their worker's table).
     let s = live.last().unwrap();
+    let mut events = e.events();
     let caller = UdpSocket::bind("127.0.0.1:0").unwrap();
     let agent = UdpSocket::bind("127.0.0.1:0").unwrap();
     agent
         .set_read_timeout(Some(Duration::from_secs(2)))
         .unwrap();
-    e.set_remote(s.id, Leg::A, caller.local_addr().unwrap(), Codec::Pcmu);
+    // Leg A's SDP address is a placeholder: it latches to the caller.
+    e.set_remote(s.id, Leg::A, "127.0.0.1:9".parse().unwrap(), Codec::Pcmu);
     e.set_remote(s.id, Leg::B, agent.local_addr().unwrap(), Codec::Pcmu);
     e.bridge(s.id);
     std::thread::sleep(Duration::from_millis(50));
@@ -96,7 +98,21 @@ fn more_sessions_than_one_fd_table_allows() {
         ssrc: 0x1234,
     }
     .to_vec(&[0x55; 160]);
-    caller.send_to(&pkt, s.a).unwrap();
+    // The latch event reaches a task of another runtime, parked while the
+    // worker emits it: its wake-up must not be written, by fd number, into
+    // a worker's private table.
+    let latched = rt.block_on(async {
+        caller.send_to(&pkt, s.a).unwrap();
+        tokio::time::timeout(Duration::from_secs(2), async {
+            loop {
+                if let Some(MediaEvent::Latched { leg: Leg::A, .. }) = events.recv().await {
+                    return;
+                }
+            }
+        })
+        .await
+    });
+    assert!(latched.is_ok(), "event receiver woken");
     let mut buf = [0u8; 2048];
     let got = loop {
         let (n, _) = agent.recv_from(&mut buf).expect("relayed packet");
@@ -110,7 +126,7 @@ fn more_sessions_than_one_fd_table_allows() {
         e.release(s.id);
     }
     wait_until("ports back", || e.ports_in_use() == 0);
-    drop((caller, agent));
+    drop((caller, agent, events));
     drop(e);
     drop(rt);
     // The workers are joined: their sockets are closed and the shared

@@ -40,9 +40,14 @@
 //!   used by number by mistake.
 //! - Nothing in a worker uses an fd opened by another thread: logging goes
 //!   to stderr (fd 2, kept); the recorder runs on its own thread, started
-//!   from the engine's side, and gets frames over a channel; prompts are in
-//!   memory. Asynchronous signals are blocked in workers, so no signal
-//!   handler (tokio's writes its pipe by number) runs in a private table.
+//!   from the engine's side, and gets frames over a std channel; prompts are
+//!   in memory. Nor does a worker wake another runtime's task: that writes
+//!   the other runtime's eventfd by number, which here is closed or one of
+//!   our sockets (found the hard way: the engine's event receiver lost its
+//!   wake-ups). Events go to subscribers through the `media-events` thread
+//!   (`engine::EventHub`) over a std channel (futex, no fd). Asynchronous
+//!   signals are blocked in workers, so no signal handler (tokio's writes
+//!   its pipe by number) runs in a private table.
 //! - When a worker stops, it closes its sockets and its runtime (its
 //!   copies); whoever drops the last engine handle joins it and closes the
 //!   shared table's copies of its runtime fds.
