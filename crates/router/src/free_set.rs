@@ -46,7 +46,7 @@ impl FreeSet {
         match shape {
             FreeShape::PerListing { by_primary } => FreeSet::PerListing(Levels {
                 by_primary,
-                levels: VecDeque::new(),
+                levels: Vec::new(),
                 len: 0,
                 sweep: None,
                 spare: Vec::new(),
@@ -68,6 +68,7 @@ impl FreeSet {
         }
     }
 
+    #[inline]
     pub fn push(&mut self, k: FreeKey) {
         match self {
             FreeSet::PerMember(s) => {
@@ -104,9 +105,13 @@ impl FreeSet {
     /// block per call until it has gone through them all. `keep` may keep
     /// stale entries (they are dropped when met) but must keep every
     /// current one.
+    #[inline]
     pub fn sweep_step(&mut self, limit: usize, keep: impl FnMut(&FreeKey) -> bool) {
         if let FreeSet::PerListing(b) = self {
-            b.sweep_step(limit, keep);
+            // The usual case, inline: no sweep under way, none to start.
+            if b.sweep.is_some() || b.len > limit {
+                b.sweep_step(limit, keep);
+            }
         }
     }
 
@@ -153,10 +158,13 @@ type Level = (u32, u64);
 /// Per-listing entries: one [`Blocks`] list per level, levels non-empty and
 /// in increasing order. Lists are boxed so that a new level (a call count
 /// reached for the first time) shifts 24-byte entries, not whole lists.
+/// Levels are few (tiers, call counts, proficiencies): a plain vector,
+/// searched as a slice, costs less than a ring buffer, even when its first
+/// level empties.
 #[derive(Debug)]
 pub(crate) struct Levels {
     by_primary: bool,
-    levels: VecDeque<(Level, Box<Blocks>)>,
+    levels: Vec<(Level, Box<Blocks>)>,
     len: usize,
     /// The level being swept, one block per step, while a sweep runs.
     sweep: Option<usize>,
@@ -189,51 +197,48 @@ impl Levels {
         }
     }
 
+    #[inline]
     fn push(&mut self, k: FreeKey) {
         let level = (k.tier, if self.by_primary { k.primary } else { 0 });
         self.len += 1;
         // The usual case: the last list.
-        if let Some((l, b)) = self.levels.back_mut() {
+        if let Some((l, b)) = self.levels.last_mut() {
             if *l == level {
                 b.push(k);
                 return;
             }
         }
-        let i = match self.levels.back() {
-            Some((l, _)) if *l == level => self.levels.len() - 1,
-            Some((l, _)) if *l > level => {
-                match self.levels.binary_search_by_key(&level, |(l, _)| *l) {
-                    Ok(i) => i,
-                    Err(i) => {
-                        let list = self.new_list();
-                        self.levels.insert(i, (level, list));
-                        if let Some(s) = self.sweep.as_mut().filter(|s| **s >= i) {
-                            *s += 1;
-                        }
-                        i
-                    }
-                }
-            }
-            _ => {
+        self.push_level(level, k);
+    }
+
+    /// Into another level than the last (creating it if needed): out of
+    /// line, so that the usual push stays small enough to inline.
+    #[inline(never)]
+    fn push_level(&mut self, level: Level, k: FreeKey) {
+        let i = match self.levels.binary_search_by_key(&level, |(l, _)| *l) {
+            Ok(i) => i,
+            Err(i) => {
                 let list = self.new_list();
-                self.levels.push_back((level, list));
-                self.levels.len() - 1
+                self.levels.insert(i, (level, list));
+                if let Some(s) = self.sweep.as_mut().filter(|s| **s >= i) {
+                    *s += 1;
+                }
+                i
             }
         };
         self.levels[i].1.push(k);
     }
 
     fn peek(&self) -> Option<FreeKey> {
-        self.levels.front().and_then(|(_, b)| b.peek())
+        self.levels.first().and_then(|(_, b)| b.peek())
     }
 
     fn pop(&mut self) -> Option<FreeKey> {
-        let first = &mut self.levels.front_mut()?.1;
+        let first = &mut self.levels.first_mut()?.1;
         let k = first.pop();
         if first.len == 0 {
-            if let Some((_, list)) = self.levels.pop_front() {
-                self.recycle(list);
-            }
+            let (_, list) = self.levels.remove(0);
+            self.recycle(list);
             if let Some(s) = self.sweep.as_mut() {
                 *s = s.saturating_sub(1);
             }
@@ -259,9 +264,8 @@ impl Levels {
         b.sweep_step(keep);
         self.len -= before - b.len;
         self.sweep = Some(if b.len == 0 {
-            if let Some((_, list)) = self.levels.remove(i) {
-                self.recycle(list);
-            }
+            let (_, list) = self.levels.remove(i);
+            self.recycle(list);
             i
         } else if b.sweep.is_none() {
             i + 1
@@ -306,20 +310,35 @@ impl Blocks {
         }
     }
 
+    #[inline]
     fn push(&mut self, k: FreeKey) {
         self.len += 1;
         if self.tail.back().is_none_or(|b| *b <= k) {
             if self.tail.len() >= BLOCK {
-                let fresh = self
-                    .spare
-                    .pop()
-                    .unwrap_or_else(|| VecDeque::with_capacity(BLOCK));
-                let full = std::mem::replace(&mut self.tail, fresh);
-                self.blocks.push_back(full);
+                self.new_tail();
             }
             self.tail.push_back(k);
             return;
         }
+        self.insert(k);
+    }
+
+    /// The tail is full: it becomes the last block, a spare one the tail.
+    #[cold]
+    #[inline(never)]
+    fn new_tail(&mut self) {
+        let fresh = self
+            .spare
+            .pop()
+            .unwrap_or_else(|| VecDeque::with_capacity(BLOCK));
+        let full = std::mem::replace(&mut self.tail, fresh);
+        self.blocks.push_back(full);
+    }
+
+    /// An older key than the back: in place.
+    #[cold]
+    #[inline(never)]
+    fn insert(&mut self, k: FreeKey) {
         // An older key: into the first block whose back is not smaller.
         let i = self
             .blocks

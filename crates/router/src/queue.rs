@@ -19,7 +19,7 @@ use crate::util::Rng;
 /// (the free set, the strategy and its state, the member count) first, in
 /// as few cache lines as possible; the waiting callers after.
 #[derive(Debug)]
-#[repr(C)]
+#[repr(C, align(64))] // on a cache line: listing reads only the first two
 pub(crate) struct Bucket {
     /// Free agents, smallest key first; may hold stale entries. Used only
     /// when `pool` is this bucket.
