@@ -211,6 +211,7 @@ impl Router {
                 buckets,
                 agents,
                 queues,
+                live,
                 ..
             } = self;
             let pool = buckets[b as usize].pool;
@@ -219,6 +220,11 @@ impl Router {
             let Some(first) = bucket.free.pop() else {
                 break;
             };
+            // A current per-listing entry carries the agent's generation in
+            // `live`: most stale ones are dropped without touching the agent.
+            if !per_member && live.get(first.agent as usize) != Some(&first.gen) {
+                continue;
+            }
             let ag = &mut agents[first.agent as usize];
             if per_member {
                 ag.unlist(pool);
