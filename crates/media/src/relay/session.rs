@@ -301,7 +301,6 @@ pub(super) async fn run(init: SessionInit, stock: Arc<parking_lot::Mutex<Stock>>
         start: now,
         play_gen: 0,
     };
-    let mut buf = RecvBatch::new();
     let mut deadline = st.next_deadline(now);
     let sleep = tokio::time::sleep_until(deadline.into());
     tokio::pin!(sleep);
@@ -358,7 +357,7 @@ pub(super) async fn run(init: SessionInit, stock: Arc<parking_lot::Mutex<Stock>>
                 st.tap.set_c(false, now);
             }
             Ev::Cmd(Some(c)) => st.on_cmd(c, Instant::now()),
-            Ev::Readable(i, kind) => st.drain(&socks, i, kind, &mut buf),
+            Ev::Readable(i, kind) => RecvBatch::with(|rb| st.drain(&socks, i, kind, rb)),
             Ev::Timer => fired = true,
         }
         let now = Instant::now();

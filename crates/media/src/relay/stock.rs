@@ -63,7 +63,6 @@ pub(super) struct Stock {
     /// Idle pairs, and pairs the engine claimed whose session has not
     /// taken them yet.
     pairs: HashMap<u16, Sockets>,
-    drain: RecvBatch,
 }
 
 impl Stock {
@@ -79,7 +78,6 @@ impl Stock {
             high: HIGH.min(share).max(low),
             pool,
             pairs: HashMap::new(),
-            drain: RecvBatch::new(),
         }
     }
 
@@ -125,12 +123,14 @@ impl Stock {
         for sock in [&s.rtp, &s.rtcp] {
             // A real receive, not tokio's readiness (which may not have
             // seen a datagram that just arrived): one recvmmsg when empty.
-            for _ in 0..1024 / BATCH {
-                match self.drain.recv(sock) {
-                    Ok(n) if n == BATCH => continue,
-                    _ => break,
+            RecvBatch::with(|rb| {
+                for _ in 0..1024 / BATCH {
+                    match rb.recv(sock) {
+                        Ok(n) if n == BATCH => continue,
+                        _ => break,
+                    }
                 }
-            }
+            });
         }
         Some(s)
     }

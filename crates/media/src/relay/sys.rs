@@ -33,6 +33,17 @@ impl RecvBatch {
         }
     }
 
+    /// Runs `f` with this thread's batch. Sessions on a worker run one at a
+    /// time and never await while draining, so one batch per worker serves
+    /// them all: 16 kB per worker rather than per call (and no zeroed
+    /// allocation per session). `f` must not call `with` again.
+    pub(crate) fn with<R>(f: impl FnOnce(&mut RecvBatch) -> R) -> R {
+        thread_local! {
+            static BATCH: std::cell::RefCell<RecvBatch> = std::cell::RefCell::new(RecvBatch::new());
+        }
+        BATCH.with(|b| f(&mut b.borrow_mut()))
+    }
+
     /// Datagram `i` of the last receive and its source.
     pub(crate) fn get(&mut self, i: usize) -> (&mut [u8], Option<SocketAddr>) {
         let len = self.lens[i].min(BUF);
