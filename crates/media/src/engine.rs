@@ -164,40 +164,52 @@ pub struct Session {
     pub stats: Arc<SessionStats>,
 }
 
-type Subscribers = Arc<Mutex<Vec<UnboundedSender<MediaEvent>>>>;
+/// What the `media-events` thread receives.
+#[derive(Debug)]
+enum HubMsg {
+    Event(MediaEvent),
+    Subscribe(UnboundedSender<MediaEvent>),
+}
 
 /// Fan-out of events to every subscriber, from a thread of its own.
 ///
-/// Workers never send to a subscriber themselves: a send wakes the
-/// receiving task's runtime by writing that runtime's eventfd *by number*,
-/// and a worker's private fd table does not hold that fd (or holds one of
-/// its sockets under that number). Workers hand events over a std channel
-/// (a futex, no fd) to the `media-events` thread, which runs in the shared
-/// table, in emission order.
+/// Workers never touch a subscriber's channel themselves: a send — and the
+/// drop of the last sender, which wakes the receiver to say "closed" —
+/// wakes the receiving task's runtime by writing that runtime's eventfd
+/// *by number*, and a worker's private fd table does not hold that fd (or
+/// holds one of its sockets under that number). So the subscribers' senders
+/// live and die in the `media-events` thread only, which runs in the shared
+/// table; workers (and `subscribe`) reach it over a std channel (a futex,
+/// no fd), in emission order.
 #[derive(Debug)]
 pub(crate) struct EventHub {
-    subs: Subscribers,
-    tx: std::sync::mpsc::Sender<MediaEvent>,
+    tx: std::sync::mpsc::Sender<HubMsg>,
 }
 
 impl EventHub {
     /// Starts the fan-out thread; it ends when the hub is dropped.
     fn start() -> std::io::Result<Arc<EventHub>> {
-        let subs = Subscribers::default();
-        let (tx, rx) = std::sync::mpsc::channel::<MediaEvent>();
-        let fan = subs.clone();
+        let (tx, rx) = std::sync::mpsc::channel::<HubMsg>();
         std::thread::Builder::new()
             .name("media-events".into())
             .spawn(move || {
-                for ev in rx {
-                    fan.lock().retain(|s| s.send(ev.clone()).is_ok());
+                let mut subs: Vec<UnboundedSender<MediaEvent>> = Vec::new();
+                for msg in rx {
+                    match msg {
+                        HubMsg::Event(ev) => subs.retain(|s| s.send(ev.clone()).is_ok()),
+                        HubMsg::Subscribe(s) => subs.push(s),
+                    }
                 }
             })?;
-        Ok(Arc::new(EventHub { subs, tx }))
+        Ok(Arc::new(EventHub { tx }))
+    }
+
+    fn subscribe(&self, s: UnboundedSender<MediaEvent>) {
+        let _ = self.tx.send(HubMsg::Subscribe(s));
     }
 
     pub(crate) fn emit(&self, ev: MediaEvent) {
-        let _ = self.tx.send(ev);
+        let _ = self.tx.send(HubMsg::Event(ev));
     }
 }
 
@@ -651,7 +663,7 @@ impl MediaEngine {
     /// gets every event emitted after the call.
     pub fn events(&self) -> UnboundedReceiver<MediaEvent> {
         let (tx, rx) = unbounded_channel();
-        self.inner.events.subs.lock().push(tx);
+        self.inner.events.subscribe(tx);
         rx
     }
 

@@ -110,3 +110,22 @@ fn sigterm_drains_live_calls_then_exits() {
     assert_eq!(cdrs.len(), 1);
     assert_eq!(cdrs[0]["outcome"], "completed");
 }
+
+/// Signals are the engine's: no media worker may handle one (a worker's
+/// runtime waking the engine's signal listener from its private fd table
+/// panicked the worker). Many SIGHUPs, then SIGTERM: nothing panics.
+#[test]
+fn signals_never_reach_a_media_worker() {
+    let base = port_block();
+    let mut e = Engine::start("signals", base, &config(base, DEFAULT_TRUNK_AND_QUEUE));
+    for _ in 0..30 {
+        e.signal("HUP");
+        std::thread::sleep(std::time::Duration::from_millis(30));
+    }
+    e.wait_until("30 reloads", |s| {
+        s["counters"]["reloads"].as_u64() >= Some(1)
+    });
+    assert!(e.terminate(), "exit 0 after SIGTERM");
+    let log = e.log();
+    assert!(!log.contains("panicked"), "{log}");
+}

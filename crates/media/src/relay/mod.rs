@@ -47,7 +47,13 @@
 //!   wake-ups). Events go to subscribers through the `media-events` thread
 //!   (`engine::EventHub`) over a std channel (futex, no fd). Asynchronous
 //!   signals are blocked in workers, so no signal handler (tokio's writes
-//!   its pipe by number) runs in a private table.
+//!   its pipe by number) runs in a private table. And the worker's runtime
+//!   no longer watches tokio's process-wide signal pipe (its registration
+//!   is deleted from the worker's epoll): otherwise, when SIGHUP or SIGTERM
+//!   reaches the engine, a worker's signal driver could be the one to read
+//!   the pipe and wake the engine's signal listener, writing the engine's
+//!   eventfd by number from the private table (found the hard way: a
+//!   worker panicked "failed to wake I/O driver" on SIGTERM).
 //! - When a worker stops, it closes its sockets and its runtime (its
 //!   copies); whoever drops the last engine handle joins it and closes the
 //!   shared table's copies of its runtime fds.
@@ -300,7 +306,15 @@ fn private_table(keep: Option<&[i32]>) -> bool {
             return false;
         }
         match sys::enter_private_fd_table(keep) {
-            Ok(()) => true,
+            Ok(()) => {
+                // The runtime's signal driver would otherwise process a
+                // signal meant for the engine (SIGHUP, SIGTERM) here and
+                // wake the engine's listener: a cross-table wake.
+                if let Err(e) = sys::mute_signal_driver(keep) {
+                    tracing::warn!(error = %e, "media worker: could not detach tokio's signal pipe");
+                }
+                true
+            }
             Err(e) => {
                 shared_table_once(&format!("unshare(CLONE_FILES): {e}"));
                 false

@@ -256,6 +256,40 @@ pub(crate) fn enter_private_fd_table(keep: &[std::os::fd::RawFd]) -> io::Result<
     Ok(())
 }
 
+/// Removes the runtime's duplicate of tokio's process-wide signal pipe (the
+/// one socket among `keep`, the runtime's fds) from the runtime's epoll
+/// instance (`keep`'s eventpoll), so that this runtime's signal driver never
+/// wakes: signals are for the engine's runtime, whose listeners must not be
+/// woken from a private fd table.
+#[cfg(target_os = "linux")]
+pub(crate) fn mute_signal_driver(keep: &[std::os::fd::RawFd]) -> io::Result<()> {
+    let link = |fd: &std::os::fd::RawFd| {
+        std::fs::read_link(format!("/proc/thread-self/fd/{fd}"))
+            .ok()
+            .and_then(|l| l.to_str().map(str::to_string))
+    };
+    let epoll = keep
+        .iter()
+        .find(|fd| link(fd).as_deref() == Some("anon_inode:[eventpoll]"));
+    let socket = keep
+        .iter()
+        .find(|fd| link(fd).is_some_and(|l| l.starts_with("socket:[")));
+    let (Some(&epoll), Some(&socket)) = (epoll, socket) else {
+        return Err(io::Error::other(
+            "no epoll or signal socket among the runtime's fds",
+        ));
+    };
+    // SAFETY: EPOLL_CTL_DEL on the runtime's own epoll instance for the
+    // runtime's own duplicate of the signal pipe, both open in this table;
+    // the event argument may be null for DEL (Linux ≥ 2.6.9). The runtime
+    // keeps its registration record; it simply never sees readiness.
+    let rc = unsafe { libc::epoll_ctl(epoll, libc::EPOLL_CTL_DEL, socket, std::ptr::null_mut()) };
+    if rc != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 /// Closes `fds` in the calling thread's table: the shared table's copies of
 /// a stopped worker's runtime fds (the worker closed its own copies when it
 /// dropped the runtime).
