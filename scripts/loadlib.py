@@ -287,10 +287,17 @@ class Engine:
     def _start(self, binary, wdir, agents, need, log_level, capacity, callgrind):
         import random
 
-        # RTP range: above the SIPp/Kamailio signaling ports (12000-16999),
-        # at a random offset so parallel runs do not contend for ports.
-        need = min(need, 65000 - 17000)
-        lo = random.randrange(17000, 65000 - need + 1, 4)
+        # RTP range, at a random offset so parallel runs do not contend for
+        # ports. The media workers bind stocks of pairs ahead of calls, so a
+        # small run (the test suite's load smoke) stays in 61000-65534:
+        # above the Rust tests' port blocks (20000-59999) and the default
+        # ephemeral range (to 60999). Big runs take 17000-65000 (above the
+        # SIPp/Kamailio signaling ports, 12000-16999).
+        if need <= 65534 - 61000:
+            lo = random.randrange(61000, 65534 - need + 1, 4)
+        else:
+            need = min(need, 65000 - 17000)
+            lo = random.randrange(17000, 65000 - need + 1, 4)
         self.rtp = (lo, lo + need)
         self.sip_port = free_port_block(2, start=15000, stop=15999, step=2)
         self.admin_port = self.sip_port + 1

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 /// Hands each test its own block of 200 loopback ports (engine SIP and
 /// admin, SIPp phones, RTP range), so tests run in parallel without
 /// colliding. Blocks start at a per-process offset and are probed: a block
-/// whose SIP or admin port is taken is skipped.
+/// whose SIP, admin, TLS (base + 2) or first RTP port is taken is skipped.
 pub fn port_block() -> u16 {
     static NEXT: AtomicU16 = AtomicU16::new(0);
     const BLOCKS: u16 = 200; // 20,000 .. 60,000
@@ -25,6 +25,7 @@ pub fn port_block() -> u16 {
         let base = 20_000 + ((start + n * 7) % BLOCKS) * 200;
         let free = UdpSocket::bind(("127.0.0.1", base)).is_ok()
             && std::net::TcpListener::bind(("127.0.0.1", base + 1)).is_ok()
+            && std::net::TcpListener::bind(("127.0.0.1", base + 2)).is_ok()
             && UdpSocket::bind(("127.0.0.1", base + 100)).is_ok();
         if free {
             return base;
