@@ -167,12 +167,6 @@ impl PortPool {
         }
     }
 
-    /// Worker side: the newest idle port of worker `w`'s queue, taken out
-    /// (to close its pair above the high watermark).
-    pub fn withdraw_newest(&self, w: usize) -> Option<u16> {
-        self.inner.ready[w].lock().pop_back()
-    }
-
     /// Worker side: leases a port from the free list, to bind its pair.
     pub fn lease(&self) -> Option<PortLease> {
         let port = self.inner.free.lock().pop_front()?;
@@ -181,7 +175,7 @@ impl PortPool {
 
     /// A lease for a port already taken out of the free list (claimed or
     /// withdrawn): dropping it frees the port.
-    pub fn lease_of(&self, port: u16) -> PortLease {
+    fn lease_of(&self, port: u16) -> PortLease {
         PortLease {
             port,
             pool: self.inner.clone(),
@@ -222,8 +216,8 @@ mod tests {
         p.publish(0, pa);
         p.publish(0, pb);
         assert_eq!(p.pairs_in_use(), 0);
-        // Closing the newest idle pair frees its port.
-        assert_eq!(p.withdraw_newest(0), Some(pb));
+        // Closing an idle pair frees its port.
+        assert!(p.withdraw(0, pb));
         drop(p.lease_of(pb));
         assert!(p.withdraw(0, pa));
         assert!(!p.withdraw(0, pa), "already out");
