@@ -155,6 +155,15 @@ pub(crate) fn pin_to_cpu(cpu: usize) {
     let _ = cpu;
 }
 
+/// What fd `fd` of the calling thread's table is (`/proc/thread-self/fd`'s
+/// link: `socket:[…]`, `anon_inode:[eventpoll]`, a path...); `None` when
+/// the number is not open.
+#[cfg(target_os = "linux")]
+fn fd_link(fd: std::os::fd::RawFd) -> Option<String> {
+    let link = std::fs::read_link(format!("/proc/thread-self/fd/{fd}")).ok()?;
+    link.into_os_string().into_string().ok()
+}
+
 /// Open fds of the calling thread's fd table (Linux: `/proc/thread-self/fd`),
 /// without the listing's own directory fd.
 #[cfg(target_os = "linux")]
@@ -164,7 +173,7 @@ pub(crate) fn open_fds() -> Option<Vec<std::os::fd::RawFd>> {
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
         .collect();
     // The directory is closed now: its number no longer resolves.
-    fds.retain(|fd| std::fs::read_link(format!("/proc/thread-self/fd/{fd}")).is_ok());
+    fds.retain(|&fd| fd_link(fd).is_some());
     fds.sort_unstable();
     Some(fds)
 }
@@ -185,13 +194,13 @@ pub(crate) fn runtime_fds(
     let (mut epoll, mut eventfd, mut socket) = (0, 0, 0);
     let mut keep = vec![];
     for &fd in after.iter().filter(|fd| !before.contains(fd)) {
-        let Ok(link) = std::fs::read_link(format!("/proc/thread-self/fd/{fd}")) else {
+        let Some(link) = fd_link(fd) else {
             continue;
         };
-        match link.to_str() {
-            Some("anon_inode:[eventpoll]") => epoll += 1,
-            Some("anon_inode:[eventfd]") => eventfd += 1,
-            Some(l) if l.starts_with("socket:[") => socket += 1,
+        match link.as_str() {
+            "anon_inode:[eventpoll]" => epoll += 1,
+            "anon_inode:[eventfd]" => eventfd += 1,
+            l if l.starts_with("socket:[") => socket += 1,
             _ => return None,
         }
         keep.push(fd);
@@ -263,17 +272,12 @@ pub(crate) fn enter_private_fd_table(keep: &[std::os::fd::RawFd]) -> io::Result<
 /// woken from a private fd table.
 #[cfg(target_os = "linux")]
 pub(crate) fn mute_signal_driver(keep: &[std::os::fd::RawFd]) -> io::Result<()> {
-    let link = |fd: &std::os::fd::RawFd| {
-        std::fs::read_link(format!("/proc/thread-self/fd/{fd}"))
-            .ok()
-            .and_then(|l| l.to_str().map(str::to_string))
-    };
     let epoll = keep
         .iter()
-        .find(|fd| link(fd).as_deref() == Some("anon_inode:[eventpoll]"));
+        .find(|&&fd| fd_link(fd).as_deref() == Some("anon_inode:[eventpoll]"));
     let socket = keep
         .iter()
-        .find(|fd| link(fd).is_some_and(|l| l.starts_with("socket:[")));
+        .find(|&&fd| fd_link(fd).is_some_and(|l| l.starts_with("socket:[")));
     let (Some(&epoll), Some(&socket)) = (epoll, socket) else {
         return Err(io::Error::other(
             "no epoll or signal socket among the runtime's fds",
