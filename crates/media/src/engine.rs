@@ -29,6 +29,12 @@ pub struct MediaConfig {
     /// A leg whose remote is set and that receives nothing for this long
     /// is reported with [`MediaEvent::RtpTimeout`].
     pub rtp_timeout: Duration,
+    /// Hand established plain relay streams to the kernel (a tc/BPF program
+    /// on the ingress of the interfaces holding `bind_ip`; Linux ≥ 6.6,
+    /// CAP_BPF and CAP_NET_ADMIN). When it cannot be loaded, user space
+    /// relays everything, as without it (logged once). The environment
+    /// variable `SWITCHBOARD_MEDIA_KFWD=0` turns it off, to compare.
+    pub kernel_forwarding: bool,
 }
 
 impl Default for MediaConfig {
@@ -39,6 +45,7 @@ impl Default for MediaConfig {
             port_max: 29999,
             workers: 0,
             rtp_timeout: Duration::from_secs(30),
+            kernel_forwarding: true,
         }
     }
 }
@@ -231,6 +238,9 @@ struct Inner {
     recorder: std::sync::OnceLock<RecorderHandle>,
     /// When a claim last waited for the workers to refill, in vain.
     refill_failed: Mutex<Option<std::time::Instant>>,
+    /// In-kernel forwarding, when loaded. Dropped (detached) after the
+    /// workers are joined.
+    kfwd: Option<relay::kfwd::Kfwd>,
 }
 
 impl Inner {
@@ -240,6 +250,7 @@ impl Inner {
         workers: Vec<UnboundedSender<WorkerMsg>>,
         threads: Vec<relay::Worker>,
         events: Arc<EventHub>,
+        kfwd: Option<relay::kfwd::Kfwd>,
     ) -> Inner {
         Inner {
             cfg,
@@ -254,6 +265,7 @@ impl Inner {
             events,
             recorder: std::sync::OnceLock::new(),
             refill_failed: Mutex::new(None),
+            kfwd,
         }
     }
 }
@@ -268,6 +280,27 @@ impl Drop for Inner {
         self.workers.clear();
         for t in self.threads.drain(..) {
             t.join();
+        }
+    }
+}
+
+/// Loads in-kernel forwarding when the configuration asks for it and the
+/// host allows it; logs the outcome once.
+fn load_kfwd(cfg: &MediaConfig, pool: &PortPool) -> Option<relay::kfwd::Kfwd> {
+    let off = std::env::var_os("SWITCHBOARD_MEDIA_KFWD").is_some_and(|v| v == "0");
+    if !cfg.kernel_forwarding || off {
+        return None;
+    }
+    // One entry per RTP port (a stream is keyed by our port it arrives on).
+    let entries = (pool.capacity() as u32).saturating_mul(2).max(64);
+    match relay::kfwd::Kfwd::load(cfg.bind_ip, entries) {
+        Ok(k) => {
+            tracing::info!(ip = %cfg.bind_ip, "media: established relay streams are forwarded in the kernel (tc/BPF)");
+            Some(k)
+        }
+        Err(e) => {
+            tracing::info!(error = %e, "media: in-kernel forwarding unavailable, user space relays every packet");
+            None
         }
     }
 }
@@ -300,23 +333,33 @@ impl MediaEngine {
         let pool = PortPool::with_workers(cfg.port_min, cfg.port_max, n)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e.to_string()))?;
         let events = EventHub::start()?;
+        let kfwd = load_kfwd(&cfg, &pool);
+        let kfwd_map = kfwd.as_ref().map(relay::kfwd::Kfwd::handle);
         let mut workers = Vec::with_capacity(n);
         let mut threads = Vec::with_capacity(n);
         let (started_tx, started) = std::sync::mpsc::channel();
         for i in 0..n {
             let (tx, rx) = unbounded_channel();
-            let t = relay::spawn_worker(i, pin, cfg.bind_ip, pool.clone(), rx, started_tx.clone());
+            let t = relay::spawn_worker(
+                i,
+                pin,
+                cfg.bind_ip,
+                pool.clone(),
+                rx,
+                started_tx.clone(),
+                kfwd_map.clone(),
+            );
             workers.push(tx);
             match t {
                 Ok(t) => threads.push(t),
                 Err(e) => {
                     // Stop the workers already started (and join them).
-                    drop(Inner::new(cfg, pool, workers, threads, events));
+                    drop(Inner::new(cfg, pool, workers, threads, events, kfwd));
                     return Err(e);
                 }
             }
         }
-        let inner = Inner::new(cfg, pool, workers, threads, events);
+        let inner = Inner::new(cfg, pool, workers, threads, events, kfwd);
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
         for _ in 0..n {
             let left = deadline.saturating_duration_since(std::time::Instant::now());
@@ -334,6 +377,11 @@ impl MediaEngine {
         Ok(MediaEngine {
             inner: Arc::new(inner),
         })
+    }
+
+    /// Whether established relay streams are forwarded in the kernel.
+    pub fn kernel_forwarding(&self) -> bool {
+        self.inner.kfwd.is_some()
     }
 
     /// Idle RTP/RTCP pairs each worker binds ahead, at most (fewer when its
@@ -369,6 +417,7 @@ impl MediaEngine {
             .ok_or(MediaError::PortsExhausted)?;
         let id = SessionId(inner.next_id.fetch_add(1, Ordering::Relaxed));
         let stats = Arc::new(SessionStats::default());
+        stats.kernel.lock().map = inner.kfwd.as_ref().map(relay::kfwd::Kfwd::handle);
         let (tx, rx) = unbounded_channel();
         inner.sessions.lock().insert(id, (tx, w));
         let init = SessionInit {
@@ -697,6 +746,7 @@ mod tests {
             port_max,
             workers,
             rtp_timeout: Duration::from_secs(30),
+            kernel_forwarding: true,
         })
         .unwrap()
     }

@@ -85,6 +85,27 @@ impl RecvStats {
         self.last_transit = Some(transit);
     }
 
+    /// Records `n` packets of the current stream that were forwarded in the
+    /// kernel (not seen here), the newest with sequence number `last_seq`:
+    /// counted as received in order (loss stays exact: expected advances to
+    /// `last_seq`); jitter is not updated for them.
+    pub fn absorb(&mut self, n: u64, last_seq: u16) {
+        if self.ssrc.is_none() || n == 0 {
+            return;
+        }
+        let delta = last_seq.wrapping_sub(self.max_ext as u16) as i16 as i32;
+        if delta > 0 {
+            self.max_ext += delta as u64;
+            self.window = if delta >= 64 {
+                u64::MAX
+            } else {
+                (self.window << delta) | ((1 << delta) - 1)
+            };
+        }
+        self.received += n;
+        self.last_transit = None;
+    }
+
     fn restart(&mut self, ssrc: u32, seq: u16) {
         self.lost_prior += self.current_lost();
         self.ssrc = Some(ssrc);

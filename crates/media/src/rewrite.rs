@@ -120,6 +120,35 @@ impl StreamRewriter {
         }
     }
 
+    /// Records `packets` packets (`octets` of payload) of the current
+    /// source that were rewritten in the kernel with this rewriter's
+    /// offsets, the newest sent as `seq`/`ts` at `at`.
+    pub fn absorb(&mut self, packets: u32, octets: u32, seq: u16, ts: u32, at: Instant) {
+        if packets == 0 {
+            return;
+        }
+        self.packets = self.packets.wrapping_add(packets);
+        self.octets = self.octets.wrapping_add(octets);
+        self.note_sent(seq, ts, at);
+    }
+
+    /// Keeps the highest sequence number sent (and its timestamp).
+    fn note_sent(&mut self, seq: u16, ts: u32, at: Instant) {
+        let newer = match self.last {
+            None => true,
+            Some((s, _, _)) => (seq.wrapping_sub(s) as i16) > 0,
+        };
+        if newer {
+            self.last = Some((seq, ts, at));
+        }
+    }
+
+    /// The offsets applied to the current source's sequence numbers and
+    /// timestamps.
+    pub(crate) fn offsets(&self) -> (u16, u32) {
+        (self.seq_off, self.ts_off)
+    }
+
     /// Maps one packet from `source` with incoming `seq`/`ts` to the outgoing
     /// stream. `payload_len` feeds the sender-report octet count.
     pub fn rewrite(
@@ -152,13 +181,7 @@ impl StreamRewriter {
         }
         let out_seq = seq.wrapping_add(self.seq_off);
         let out_ts = ts.wrapping_add(self.ts_off);
-        let newer = match self.last {
-            None => true,
-            Some((s, _, _)) => (out_seq.wrapping_sub(s) as i16) > 0,
-        };
-        if newer {
-            self.last = Some((out_seq, out_ts, now));
-        }
+        self.note_sent(out_seq, out_ts, now);
         self.packets = self.packets.wrapping_add(1);
         self.octets = self.octets.wrapping_add(payload_len as u32);
         Rewritten {

@@ -4,6 +4,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
+use crate::relay::kfwd;
 use crate::Leg;
 
 /// Counters of one leg.
@@ -31,6 +32,11 @@ pub struct SessionStats {
     pub(crate) c: LegStats,
     pub(crate) relayed_a_to_b: AtomicU64,
     pub(crate) relayed_b_to_a: AtomicU64,
+    pub(crate) kernel_relayed: AtomicU64,
+    /// Streams handed over to in-kernel forwarding and what of their
+    /// counters is already folded in above. The worker folds under this
+    /// lock and a snapshot adds the rest under it: each packet counts once.
+    pub(crate) kernel: parking_lot::Mutex<kfwd::Shared>,
 }
 
 /// Adds to a counter that only one thread writes (a plain load + store:
@@ -87,6 +93,9 @@ pub struct StatsSnapshot {
     pub relayed_a_to_b: u64,
     /// Packets relayed from B to A.
     pub relayed_b_to_a: u64,
+    /// Of the packets relayed (both ways), those forwarded in the kernel
+    /// (`[media] kernel_forwarding`).
+    pub kernel_relayed: u64,
 }
 
 impl LegStats {
@@ -111,13 +120,53 @@ impl LegStats {
 impl SessionStats {
     /// Copies every counter.
     pub fn snapshot(&self) -> StatsSnapshot {
-        StatsSnapshot {
+        let k = self.kernel.lock();
+        let mut s = StatsSnapshot {
             a: self.a.snapshot(),
             b: self.b.snapshot(),
             c: self.c.snapshot(),
             relayed_a_to_b: self.relayed_a_to_b.load(Relaxed),
             relayed_b_to_a: self.relayed_b_to_a.load(Relaxed),
+            kernel_relayed: self.kernel_relayed.load(Relaxed),
+        };
+        for i in 0..2 {
+            if let Some((_, p, b)) = k.unfolded(i) {
+                let (from, to, relayed) = match i {
+                    0 => (&mut s.a, &mut s.b, &mut s.relayed_a_to_b),
+                    _ => (&mut s.b, &mut s.a, &mut s.relayed_b_to_a),
+                };
+                from.rx_packets += p;
+                from.rx_bytes += b;
+                to.tx_packets += p;
+                to.tx_bytes += b;
+                *relayed += p;
+                s.kernel_relayed += p;
+            }
         }
+        s
+    }
+
+    /// Folds into the counters what the kernel forwarded of leg `i`'s (A
+    /// 0, B 1) handed-over stream since the last fold; with `take_back`,
+    /// also ends the hand-over (deletes the kernel's entry first, so no
+    /// packet is forwarded uncounted). Returns the kernel's entry and the
+    /// packets and bytes folded now.
+    pub(crate) fn fold_kernel(&self, i: usize, take_back: bool) -> Option<(kfwd::Entry, u64, u64)> {
+        let mut k = self.kernel.lock();
+        let got = k.fold(i, take_back);
+        if let Some((_, p, b)) = got {
+            let (from, to) = match i {
+                0 => (&self.a, &self.b),
+                _ => (&self.b, &self.a),
+            };
+            bump(&from.rx_packets, p);
+            bump(&from.rx_bytes, b);
+            bump(&to.tx_packets, p);
+            bump(&to.tx_bytes, b);
+            bump(self.relayed_from(if i == 0 { Leg::A } else { Leg::B }), p);
+            bump(&self.kernel_relayed, p);
+        }
+        got
     }
 
     pub(crate) fn leg(&self, leg: Leg) -> &LegStats {

@@ -16,6 +16,7 @@ fn engine(port_min: u16) -> MediaEngine {
         port_max: port_min + 19,
         workers: 1,
         rtp_timeout: Duration::from_secs(10),
+        kernel_forwarding: true,
     })
     .unwrap()
 }

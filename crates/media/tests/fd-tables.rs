@@ -64,6 +64,7 @@ fn more_sessions_than_one_fd_table_allows() {
                 port_max: 36719,
                 workers: 2,
                 rtp_timeout: Duration::from_secs(30),
+                kernel_forwarding: true,
             })
         })
         .expect("each worker binds its stock in its own table");

@@ -18,6 +18,7 @@ fn engine(port_min: u16, port_max: u16, timeout_ms: u64) -> MediaEngine {
         port_max,
         workers: 2,
         rtp_timeout: Duration::from_millis(timeout_ms),
+        kernel_forwarding: true,
     })
     .unwrap()
 }
@@ -405,6 +406,7 @@ fn one_pinned_worker_per_core() {
         port_max: 31519,
         workers: 0,
         rtp_timeout: Duration::from_secs(10),
+        kernel_forwarding: true,
     })
     .unwrap();
     assert_eq!(
@@ -436,6 +438,7 @@ fn relays_and_latches_over_ipv6() {
         port_max: 31539,
         workers: 1,
         rtp_timeout: Duration::from_secs(10),
+        kernel_forwarding: true,
     })
     .unwrap();
     let mut ev = e.events();

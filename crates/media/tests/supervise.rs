@@ -18,6 +18,7 @@ fn engine(port_min: u16) -> MediaEngine {
         port_max: port_min + 19,
         workers: 1,
         rtp_timeout: Duration::from_secs(30),
+        kernel_forwarding: true,
     })
     .unwrap()
 }

@@ -42,6 +42,7 @@ fn shutting_down_with_a_live_subscriber_never_panics_a_worker() {
                     port_max: 36879,
                     workers: 2,
                     rtp_timeout: Duration::from_secs(30),
+                    kernel_forwarding: true,
                 })
             })
             .expect("engine");

@@ -118,6 +118,10 @@ pub struct MediaSection {
     /// `<recordings>/<YYYY-MM-DD>/<time>-<call-id>.wav` (relative to the
     /// working directory, like the CDR file).
     pub recordings: PathBuf,
+    /// Forward established plain relay streams in the kernel (tc/BPF,
+    /// Linux ≥ 6.6 with CAP_BPF and CAP_NET_ADMIN); user space relays
+    /// everything when it cannot be loaded.
+    pub kernel_forwarding: bool,
 }
 
 impl Default for MediaSection {
@@ -130,6 +134,7 @@ impl Default for MediaSection {
             codecs: vec!["PCMU".into(), "PCMA".into(), "G722".into(), "opus".into()],
             prompts: None,
             recordings: "recordings".into(),
+            kernel_forwarding: true,
         }
     }
 }

@@ -24,6 +24,7 @@ pub async fn run(cfg: Config) -> anyhow_lite::Result<()> {
         port_max: cfg.raw.media.rtp_ports.get_ref()[1],
         workers: cfg.raw.media.workers,
         rtp_timeout: cfg.raw.media.rtp_timeout,
+        kernel_forwarding: cfg.raw.media.kernel_forwarding,
     })?;
     let mut media_events = media.events();
     // Media commands of one engine turn reach each worker in one wake-up;

@@ -39,6 +39,7 @@ fn main() {
         port_max,
         workers,
         rtp_timeout: Duration::from_secs(3600),
+        kernel_forwarding: true,
     })
     .unwrap_or_else(|e| {
         eprintln!("relayhost: {e}");

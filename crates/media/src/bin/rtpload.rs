@@ -251,6 +251,7 @@ fn main() {
             port_max: port_max.min(65535) as u16,
             workers: args.workers,
             rtp_timeout: Duration::from_secs(3600),
+            kernel_forwarding: true,
         })
         .expect("start media engine");
         let mut sessions = vec![];

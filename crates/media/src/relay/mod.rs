@@ -62,6 +62,7 @@
 //! (still correct, with the old limit). `SWITCHBOARD_MEDIA_SHARED_FDS=1`
 //! forces that, to compare.
 
+pub(crate) mod kfwd;
 mod session;
 mod stock;
 mod sys;
@@ -204,6 +205,7 @@ pub(crate) fn spawn_worker(
     pool: crate::pool::PortPool,
     mut rx: UnboundedReceiver<WorkerMsg>,
     started: std::sync::mpsc::Sender<std::io::Result<usize>>,
+    kfwd: Option<kfwd::KfwdMap>,
 ) -> std::io::Result<Worker> {
     // The runtime is built here, in the shared fd table: the engine wakes
     // the worker by writing the runtime's eventfd by number from its own
@@ -225,6 +227,12 @@ pub(crate) fn spawn_worker(
     #[cfg(not(target_os = "linux"))]
     let keep: Option<Vec<i32>> = None;
     let shared_fds = keep.clone().unwrap_or_default();
+    // The in-kernel forwarding map is used by number from the worker's
+    // sessions: its fd stays open in the private table too.
+    let keep = keep.map(|mut k| {
+        k.extend(kfwd.as_ref().map(kfwd::KfwdMap::fd));
+        k
+    });
     let thread = std::thread::Builder::new()
         .name(format!("media-worker-{index}"))
         .spawn(move || {

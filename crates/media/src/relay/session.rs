@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use tokio::net::UdpSocket;
 
+use super::kfwd::{self, Counted, Entry, KfwdMap};
 use super::stock::{Sockets, Stock};
 use super::sys::{self, RecvBatch, BATCH};
 use super::tap::Tap;
@@ -40,6 +41,10 @@ const DRAIN_BUDGET: usize = 64;
 const PTIME: Duration = Duration::from_millis(20);
 /// A player this late skips ahead instead of bursting.
 const MAX_PLAYER_LAG: Duration = Duration::from_millis(200);
+/// How often the counters of streams forwarded in the kernel are folded
+/// into the session's state (receive statistics, inactivity, the outgoing
+/// stream's position).
+const FOLD_EVERY: Duration = Duration::from_secs(1);
 
 /// The sockets of A and B, and of C while a supervisor is attached.
 struct Socks {
@@ -225,6 +230,20 @@ struct State {
     timeout: Duration,
     start: Instant,
     play_gen: u64,
+    /// In-kernel forwarding, when loaded.
+    kf: Option<KfwdMap>,
+    /// Per relaying leg (A, B): its stream, when handed over to the kernel.
+    handed: [Option<Handed>; 2],
+    next_fold: Instant,
+}
+
+/// A stream forwarded in the kernel: what user space checks a packet that
+/// still reaches it against (another SSRC or source means the stream
+/// changed, and is taken back).
+#[derive(Clone, Copy)]
+struct Handed {
+    ssrc: u32,
+    peer: SocketAddr,
 }
 
 fn leg_of(i: usize) -> Leg {
@@ -290,6 +309,7 @@ pub(super) async fn run(init: SessionInit, stock: Arc<parking_lot::Mutex<Stock>>
         c: None,
     };
     let now = Instant::now();
+    let kf = stats.kernel.lock().map.clone();
     let mut st = State {
         id,
         legs: [LegState::new(now), LegState::new(now), LegState::new(now)],
@@ -300,6 +320,9 @@ pub(super) async fn run(init: SessionInit, stock: Arc<parking_lot::Mutex<Stock>>
         timeout: rtp_timeout,
         start: now,
         play_gen: 0,
+        kf,
+        handed: [None, None],
+        next_fold: now,
     };
     let mut deadline = st.next_deadline(now);
     let sleep = tokio::time::sleep_until(deadline.into());
@@ -334,6 +357,11 @@ pub(super) async fn run(init: SessionInit, stock: Arc<parking_lot::Mutex<Stock>>
         })
         .await;
         let mut fired = false;
+        if let Ev::Cmd(_) = ev {
+            // Whatever the command changes, user space is back in charge
+            // first; the next packet hands the stream over again if it can.
+            st.take_back_all(Instant::now());
+        }
         match ev {
             Ev::Cmd(None | Some(SessionCmd::Release)) => break,
             Ev::Cmd(Some(SessionCmd::AttachC(port))) => {
@@ -371,6 +399,7 @@ pub(super) async fn run(init: SessionInit, stock: Arc<parking_lot::Mutex<Stock>>
             sleep.as_mut().reset(d.into());
         }
     }
+    st.take_back_all(Instant::now());
     tracing::debug!(session = id.0, "media session released");
     // The sockets go back to the worker's stock, bound and registered, for
     // the next call to reuse.
@@ -395,6 +424,9 @@ impl State {
 
     fn next_deadline(&self, now: Instant) -> Instant {
         let mut d = now + Duration::from_secs(3600);
+        if self.handed.iter().any(Option::is_some) {
+            d = d.min(self.next_fold);
+        }
         for l in &self.legs {
             if let Some(p) = &l.player {
                 d = d.min(p.next);
@@ -513,6 +545,11 @@ impl State {
     }
 
     fn on_tick(&mut self, socks: &Socks, now: Instant) {
+        if self.handed.iter().any(Option::is_some) && now >= self.next_fold {
+            self.next_fold = now + FOLD_EVERY;
+            self.fold(0, now, false);
+            self.fold(1, now, false);
+        }
         if self.tap.tick(now) {
             self.send_mix(socks, now);
         }
@@ -522,6 +559,10 @@ impl State {
             }
             self.send_dtmf(socks, i, now);
             self.play(socks, i, now);
+            if i < 2 && self.handed[i].is_some() {
+                // Up to date before judging inactivity.
+                self.fold(i, now, false);
+            }
             let l = &mut self.legs[i];
             if l.sdp_remote.is_some()
                 && !l.timed_out
@@ -718,7 +759,6 @@ impl State {
     }
 
     fn on_rtp(&mut self, socks: &Socks, i: usize, pkt: &mut [u8], from: SocketAddr, now: Instant) {
-        let stats = self.stats.leg(leg_of(i));
         let (ssrc, seq, ts, pt, hl, pend, marker) = match RtpPacket::parse(pkt) {
             Ok(p) => (
                 p.ssrc(),
@@ -730,10 +770,18 @@ impl State {
                 p.marker(),
             ),
             Err(_) => {
-                bump(&stats.malformed, 1);
+                bump(&self.stats.leg(leg_of(i)).malformed, 1);
                 return;
             }
         };
+        if let Some(h) = self.handed.get(i).copied().flatten() {
+            // The kernel left this one to us (another payload type, an
+            // RFC 4733 event, or queued before the hand-over): bring the
+            // state up to date first; a new SSRC or source is a new stream.
+            let changed = h.ssrc != ssrc || h.peer != from;
+            self.fold(i, now, changed);
+        }
+        let stats = self.stats.leg(leg_of(i));
         let id = self.id;
         let (l, t) = pair(&mut self.legs, i);
         bump(&stats.rx_packets, 1);
@@ -882,6 +930,78 @@ impl State {
         let tstats = self.stats.leg(leg_of(1 - i));
         send(&socks.ab[1 - i].rtp, pkt, to, tstats, true);
         bump(self.stats.relayed_from(leg_of(i)), 1);
+        // A plain relayed audio stream nobody else listens to goes to the
+        // kernel from its next packet on, with the offsets used here.
+        // The destination must be latched (a remote from SDP may still
+        // change with the other leg's first packet; a command that moves it
+        // takes the stream back first).
+        if audio && t.latched && l.codec == t.codec && l.inband.is_none() && !self.tap.active() {
+            if let (Some(kf), None) = (&self.kf, self.handed[i]) {
+                let (seq_off, ts_off) = t.out.offsets();
+                let stream = Stream {
+                    peer: from,
+                    to,
+                    pt_in: pt,
+                    pt_out: new_pt,
+                    ssrc_in: ssrc,
+                    ssrc_out: rw.ssrc,
+                    seq_off,
+                    ts_off,
+                };
+                self.handed[i] = hand_over(
+                    kf,
+                    &socks.ab[i].rtp,
+                    &socks.ab[1 - i].rtp,
+                    &stream,
+                    &self.stats,
+                    i,
+                );
+            }
+        }
+    }
+
+    /// Folds what the kernel forwarded of leg `i`'s stream into the
+    /// session's state; with `take_back`, ends the hand-over.
+    fn fold(&mut self, i: usize, now: Instant, take_back: bool) {
+        if self.handed.get(i).is_none_or(Option::is_none) {
+            return;
+        }
+        if take_back {
+            self.handed[i] = None;
+        }
+        let Some((e, p, b)) = self.stats.fold_kernel(i, take_back) else {
+            return;
+        };
+        if p == 0 {
+            return;
+        }
+        let stats = self.stats.leg(leg_of(i));
+        let (l, t) = pair(&mut self.legs, i);
+        let age = Duration::from_nanos(kfwd::monotonic_ns().saturating_sub(e.last_ns));
+        if let Some(at) = now.checked_sub(age) {
+            if at > l.last_rx {
+                l.last_rx = at;
+                l.timed_out = false;
+            }
+        }
+        l.recv.absorb(p, e.last_seq as u16);
+        set(&stats.lost, l.recv.lost());
+        let seq = (e.last_seq as u16).wrapping_add(e.seq_delta as u16);
+        let ts = e.last_ts.wrapping_add(e.ts_delta);
+        t.out.absorb(
+            p as u32,
+            b.saturating_sub(12 * p) as u32,
+            seq,
+            ts,
+            l.last_rx,
+        );
+    }
+
+    /// Takes both streams back from the kernel (before a command changes
+    /// the session, and when it ends).
+    fn take_back_all(&mut self, now: Instant) {
+        self.fold(0, now, true);
+        self.fold(1, now, true);
     }
 
     fn on_rtcp(
@@ -893,6 +1013,9 @@ impl State {
         from: SocketAddr,
         now: Instant,
     ) {
+        // Sender reports count what the kernel forwarded too.
+        self.fold(0, now, false);
+        self.fold(1, now, false);
         let stats = self.stats.leg(leg_of(i));
         if rtcp::parse(pkt).is_err() {
             bump(&stats.malformed, 1);
@@ -961,4 +1084,71 @@ impl RtcpRewrite for Mapper<'_> {
         *packets = p;
         *octets = o;
     }
+}
+
+/// A relayed stream as user space just forwarded it.
+struct Stream {
+    peer: SocketAddr,
+    to: SocketAddr,
+    pt_in: u8,
+    pt_out: u8,
+    ssrc_in: u32,
+    ssrc_out: u32,
+    seq_off: u16,
+    ts_off: u32,
+}
+
+/// Hands leg `i`'s stream, arriving on `ours`, over to the kernel, to be
+/// forwarded from `out` to the stream's destination. Only IPv4, and only
+/// towards an address of this host (see `kfwd`); `None` otherwise, or when
+/// the map is full.
+fn hand_over(
+    kf: &KfwdMap,
+    ours: &UdpSocket,
+    out: &UdpSocket,
+    s: &Stream,
+    stats: &SessionStats,
+    i: usize,
+) -> Option<Handed> {
+    let (SocketAddr::V4(peer), SocketAddr::V4(dst)) = (s.peer, s.to) else {
+        return None;
+    };
+    if !kf.is_local(*dst.ip()) {
+        return None;
+    }
+    let (Ok(SocketAddr::V4(local)), Ok(SocketAddr::V4(mut src))) =
+        (ours.local_addr(), out.local_addr())
+    else {
+        return None;
+    };
+    if src.ip().is_unspecified() {
+        // What the stack picks as the source towards a local address.
+        src.set_ip(*dst.ip());
+    }
+    let e = Entry::new(
+        *local.ip(),
+        peer,
+        src,
+        dst,
+        s.pt_in,
+        s.pt_out,
+        s.ssrc_in,
+        s.ssrc_out,
+        s.seq_off,
+        s.ts_off,
+    );
+    let mut k = stats.kernel.lock();
+    if let Err(e) = kf.install(local.port(), &e) {
+        tracing::debug!(error = %e, "RTP stream not handed to the kernel");
+        return None;
+    }
+    k.live[i] = Some(Counted {
+        port: local.port(),
+        packets: 0,
+        bytes: 0,
+    });
+    Some(Handed {
+        ssrc: s.ssrc_in,
+        peer: s.peer,
+    })
 }

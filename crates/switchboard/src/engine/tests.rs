@@ -61,6 +61,7 @@ queue = "support"
         port_max: lo + 39,
         workers: 1,
         rtp_timeout: Duration::from_secs(3600),
+        kernel_forwarding: true,
     })
     .unwrap();
     let now = Instant::now();
