@@ -6,6 +6,11 @@
 //! (a prompt, a new SSRC, the end of the session). Skipped, with a note,
 //! where the host does not allow BPF (the relay then runs in user space,
 //! which the other relay tests cover).
+//!
+//! The last test forwards to another host: two network namespaces made by
+//! the test, joined by a veth pair and nothing else, so nothing it sends
+//! can leave the machine (it needs root and `ip`; skipped otherwise).
+#![allow(unsafe_code)] // setns(2) and the ethtool ioctl in the namespace test
 
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::Arc;
@@ -15,8 +20,12 @@ use media::rtp::{RtpHeader, RtpPacket};
 use media::{Codec, Leg, MediaConfig, MediaEngine, Prompt, Session};
 
 fn engine(port_min: u16) -> Option<MediaEngine> {
+    engine_on("127.0.0.1", port_min)
+}
+
+fn engine_on(ip: &str, port_min: u16) -> Option<MediaEngine> {
     let e = MediaEngine::start(MediaConfig {
-        bind_ip: "127.0.0.1".parse().unwrap(),
+        bind_ip: ip.parse().unwrap(),
         port_min,
         port_max: port_min + 39,
         workers: 1,
@@ -32,7 +41,11 @@ fn engine(port_min: u16) -> Option<MediaEngine> {
 }
 
 fn peer() -> UdpSocket {
-    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    peer_on("127.0.0.1")
+}
+
+fn peer_on(ip: &str) -> UdpSocket {
+    let s = UdpSocket::bind((ip, 0)).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
     s
 }
@@ -70,12 +83,19 @@ fn wait_until(what: &str, f: impl Fn() -> bool) {
 /// A caller and an agent latched on a bridged session (both SDP remotes a
 /// placeholder, as behind NAT), after one packet each way.
 fn bridged(e: &MediaEngine) -> (Session, UdpSocket, UdpSocket) {
+    bridged_with(e, peer(), peer())
+}
+
+fn bridged_with(
+    e: &MediaEngine,
+    caller: UdpSocket,
+    agent: UdpSocket,
+) -> (Session, UdpSocket, UdpSocket) {
     let s = e.create_session().unwrap();
-    let placeholder: SocketAddr = "127.0.0.1:9".parse().unwrap();
+    let placeholder = SocketAddr::new(caller.local_addr().unwrap().ip(), 9);
     e.set_remote(s.id, Leg::A, placeholder, Codec::Pcmu);
     e.set_remote(s.id, Leg::B, placeholder, Codec::Pcmu);
     e.bridge(s.id);
-    let (caller, agent) = (peer(), peer());
     // Wait until the commands landed: the first packets latch.
     std::thread::sleep(Duration::from_millis(50));
     agent.send_to(&rtp(0xB, 65_399, 9000, 0, 0), s.b).unwrap();
@@ -330,4 +350,163 @@ fn rtcp_and_events_stay_in_user_space_on_a_handed_over_stream() {
     // bridged(): 1; here: 1 + 20 audio, 1 event, 10 audio.
     assert_eq!(*packets, 33, "our count, kernel packets included");
     e.release(s.id);
+}
+
+/// Two network namespaces joined by a veth pair, removed on drop.
+#[cfg(target_os = "linux")]
+struct Namespaces {
+    names: [String; 2],
+}
+
+#[cfg(target_os = "linux")]
+impl Drop for Namespaces {
+    fn drop(&mut self) {
+        for n in &self.names {
+            let _ = std::process::Command::new("ip")
+                .args(["netns", "del", n])
+                .status();
+        }
+    }
+}
+
+#[cfg(target_os = "linux")]
+fn namespaces() -> Option<Namespaces> {
+    let id = std::process::id();
+    let ns = Namespaces {
+        names: [format!("sbkf-a-{id}"), format!("sbkf-b-{id}")],
+    };
+    let (a, b) = (&ns.names[0], &ns.names[1]);
+    let (va, vb) = (format!("kfa{id}"), format!("kfb{id}"));
+    let steps: Vec<Vec<&str>> = vec![
+        vec!["netns", "add", a],
+        vec!["netns", "add", b],
+        vec![
+            "link", "add", &va, "netns", a, "type", "veth", "peer", "name", &vb, "netns", b,
+        ],
+        vec!["-n", a, "addr", "add", "10.201.0.1/24", "dev", &va],
+        vec!["-n", b, "addr", "add", "10.201.0.2/24", "dev", &vb],
+        vec!["-n", a, "link", "set", &va, "up"],
+        vec!["-n", b, "link", "set", &vb, "up"],
+        vec!["-n", a, "link", "set", "lo", "up"],
+        vec!["-n", b, "link", "set", "lo", "up"],
+    ];
+    for step in steps {
+        let ok = std::process::Command::new("ip")
+            .args(&step)
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !ok {
+            eprintln!(
+                "cannot run `ip {}` (needs root and iproute2): test skipped",
+                step.join(" ")
+            );
+            return None;
+        }
+    }
+    // No checksum offload on either end: every UDP checksum is computed in
+    // software and verified on receipt, so a wrong incremental update in
+    // the program drops the packet.
+    in_netns(a, move || csum_offload_off(&va));
+    in_netns(b, move || csum_offload_off(&vb));
+    Some(ns)
+}
+
+/// Runs `f` on a thread inside network namespace `name` (threads it
+/// starts, and sockets it makes, belong to that namespace).
+#[cfg(target_os = "linux")]
+fn in_netns<T: Send + 'static>(name: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    use std::os::fd::AsRawFd;
+    let path = format!("/run/netns/{name}");
+    std::thread::spawn(move || {
+        let ns = std::fs::File::open(&path).expect("namespace file");
+        // SAFETY: setns(2) on an open namespace fd changes only this
+        // thread's network namespace.
+        let rc = unsafe { libc::setns(ns.as_raw_fd(), libc::CLONE_NEWNET) };
+        assert_eq!(rc, 0, "setns: {}", std::io::Error::last_os_error());
+        f()
+    })
+    .join()
+    .unwrap()
+}
+
+/// `ethtool -K <ifname> rx off tx off`, with the legacy ioctls.
+#[cfg(target_os = "linux")]
+fn csum_offload_off(ifname: &str) {
+    use std::os::fd::AsRawFd;
+    #[repr(C)]
+    struct Value {
+        cmd: u32,
+        data: u32,
+    }
+    #[repr(C)]
+    struct IfReq {
+        name: [u8; 16],
+        data: *mut Value,
+        _pad: [u8; 16],
+    }
+    let sock = UdpSocket::bind("0.0.0.0:0").unwrap();
+    for cmd in [0x15, 0x17] {
+        // ETHTOOL_SRXCSUM, ETHTOOL_STXCSUM
+        let mut v = Value { cmd, data: 0 };
+        let mut r = IfReq {
+            name: [0; 16],
+            data: &mut v,
+            _pad: [0; 16],
+        };
+        r.name[..ifname.len()].copy_from_slice(ifname.as_bytes());
+        // SAFETY: SIOCETHTOOL reads the ifreq and the ethtool_value it
+        // points to, both alive for the call.
+        let rc = unsafe { libc::ioctl(sock.as_raw_fd(), 0x8946, &mut r) };
+        assert_eq!(
+            rc,
+            0,
+            "ethtool {cmd:#x} {ifname}: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn forwards_to_another_host_with_valid_checksums() {
+    let Some(ns) = namespaces() else { return };
+    let Some(e) = in_netns(&ns.names[0], || engine_on("10.201.0.1", 35080)) else {
+        return;
+    };
+    let (caller, agent) = in_netns(&ns.names[1], || {
+        (peer_on("10.201.0.2"), peer_on("10.201.0.2"))
+    });
+    let (s, caller, agent) = bridged_with(&e, caller, agent);
+    for k in 0..100u16 {
+        caller
+            .send_to(&rtp(0xA, 101 + k, 1160 + 160 * k as u32, 0, 9), s.a)
+            .unwrap();
+        let (p, from) = recv(&agent);
+        assert_eq!(from, s.b);
+        assert!(RtpPacket::parse(&p)
+            .unwrap()
+            .payload()
+            .iter()
+            .all(|&b| b == 9));
+        agent
+            .send_to(
+                &rtp(0xB, 65_400u16.wrapping_add(k), 9160 + 160 * k as u32, 0, 8),
+                s.b,
+            )
+            .unwrap();
+        let (_, from) = recv(&caller);
+        assert_eq!(from, s.a);
+    }
+    wait_until("counters", || {
+        let s = s.stats.snapshot();
+        (s.relayed_a_to_b, s.relayed_b_to_a) == (101, 101)
+    });
+    let snap = s.stats.snapshot();
+    assert!(
+        snap.kernel_relayed >= 190,
+        "forwarded in the kernel: {snap:?}"
+    );
+    e.release(s.id);
+    drop(e);
 }

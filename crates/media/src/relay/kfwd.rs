@@ -16,17 +16,18 @@
 //! SSRC), rewrites it exactly as the relay would (source = our other leg's
 //! socket, destination = the other leg's remote, SSRC = our outgoing SSRC,
 //! sequence and timestamp shifted by the rewriter's offsets, payload type of
-//! the other leg), fixes the IP and UDP checksums, counts it and lets the
-//! stack deliver it. Anything else — a miss, RTCP, RFC 4733 events,
-//! another SSRC or source, IP options, fragments — goes on untouched to
-//! our socket, where user space handles it as before.
+//! the other leg), fixes the IP and UDP checksums, counts it, and either
+//! lets the stack deliver it (a destination on this host) or sends it out
+//! of the interface the route to the destination uses, the link-layer
+//! header filled in from the neighbour table (`bpf_redirect_neigh`; the
+//! route is looked up by user space over rtnetlink at hand-over). Anything
+//! else — a miss, RTCP, RFC 4733 events, another SSRC or source, IP
+//! options, fragments — goes on untouched to our socket, where user space
+//! handles it as before.
 //!
-//! Only streams towards an address of this host are handed over (the
-//! rewritten packet is delivered locally): a remote destination would need
-//! a redirect to the egress interface (`bpf_redirect_neigh`), which is the
-//! next step and not built. User space keeps everything else (players,
-//! DTMF, recording, monitoring, transcoding, RTCP) and takes a stream back
-//! before anything changes it; see `session.rs`.
+//! User space keeps everything else (players, DTMF, recording, monitoring,
+//! transcoding, RTCP) and takes a stream back before anything changes it;
+//! see `session.rs`. IPv4 only: IPv6 streams stay in user space.
 #![allow(unsafe_code)]
 
 use std::io;
@@ -60,7 +61,10 @@ pub(crate) struct Entry {
     /// Added to the sequence number (low 16 bits) and to the timestamp.
     pub seq_delta: u32,
     pub ts_delta: u32,
-    pub _reserved: [u32; 2],
+    /// 0: deliver locally; otherwise send out of this interface, its
+    /// link-layer header filled in by the kernel's neighbour table.
+    pub ifindex: u32,
+    pub _reserved: u32,
     /// Written by the program: packets and RTP bytes forwarded.
     pub packets: u64,
     pub bytes: u64,
@@ -92,6 +96,7 @@ impl Entry {
         ssrc_out: u32,
         seq_delta: u16,
         ts_delta: u32,
+        ifindex: u32,
     ) -> Entry {
         let raw = |a: Ipv4Addr| u32::from_ne_bytes(a.octets());
         let mut ports = [0u8; 4];
@@ -110,6 +115,7 @@ impl Entry {
             ssrc_out: u32::from_ne_bytes(ssrc_out.to_be_bytes()),
             seq_delta: seq_delta as u32,
             ts_delta,
+            ifindex,
             ..Entry::default()
         }
     }
@@ -122,16 +128,33 @@ pub(crate) struct Kfwd {
     map: OwnedFd,
     _prog: OwnedFd,
     _links: Vec<OwnedFd>,
-    local: Arc<[Ipv4Addr]>,
 }
 
 /// What the workers use: the map's fd *number* (kept open in their private
-/// fd tables) and this host's addresses.
+/// fd tables) and a cache of route lookups.
 #[derive(Debug, Clone)]
 pub(crate) struct KfwdMap {
     fd: RawFd,
-    local: Arc<[Ipv4Addr]>,
+    routes: Arc<parking_lot::Mutex<RouteCache>>,
 }
+
+/// Where the kernel sends packets for an address: delivered here
+/// (`ifindex` 0) or out of an interface, with the source it prefers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Route {
+    pub ifindex: u32,
+    pub src: Option<Ipv4Addr>,
+}
+
+/// Route lookups are one netlink round trip each; a stream's destination
+/// is looked up once per hand-over, and answers are kept a few seconds.
+#[derive(Debug, Default)]
+struct RouteCache {
+    map: std::collections::HashMap<Ipv4Addr, (Route, std::time::Instant)>,
+}
+
+const ROUTE_TTL: std::time::Duration = std::time::Duration::from_secs(10);
+const ROUTE_CACHE_MAX: usize = 4096;
 
 impl Kfwd {
     /// Loads the program for sockets bound on `bind` (an IPv4 address or
@@ -162,12 +185,10 @@ impl Kfwd {
             .iter()
             .map(|&ifindex| tcx_attach(&prog, ifindex))
             .collect::<io::Result<Vec<_>>>()?;
-        let local: Arc<[Ipv4Addr]> = addrs.iter().map(|(_, a)| *a).collect();
         Ok(Kfwd {
             map,
             _prog: prog,
             _links: links,
-            local,
         })
     }
 
@@ -175,7 +196,7 @@ impl Kfwd {
     pub(crate) fn handle(&self) -> KfwdMap {
         KfwdMap {
             fd: self.map.as_raw_fd(),
-            local: self.local.clone(),
+            routes: Arc::default(),
         }
     }
 }
@@ -186,10 +207,27 @@ impl KfwdMap {
         self.fd
     }
 
-    /// Whether `ip` is an address of this host (a rewritten packet to it is
-    /// delivered locally).
-    pub(crate) fn is_local(&self, ip: Ipv4Addr) -> bool {
-        ip.is_loopback() || self.local.contains(&ip)
+    /// How the kernel reaches `dst` now (cached for a few seconds).
+    pub(crate) fn route(&self, dst: Ipv4Addr) -> Option<Route> {
+        let now = std::time::Instant::now();
+        let mut c = self.routes.lock();
+        if let Some((r, at)) = c.map.get(&dst) {
+            if now.duration_since(*at) < ROUTE_TTL {
+                return Some(*r);
+            }
+        }
+        let r = match route_lookup(dst) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::debug!(%dst, error = %e, "route lookup failed");
+                return None;
+            }
+        };
+        if c.map.len() >= ROUTE_CACHE_MAX {
+            c.map.clear();
+        }
+        c.map.insert(dst, (r, now));
+        Some(r)
     }
 
     pub(crate) fn install(&self, port: u16, e: &Entry) -> io::Result<()> {
@@ -401,6 +439,108 @@ fn tcx_attach(prog: &OwnedFd, ifindex: u32) -> io::Result<OwnedFd> {
 }
 
 #[cfg(not(target_os = "linux"))]
+fn route_lookup(_dst: Ipv4Addr) -> io::Result<Route> {
+    Err(io::ErrorKind::Unsupported.into())
+}
+
+/// Asks the kernel (rtnetlink `RTM_GETROUTE`) how it reaches `dst`.
+#[cfg(target_os = "linux")]
+fn route_lookup(dst: Ipv4Addr) -> io::Result<Route> {
+    const RTM_NEWROUTE: u16 = 24;
+    const RTM_GETROUTE: u16 = 26;
+    const NLMSG_ERROR: u16 = 2;
+    const RTN_LOCAL: u8 = 2;
+    const RTA_DST: u16 = 1;
+    const RTA_OIF: u16 = 4;
+    const RTA_PREFSRC: u16 = 7;
+    let mut req = [0u8; 36];
+    req[0..4].copy_from_slice(&36u32.to_ne_bytes());
+    req[4..6].copy_from_slice(&RTM_GETROUTE.to_ne_bytes());
+    req[6..8].copy_from_slice(&(libc::NLM_F_REQUEST as u16).to_ne_bytes());
+    req[8..12].copy_from_slice(&1u32.to_ne_bytes());
+    req[16] = libc::AF_INET as u8;
+    req[17] = 32; // dst_len
+    req[28..30].copy_from_slice(&8u16.to_ne_bytes());
+    req[30..32].copy_from_slice(&RTA_DST.to_ne_bytes());
+    req[32..36].copy_from_slice(&dst.octets());
+    // SAFETY: a plain socket(2); the fd is owned by `sock` from here on.
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_NETLINK,
+            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC,
+            libc::NETLINK_ROUTE,
+        )
+    };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let sock = owned(fd);
+    // SAFETY: `req` is a complete request of the length passed; the
+    // kernel's netlink address is the default (all-zero) sockaddr_nl.
+    let sent = unsafe {
+        let mut to: libc::sockaddr_nl = std::mem::zeroed();
+        to.nl_family = libc::AF_NETLINK as u16;
+        libc::sendto(
+            sock.as_raw_fd(),
+            req.as_ptr().cast(),
+            req.len(),
+            0,
+            (&to as *const libc::sockaddr_nl).cast(),
+            std::mem::size_of::<libc::sockaddr_nl>() as u32,
+        )
+    };
+    if sent < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut buf = [0u8; 4096];
+    // SAFETY: receives into `buf`, of the length passed.
+    let n = unsafe { libc::recv(sock.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let msg = &buf[..n as usize];
+    let bad = || io::Error::other("malformed RTM_NEWROUTE answer");
+    if msg.len() < 28 {
+        return Err(bad());
+    }
+    let kind = u16::from_ne_bytes([msg[4], msg[5]]);
+    if kind == NLMSG_ERROR {
+        let errno = i32::from_ne_bytes([msg[16], msg[17], msg[18], msg[19]]);
+        return Err(io::Error::from_raw_os_error(-errno));
+    }
+    if kind != RTM_NEWROUTE {
+        return Err(bad());
+    }
+    let len = (u32::from_ne_bytes([msg[0], msg[1], msg[2], msg[3]]) as usize).min(msg.len());
+    let local = msg[16 + 7] == RTN_LOCAL;
+    let mut route = Route {
+        ifindex: 0,
+        src: None,
+    };
+    let mut at = 28;
+    while at + 4 <= len {
+        let alen = u16::from_ne_bytes([msg[at], msg[at + 1]]) as usize;
+        let atype = u16::from_ne_bytes([msg[at + 2], msg[at + 3]]);
+        if alen < 4 || at + alen > len {
+            break;
+        }
+        let data = &msg[at + 4..at + alen];
+        match (atype, data.len()) {
+            (RTA_OIF, 4) if !local => {
+                route.ifindex = u32::from_ne_bytes([data[0], data[1], data[2], data[3]]);
+            }
+            (RTA_PREFSRC, 4) => route.src = Some(Ipv4Addr::new(data[0], data[1], data[2], data[3])),
+            _ => {}
+        }
+        at += (alen + 3) & !3;
+    }
+    if !local && route.ifindex == 0 {
+        return Err(bad());
+    }
+    Ok(route)
+}
+
+#[cfg(not(target_os = "linux"))]
 fn interface_addrs() -> io::Result<Vec<(u32, Ipv4Addr)>> {
     Ok(vec![])
 }
@@ -564,6 +704,7 @@ const HELPER_MAP_LOOKUP: i32 = 1;
 const HELPER_KTIME_GET_NS: i32 = 5;
 const HELPER_L3_CSUM_REPLACE: i32 = 10;
 const HELPER_L4_CSUM_REPLACE: i32 = 11;
+const HELPER_REDIRECT_NEIGH: i32 = 152;
 /// `BPF_F_PSEUDO_HDR`, `BPF_F_MARK_MANGLED_0` and the field size.
 const CSUM_PSEUDO: i32 = 0x10;
 const CSUM_MANGLED_0: i32 = 0x20;
@@ -728,6 +869,16 @@ fn program(map: RawFd) -> Vec<u64> {
         a.ldx(W, R5, from, off);
         a.stx(W, R2, to, R5);
     }
+    // Out of another host's interface, or delivered here.
+    let local = a.label();
+    a.ldx(W, R1, R7, 40);
+    a.jeqi(R1, 0, local);
+    a.movi(R2, 0); // no next hop given: the kernel looks it up
+    a.movi(R3, 0);
+    a.movi(R4, 0);
+    a.call(HELPER_REDIRECT_NEIGH); // TC_ACT_REDIRECT, or TC_ACT_SHOT
+    a.exit();
+    a.bind(local);
     a.movi(R0, 0); // TCX_PASS: delivered to the new destination
     a.exit();
     a.bind(next);
@@ -792,6 +943,7 @@ mod tests {
             0xaaaa_bbbb,
             1000,
             0xffff_0000,
+            0,
         );
         m.install(v4(&relay_a).port(), &e).unwrap();
         let mut buf = [0u8; 2048];

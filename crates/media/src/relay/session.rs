@@ -1099,9 +1099,8 @@ struct Stream {
 }
 
 /// Hands leg `i`'s stream, arriving on `ours`, over to the kernel, to be
-/// forwarded from `out` to the stream's destination. Only IPv4, and only
-/// towards an address of this host (see `kfwd`); `None` otherwise, or when
-/// the map is full.
+/// forwarded from `out` to the stream's destination (IPv4 only); `None`
+/// when it cannot be (no route, the map is full).
 fn hand_over(
     kf: &KfwdMap,
     ours: &UdpSocket,
@@ -1113,17 +1112,15 @@ fn hand_over(
     let (SocketAddr::V4(peer), SocketAddr::V4(dst)) = (s.peer, s.to) else {
         return None;
     };
-    if !kf.is_local(*dst.ip()) {
-        return None;
-    }
+    let route = kf.route(*dst.ip())?;
     let (Ok(SocketAddr::V4(local)), Ok(SocketAddr::V4(mut src))) =
         (ours.local_addr(), out.local_addr())
     else {
         return None;
     };
     if src.ip().is_unspecified() {
-        // What the stack picks as the source towards a local address.
-        src.set_ip(*dst.ip());
+        // What the stack would pick as our source towards `dst`.
+        src.set_ip(route.src.unwrap_or(*dst.ip()));
     }
     let e = Entry::new(
         *local.ip(),
@@ -1136,6 +1133,7 @@ fn hand_over(
         s.ssrc_out,
         s.seq_off,
         s.ts_off,
+        route.ifindex,
     );
     let mut k = stats.kernel.lock();
     if let Err(e) = kf.install(local.port(), &e) {
