@@ -10,6 +10,9 @@
 //!   (from `/proc/self/task/*/schedstat`).
 //! - `--pair A,B` (repeatable) or `--pairs-file F` (one `A B` per line): drive
 //!   an external relay whose bridged legs listen on A and B.
+//! - `--direct --calls N`: no relay, each caller socket sends straight to its
+//!   agent socket and back: the generator's own cost, the baseline that a
+//!   relay's machine-wide CPU is measured against (`benches/compare/media`).
 //!
 //! ```text
 //! rtpload --engine --calls 500 --seconds 10 [--workers 1]
@@ -28,6 +31,7 @@ use tokio::net::UdpSocket;
 const MAGIC: u32 = 0x5357_4244; // "SWBD"
 
 struct Args {
+    direct: bool,
     engine: bool,
     calls: usize,
     seconds: f64,
@@ -39,7 +43,7 @@ struct Args {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: rtpload (--engine [--calls N] [--workers W] [--port-min P] | --pair A,B ... | --pairs-file F)\n               [--seconds S] [--ptime MS]"
+        "usage: rtpload (--engine [--calls N] [--workers W] [--port-min P] | --direct --calls N | --pair A,B ... | --pairs-file F)\n               [--seconds S] [--ptime MS]"
     );
     std::process::exit(2)
 }
@@ -47,6 +51,7 @@ fn usage() -> ! {
 fn parse_args() -> Args {
     let mut a = Args {
         engine: false,
+        direct: false,
         calls: 100,
         seconds: 10.0,
         workers: 1,
@@ -59,6 +64,7 @@ fn parse_args() -> Args {
         let mut val = || it.next().unwrap_or_else(|| usage());
         match k.as_str() {
             "--engine" => a.engine = true,
+            "--direct" => a.direct = true,
             "--calls" => a.calls = val().parse().unwrap_or_else(|_| usage()),
             "--seconds" => a.seconds = val().parse().unwrap_or_else(|_| usage()),
             "--workers" => a.workers = val().parse().unwrap_or_else(|_| usage()),
@@ -92,7 +98,7 @@ fn parse_args() -> Args {
             _ => usage(),
         }
     }
-    if !a.engine && a.pairs.is_empty() {
+    if !a.engine && !a.direct && a.pairs.is_empty() {
         usage();
     }
     a
@@ -266,10 +272,18 @@ fn main() {
     let run_for = Duration::from_secs_f64(args.seconds);
     let (results, sent, elapsed, cpu) = rt.block_on(async {
         let mut socks = vec![];
-        for _ in &pairs {
+        let n = if args.direct { args.calls } else { pairs.len() };
+        for _ in 0..n {
             let c = Arc::new(UdpSocket::bind("127.0.0.1:0").await.expect("bind"));
             let g = Arc::new(UdpSocket::bind("127.0.0.1:0").await.expect("bind"));
             socks.push((c, g));
+        }
+        if args.direct {
+            // No relay: each end sends to the other's socket.
+            for (c, g) in &socks {
+                let (ca, ga) = (c.local_addr().expect("addr"), g.local_addr().expect("addr"));
+                pairs.push((ga, ca));
+            }
         }
         if let Some((e, sessions)) = &engine {
             for (s, (c, g)) in sessions.iter().zip(&socks) {
