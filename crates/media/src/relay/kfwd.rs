@@ -741,6 +741,12 @@ fn program(map: RawFd) -> Vec<u64> {
     a.ldx(H, R5, R2, IP + 6);
     a.andi32(R5, 0xff3f); // MF and fragment offset
     a.jnei(R5, 0, next);
+    // A UDP length too short for an RTP header is user space's (the
+    // counters below subtract the UDP header from it).
+    a.ldx(H, R5, R2, UDP + 4);
+    a.be(R5, 16);
+    a.movi(R8, 8 + 12);
+    a.jgt(R8, R5, next);
     // key = destination port (raw)
     a.ldx(H, R5, R2, UDP + 2);
     a.stx(W, FP, -4, R5);
@@ -975,6 +981,10 @@ mod tests {
         // another source are user space's: they reach the relay socket.
         let stranger = UdpSocket::bind("127.0.0.1:0").unwrap();
         let to = relay_a.local_addr().unwrap();
+        // Too short for an RTP header: user space's.
+        caller.send_to(&[0x80, 0, 0, 1], to).unwrap();
+        let (n, _) = relay_a.recv_from(&mut buf).unwrap();
+        assert_eq!(&buf[..n], &[0x80, 0, 0, 1]);
         caller
             .send_to(&rtp(0, 1, 1, 0x3333_4444, false), to)
             .unwrap();

@@ -237,6 +237,19 @@ struct State {
     next_fold: Instant,
 }
 
+impl Drop for State {
+    /// A session task dropped without reaching the end of `run` (its
+    /// worker's runtime shutting down) still takes its streams back, so
+    /// the kernel never forwards for a port it no longer owns.
+    fn drop(&mut self) {
+        for i in 0..2 {
+            if self.handed[i].take().is_some() {
+                self.stats.fold_kernel(i, true);
+            }
+        }
+    }
+}
+
 /// A stream forwarded in the kernel: what user space checks a packet that
 /// still reaches it against (another SSRC or source means the stream
 /// changed, and is taken back).
