@@ -14,6 +14,10 @@
 //!   agent socket and back: the generator's own cost, the baseline that a
 //!   relay's machine-wide CPU is measured against (`benches/compare/media`).
 //!
+//! `--warmup MS` sends one unmeasured packet per stream first and starts the
+//! measured run MS later: relays that learn addresses from the first packet
+//! (latching) have latched by then, so loss is the relay's, not latching's.
+//!
 //! ```text
 //! rtpload --engine --calls 500 --seconds 10 [--workers 1]
 //! rtpload --pair 10.0.0.5:20000,10.0.0.5:20004 --seconds 30
@@ -32,6 +36,7 @@ const MAGIC: u32 = 0x5357_4244; // "SWBD"
 
 struct Args {
     direct: bool,
+    warmup_ms: u64,
     engine: bool,
     calls: usize,
     seconds: f64,
@@ -43,7 +48,7 @@ struct Args {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: rtpload (--engine [--calls N] [--workers W] [--port-min P] | --direct --calls N | --pair A,B ... | --pairs-file F)\n               [--seconds S] [--ptime MS]"
+        "usage: rtpload (--engine [--calls N] [--workers W] [--port-min P] | --direct --calls N | --pair A,B ... | --pairs-file F)\n               [--seconds S] [--ptime MS] [--warmup MS]"
     );
     std::process::exit(2)
 }
@@ -52,6 +57,7 @@ fn parse_args() -> Args {
     let mut a = Args {
         engine: false,
         direct: false,
+        warmup_ms: 0,
         calls: 100,
         seconds: 10.0,
         workers: 1,
@@ -65,6 +71,7 @@ fn parse_args() -> Args {
         match k.as_str() {
             "--engine" => a.engine = true,
             "--direct" => a.direct = true,
+            "--warmup" => a.warmup_ms = val().parse().unwrap_or_else(|_| usage()),
             "--calls" => a.calls = val().parse().unwrap_or_else(|_| usage()),
             "--seconds" => a.seconds = val().parse().unwrap_or_else(|_| usage()),
             "--workers" => a.workers = val().parse().unwrap_or_else(|_| usage()),
@@ -293,12 +300,11 @@ fn main() {
             }
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
+        let warmup = Duration::from_millis(args.warmup_ms);
         let sh = Arc::new(Shared {
             sent: AtomicU64::new(0),
-            start: Instant::now() + Duration::from_millis(50),
+            start: Instant::now() + Duration::from_millis(50) + warmup,
         });
-        tokio::time::sleep_until((sh.start).into()).await;
-        let cpu0 = threads_cpu_ns("media-worker");
         let until = sh.start + run_for + Duration::from_millis(500);
         let mut streams = vec![];
         let mut recvs = vec![];
@@ -318,6 +324,27 @@ fn main() {
             recvs.push(tokio::spawn(receiver(g.clone(), until, sh.clone())));
             recvs.push(tokio::spawn(receiver(c.clone(), until, sh.clone())));
         }
+        if !warmup.is_zero() {
+            // One unmeasured packet per stream (receivers skip it: no
+            // magic), so relays latch before the measured run.
+            let mut pkt = [0u8; 172];
+            for s in streams.iter_mut() {
+                let h = RtpHeader {
+                    marker: true,
+                    payload_type: 0,
+                    sequence: s.seq,
+                    timestamp: s.ts,
+                    ssrc: s.ssrc,
+                };
+                if let Some(len) = h.write(&[0u8; 160], &mut pkt) {
+                    let _ = s.sock.send_to(&pkt[..len], s.to).await;
+                }
+                s.seq = s.seq.wrapping_add(1);
+                s.ts = s.ts.wrapping_add(160);
+            }
+        }
+        tokio::time::sleep_until((sh.start).into()).await;
+        let cpu0 = threads_cpu_ns("media-worker");
         let _ = tokio::spawn(sender(streams, ptime, run_for, sh.clone())).await;
         let elapsed = sh.start.elapsed();
         let cpu = threads_cpu_ns("media-worker") - cpu0;

@@ -128,6 +128,7 @@ pub(crate) struct Kfwd {
     map: OwnedFd,
     _prog: OwnedFd,
     _links: Vec<OwnedFd>,
+    routes: Arc<parking_lot::Mutex<RouteCache>>,
 }
 
 /// What the workers use: the map's fd *number* (kept open in their private
@@ -189,14 +190,16 @@ impl Kfwd {
             map,
             _prog: prog,
             _links: links,
+            routes: Arc::default(),
         })
     }
 
-    /// The handle for the workers; valid while `self` lives.
+    /// The handle for the workers (and sessions); valid while `self`
+    /// lives. All share one route cache.
     pub(crate) fn handle(&self) -> KfwdMap {
         KfwdMap {
             fd: self.map.as_raw_fd(),
-            routes: Arc::default(),
+            routes: self.routes.clone(),
         }
     }
 }

@@ -572,15 +572,16 @@ impl State {
             }
             self.send_dtmf(socks, i, now);
             self.play(socks, i, now);
-            if i < 2 && self.handed[i].is_some() {
-                // Up to date before judging inactivity.
+            let timeout = self.timeout;
+            let silent = |l: &LegState| {
+                l.sdp_remote.is_some() && !l.timed_out && now.duration_since(l.last_rx) >= timeout
+            };
+            if i < 2 && self.handed[i].is_some() && silent(&self.legs[i]) {
+                // The kernel may have had its packets: look before judging.
                 self.fold(i, now, false);
             }
             let l = &mut self.legs[i];
-            if l.sdp_remote.is_some()
-                && !l.timed_out
-                && now.duration_since(l.last_rx) >= self.timeout
-            {
+            if silent(l) {
                 l.timed_out = true;
                 self.emit(MediaEvent::RtpTimeout {
                     session: self.id,
@@ -969,6 +970,10 @@ impl State {
                     &self.stats,
                     i,
                 );
+                if self.handed[i].is_some() {
+                    // Nothing to fold for a while.
+                    self.next_fold = self.next_fold.max(now + FOLD_EVERY);
+                }
             }
         }
     }
