@@ -119,16 +119,11 @@ impl LegStats {
 
 impl SessionStats {
     /// Copies every counter.
+    /// Exact: streams forwarded in the kernel are read from the kernel
+    /// (one `bpf` system call per such stream).
     pub fn snapshot(&self) -> StatsSnapshot {
         let k = self.kernel.lock();
-        let mut s = StatsSnapshot {
-            a: self.a.snapshot(),
-            b: self.b.snapshot(),
-            c: self.c.snapshot(),
-            relayed_a_to_b: self.relayed_a_to_b.load(Relaxed),
-            relayed_b_to_a: self.relayed_b_to_a.load(Relaxed),
-            kernel_relayed: self.kernel_relayed.load(Relaxed),
-        };
+        let mut s = self.folded();
         for i in 0..2 {
             if let Some((_, p, b)) = k.unfolded(i) {
                 let (from, to, relayed) = match i {
@@ -144,6 +139,25 @@ impl SessionStats {
             }
         }
         s
+    }
+
+    /// Without system calls: what the worker has folded in so far, at most
+    /// a second behind for streams forwarded in the kernel. For live views
+    /// over many calls (metrics scrapes, call listings).
+    pub fn snapshot_folded(&self) -> StatsSnapshot {
+        let _k = self.kernel.lock();
+        self.folded()
+    }
+
+    fn folded(&self) -> StatsSnapshot {
+        StatsSnapshot {
+            a: self.a.snapshot(),
+            b: self.b.snapshot(),
+            c: self.c.snapshot(),
+            relayed_a_to_b: self.relayed_a_to_b.load(Relaxed),
+            relayed_b_to_a: self.relayed_b_to_a.load(Relaxed),
+            kernel_relayed: self.kernel_relayed.load(Relaxed),
+        }
     }
 
     /// Folds into the counters what the kernel forwarded of leg `i`'s (A

@@ -166,6 +166,14 @@ fn describe() {
     );
     describe_gauge!("switchboard_rtp_ports", "Size of the RTP port range.");
     describe_gauge!("switchboard_media_sessions", "Media sessions open.");
+    describe_gauge!(
+        "switchboard_media_kernel_forwarding",
+        "1 when established relay streams are forwarded in the kernel (tc/BPF, [media] kernel_forwarding), 0 when user space relays every packet."
+    );
+    describe_counter!(
+        "switchboard_rtp_kernel_forwarded_packets_total",
+        "Of the RTP packets relayed, those forwarded in the kernel; ended and live calls (live ones up to a second behind)."
+    );
     describe_histogram!(
         "switchboard_call_setup_seconds",
         Unit::Seconds,
@@ -238,12 +246,14 @@ struct Ended {
     bytes: [AtomicU64; 4],
     /// [caller, agent]
     lost: [AtomicU64; 2],
+    kernel: AtomicU64,
 }
 
 static ENDED: Ended = Ended {
     packets: [const { AtomicU64::new(0) }; 4],
     bytes: [const { AtomicU64::new(0) }; 4],
     lost: [const { AtomicU64::new(0) }; 2],
+    kernel: AtomicU64::new(0),
 };
 
 /// A call ended with this outcome after `waited` in `queue`.
@@ -259,6 +269,7 @@ pub fn call_ended(
     counter!("switchboard_calls_total", "outcome" => outcome).increment(1);
     histogram!("switchboard_queue_wait_seconds", "queue" => queue.to_string())
         .record(waited.as_secs_f64());
+    ENDED.kernel.fetch_add(rtp.kernel_relayed, Relaxed);
     for (i, leg) in [&rtp.a, &rtp.b].into_iter().enumerate() {
         ENDED.packets[2 * i].fetch_add(leg.rx_packets, Relaxed);
         ENDED.packets[2 * i + 1].fetch_add(leg.tx_packets, Relaxed);
@@ -285,6 +296,7 @@ pub struct EngineState<'a> {
     pub ports_in_use: usize,
     pub ports: usize,
     pub sessions: usize,
+    pub kernel_forwarding: bool,
     pub counters: &'a crate::stats::Counters,
     pub router: &'a router::Snapshot,
     /// RTP counters of the calls alive now.
@@ -303,6 +315,7 @@ pub fn export(s: &EngineState<'_>) {
     gauge!("switchboard_rtp_ports_in_use").set(s.ports_in_use as f64);
     gauge!("switchboard_rtp_ports").set(s.ports as f64);
     gauge!("switchboard_media_sessions").set(s.sessions as f64);
+    gauge!("switchboard_media_kernel_forwarding").set(f64::from(u8::from(s.kernel_forwarding)));
     let c = s.counters;
     counter!("switchboard_sip_parse_errors_total").absolute(c.parse_errors);
     counter!("switchboard_sip_retransmissions_total").absolute(c.retransmissions);
@@ -372,7 +385,9 @@ pub fn export(s: &EngineState<'_>) {
     let mut bytes: [u64; 4] = std::array::from_fn(|i| ENDED.bytes[i].load(Relaxed));
     let mut lost: [u64; 2] = std::array::from_fn(|i| ENDED.lost[i].load(Relaxed));
     let mut jitter = [0u64; 2];
+    let mut kernel = ENDED.kernel.load(Relaxed);
     for r in &s.live_rtp {
+        kernel += r.kernel_relayed;
         for (i, leg) in [&r.a, &r.b].into_iter().enumerate() {
             packets[2 * i] += leg.rx_packets;
             packets[2 * i + 1] += leg.tx_packets;
@@ -393,6 +408,7 @@ pub fn export(s: &EngineState<'_>) {
         gauge!("switchboard_rtp_live_jitter_max_seconds", "leg" => *leg)
             .set(jitter[i] as f64 / 1e6);
     }
+    counter!("switchboard_rtp_kernel_forwarded_packets_total").absolute(kernel);
 }
 
 fn state_counts(c: &router::StateCounts) -> [(&'static str, usize); 6] {
