@@ -19,7 +19,7 @@ use serde::Serialize;
 use crate::call::CallOrd;
 use crate::config::AgentConfig;
 use crate::stats::AgentMeter;
-use crate::strategy::FreeKey;
+use crate::strategy::{FreeKey, Strategy};
 use crate::CallKey;
 
 /// What an agent is doing, as shown on wallboards.
@@ -54,6 +54,11 @@ pub(crate) struct Membership {
     /// In a per-member ([`crate::strategy::FreeShape::PerMember`]) free set, the
     /// entry this member has there (set only on the pool's own membership).
     pub listed: Option<FreeKey>,
+    /// The pool's strategy when its `keeps` reads only the entry and the
+    /// agent ([`crate::strategy::SelectAgent::keeps_alone`]: linear,
+    /// round-robin), so that listing checks `listed` without reading the
+    /// pool's bucket.
+    pub keeps_alone: Option<Strategy>,
 }
 
 #[derive(Debug)]

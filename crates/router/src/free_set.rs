@@ -29,12 +29,70 @@ use crate::strategy::{FreeKey, FreeShape};
 
 /// Entries per block: a shift inside one block stays within a few cache lines.
 const BLOCK: usize = 32;
-/// Empty blocks a list keeps for reuse.
-const SPARE_BLOCKS: usize = 16;
-/// Empty level lists a set keeps for reuse.
-const SPARE_LISTS: usize = 16;
+/// Empty blocks the router keeps for reuse (32 KiB each: 64 MiB at most).
+const SPARE_BLOCKS: usize = 1 << 16;
+/// Empty level lists the router keeps for reuse.
+const SPARE_LISTS: usize = 1 << 12;
+
+/// Empty blocks and level lists of all the free sets of a router, for the
+/// next set that needs one, so that listing does not allocate in the steady
+/// state. Sets empty blocks at the front and by sweeping and fill others at
+/// their tails; a sweep empties tens of blocks of one set at once, more
+/// than a set's own spares used to keep, and those went back to `malloc`
+/// only to be allocated again a few listings later (a 1 KiB `malloc` makes
+/// glibc consolidate its fast bins first: a tail of the listing).
+#[derive(Debug, Default)]
+pub(crate) struct Spares {
+    blocks: Vec<VecDeque<FreeKey>>,
+    lists: Vec<Blocks>,
+    /// Blocks allocated so far (not taken from the spares).
+    made: usize,
+}
+
+impl Spares {
+    fn block(&mut self) -> VecDeque<FreeKey> {
+        self.blocks.pop().unwrap_or_else(|| {
+            self.made += 1;
+            VecDeque::with_capacity(BLOCK)
+        })
+    }
+
+    fn put_block(&mut self, mut block: VecDeque<FreeKey>) {
+        if self.blocks.len() < SPARE_BLOCKS && block.capacity() >= BLOCK {
+            block.clear();
+            self.blocks.push(block);
+        }
+    }
+
+    fn list(&mut self) -> Blocks {
+        match self.lists.pop() {
+            Some(list) => list,
+            None => Blocks::new(self.block()),
+        }
+    }
+
+    fn put_list(&mut self, mut list: Blocks) {
+        while let Some(block) = list.blocks.pop_front() {
+            self.put_block(block);
+        }
+        list.tail.clear();
+        list.sweep = None;
+        if self.lists.len() < SPARE_LISTS {
+            self.lists.push(list);
+        }
+    }
+
+    /// Blocks allocated so far.
+    #[cfg(test)]
+    pub fn made(&self) -> usize {
+        self.made
+    }
+}
 
 #[derive(Debug)]
+// Per-listing sets are the larger on purpose: their last list's header is
+// inline, in the bucket (no pointer to follow for a listing).
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum FreeSet {
     PerListing(Levels),
     /// One entry per member at most; `gen` is always 0.
@@ -44,13 +102,7 @@ pub(crate) enum FreeSet {
 impl FreeSet {
     pub fn new(shape: FreeShape) -> Self {
         match shape {
-            FreeShape::PerListing { by_primary } => FreeSet::PerListing(Levels {
-                by_primary,
-                levels: Vec::new(),
-                len: 0,
-                sweep: None,
-                spare: Vec::new(),
-            }),
+            FreeShape::PerListing { by_primary } => FreeSet::PerListing(Levels::new(by_primary)),
             FreeShape::PerMember => FreeSet::PerMember(BTreeSet::new()),
         }
     }
@@ -69,12 +121,12 @@ impl FreeSet {
     }
 
     #[inline]
-    pub fn push(&mut self, k: FreeKey) {
+    pub fn push(&mut self, k: FreeKey, sp: &mut Spares) {
         match self {
             FreeSet::PerMember(s) => {
                 s.insert(k);
             }
-            FreeSet::PerListing(b) => b.push(k),
+            FreeSet::PerListing(b) => b.push(k, sp),
         }
     }
 
@@ -85,10 +137,10 @@ impl FreeSet {
         }
     }
 
-    pub fn pop(&mut self) -> Option<FreeKey> {
+    pub fn pop(&mut self, sp: &mut Spares) -> Option<FreeKey> {
         match self {
             FreeSet::PerMember(s) => s.pop_first(),
-            FreeSet::PerListing(b) => b.pop(),
+            FreeSet::PerListing(b) => b.pop(sp),
         }
     }
 
@@ -100,19 +152,35 @@ impl FreeSet {
         }
     }
 
+    /// Entries, stale ones included.
+    #[inline]
+    pub fn entry_count(&self) -> usize {
+        match self {
+            FreeSet::PerMember(s) => s.len(),
+            FreeSet::PerListing(b) => b.len,
+        }
+    }
+
     /// One step of the stale-entry sweep of a per-listing set: starts a
     /// sweep when the set holds more than `limit` entries, then clears one
     /// block per call until it has gone through them all. `keep` may keep
     /// stale entries (they are dropped when met) but must keep every
-    /// current one.
+    /// current one. Returns whether it did a step.
     #[inline]
-    pub fn sweep_step(&mut self, limit: usize, keep: impl FnMut(&FreeKey) -> bool) {
+    pub fn sweep_step(
+        &mut self,
+        limit: usize,
+        sp: &mut Spares,
+        keep: impl FnMut(&FreeKey) -> bool,
+    ) -> bool {
         if let FreeSet::PerListing(b) = self {
             // The usual case, inline: no sweep under way, none to start.
             if b.sweep.is_some() || b.len > limit {
-                b.sweep_step(limit, keep);
+                b.sweep_step(limit, sp, keep);
+                return true;
             }
         }
+        false
     }
 
     /// Whether a sweep is under way.
@@ -128,14 +196,24 @@ impl FreeSet {
             FreeSet::PerListing(b) => {
                 // A full sweep from the start, even if one is under way.
                 b.sweep = None;
-                for (_, l) in &mut b.levels {
+                for l in b.lists.iter_mut().chain([&mut b.last]) {
                     l.sweep = None;
                 }
-                b.sweep_step(0, &mut keep);
+                let mut sp = Spares::default();
+                b.sweep_step(0, &mut sp, &mut keep);
                 while b.sweep.is_some() {
-                    b.sweep_step(0, &mut keep);
+                    b.sweep_step(0, &mut sp, &mut keep);
                 }
             }
+        }
+    }
+
+    /// Checks the representation of a per-listing set (tests).
+    #[cfg(test)]
+    pub fn check(&self) -> Result<(), String> {
+        match self {
+            FreeSet::PerMember(_) => Ok(()),
+            FreeSet::PerListing(b) => b.check(),
         }
     }
 
@@ -143,11 +221,7 @@ impl FreeSet {
     pub fn entries(&self) -> Vec<FreeKey> {
         match self {
             FreeSet::PerMember(s) => s.iter().copied().collect(),
-            FreeSet::PerListing(b) => b
-                .levels
-                .iter()
-                .flat_map(|(_, l)| l.blocks.iter().flatten().chain(&l.tail).copied())
-                .collect(),
+            FreeSet::PerListing(b) => b.entries().copied().collect(),
         }
     }
 }
@@ -156,89 +230,134 @@ impl FreeSet {
 type Level = (u32, u64);
 
 /// Per-listing entries: one [`Blocks`] list per level, levels non-empty and
-/// in increasing order. Lists are boxed so that a new level (a call count
-/// reached for the first time) shifts 24-byte entries, not whole lists.
-/// Levels are few (tiers, call counts, proficiencies): a plain vector,
-/// searched as a slice, costs less than a ring buffer, even when its first
-/// level empties.
+/// in increasing order. The highest level's list is inline, on the lines
+/// after this header (most listings append to it: a push reads this
+/// header and the list's first line, both at a fixed offset in the bucket,
+/// then writes the tail); the lower levels are kept apart: a search reads
+/// only their small keys (a vector, searched as a slice: levels are few,
+/// tiers, call counts, proficiencies), their lists sit in a ring buffer
+/// (levels empty at the front, where it removes in O(1)).
 #[derive(Debug)]
+#[repr(C)] // the header on one line, the last list's hot fields on the next
 pub(crate) struct Levels {
-    by_primary: bool,
-    levels: Vec<(Level, Box<Blocks>)>,
+    /// The level of `last` while the set is not empty.
+    last_level: Level,
     len: usize,
-    /// The level being swept, one block per step, while a sweep runs.
-    sweep: Option<usize>,
-    /// Lists of levels that emptied, kept for new levels (no allocation in
-    /// the steady state, where levels come and go: fewest-calls).
-    // Boxed: they move back into `levels` as they are.
-    #[allow(clippy::vec_box)]
-    spare: Vec<Box<Blocks>>,
+    by_primary: bool,
+    /// The level being swept, one block per step, while a sweep runs
+    /// (levels numbered from the lowest; `keys.len()` is `last`).
+    sweep: Option<u32>,
+    /// The levels below the last one, strictly increasing.
+    keys: Vec<Level>,
+    /// The highest level's entries: empty only when the set is.
+    last: Blocks,
+    /// `lists[i]` holds the entries of level `keys[i]`; never empty.
+    lists: VecDeque<Blocks>,
 }
 
 impl Levels {
-    fn new_list(&mut self) -> Box<Blocks> {
-        self.spare.pop().unwrap_or_else(|| {
-            Box::new(Blocks {
-                tail: VecDeque::with_capacity(BLOCK),
-                ..Blocks::default()
-            })
-        })
+    fn new(by_primary: bool) -> Levels {
+        Levels {
+            last_level: (0, 0),
+            len: 0,
+            by_primary,
+            sweep: None,
+            keys: Vec::new(),
+            last: Blocks::new(VecDeque::new()),
+            lists: VecDeque::new(),
+        }
     }
 
-    fn recycle(&mut self, mut b: Box<Blocks>) {
-        if self.spare.len() < SPARE_LISTS {
-            while let Some(block) = b.blocks.pop_front() {
-                b.recycle(block);
-            }
-            b.tail.clear();
-            b.len = 0;
-            b.sweep = None;
-            self.spare.push(b);
-        }
+    fn level_of(&self, k: &FreeKey) -> Level {
+        (k.tier, if self.by_primary { k.primary } else { 0 })
     }
 
     #[inline]
-    fn push(&mut self, k: FreeKey) {
-        let level = (k.tier, if self.by_primary { k.primary } else { 0 });
+    fn push(&mut self, k: FreeKey, sp: &mut Spares) {
+        let level = self.level_of(&k);
         self.len += 1;
         // The usual case: the last list.
-        if let Some((l, b)) = self.levels.last_mut() {
-            if *l == level {
-                b.push(k);
-                return;
-            }
+        if self.last_level == level && !self.last.is_empty() {
+            self.last.push(k, sp);
+            return;
         }
-        self.push_level(level, k);
+        self.push_level(level, k, sp);
     }
 
     /// Into another level than the last (creating it if needed): out of
     /// line, so that the usual push stays small enough to inline.
     #[inline(never)]
-    fn push_level(&mut self, level: Level, k: FreeKey) {
-        let i = match self.levels.binary_search_by_key(&level, |(l, _)| *l) {
+    fn push_level(&mut self, level: Level, k: FreeKey, sp: &mut Spares) {
+        if self.last.is_empty() {
+            // The set was empty.
+            if self.last.tail.capacity() < BLOCK {
+                self.last.tail = sp.block();
+            }
+            self.last_level = level;
+            self.last.push(k, sp);
+            return;
+        }
+        if level > self.last_level {
+            // A new highest level: the last list moves down, keeping its
+            // number (the sweep's numbering does not change).
+            let list = std::mem::replace(&mut self.last, sp.list());
+            self.keys.push(self.last_level);
+            self.lists.push_back(list);
+            self.last_level = level;
+            self.last.push(k, sp);
+            return;
+        }
+        let i = match self.keys.binary_search(&level) {
             Ok(i) => i,
             Err(i) => {
-                let list = self.new_list();
-                self.levels.insert(i, (level, list));
-                if let Some(s) = self.sweep.as_mut().filter(|s| **s >= i) {
+                self.keys.insert(i, level);
+                self.lists.insert(i, sp.list());
+                if let Some(s) = self.sweep.as_mut().filter(|s| **s as usize >= i) {
                     *s += 1;
                 }
                 i
             }
         };
-        self.levels[i].1.push(k);
+        self.lists[i].push(k, sp);
+    }
+
+    /// Level `i` (numbered from the lowest; `keys.len()` is the last).
+    fn level_mut(&mut self, i: usize) -> Option<&mut Blocks> {
+        if i < self.lists.len() {
+            self.lists.get_mut(i)
+        } else if i == self.lists.len() && !self.last.is_empty() {
+            Some(&mut self.last)
+        } else {
+            None
+        }
+    }
+
+    /// Level `i` emptied: its list goes back to the spares (the last list
+    /// is replaced by the one below it, if any).
+    fn remove_level(&mut self, i: usize, sp: &mut Spares) {
+        if i < self.lists.len() {
+            self.keys.remove(i);
+            if let Some(list) = self.lists.remove(i) {
+                sp.put_list(list);
+            }
+        } else if let (Some(list), Some(level)) = (self.lists.pop_back(), self.keys.pop()) {
+            sp.put_list(std::mem::replace(&mut self.last, list));
+            self.last_level = level;
+        }
     }
 
     fn peek(&self) -> Option<FreeKey> {
-        self.levels.first().and_then(|(_, b)| b.peek())
+        match self.lists.front() {
+            Some(b) => b.peek(),
+            None => self.last.peek(),
+        }
     }
 
-    fn pop(&mut self) -> Option<FreeKey> {
-        let first = &mut self.levels.first_mut()?.1;
-        let k = first.pop();
-        if first.len == 0 {
-            let (_, list) = self.levels.remove(0);
-            self.recycle(list);
+    fn pop(&mut self, sp: &mut Spares) -> Option<FreeKey> {
+        let first = self.level_mut(0)?;
+        let k = first.pop(sp);
+        if first.is_empty() {
+            self.remove_level(0, sp);
             if let Some(s) = self.sweep.as_mut() {
                 *s = s.saturating_sub(1);
             }
@@ -247,58 +366,139 @@ impl Levels {
         k
     }
 
-    fn sweep_step(&mut self, limit: usize, keep: impl FnMut(&FreeKey) -> bool) {
+    fn sweep_step(&mut self, limit: usize, sp: &mut Spares, keep: impl FnMut(&FreeKey) -> bool) {
         let i = match self.sweep {
-            Some(i) => i,
+            Some(i) => i as usize,
             None if self.len > limit => 0,
             None => return,
         };
-        let Some((_, b)) = self.levels.get_mut(i) else {
+        let Some(b) = self.level_mut(i) else {
             self.sweep = None;
             return;
         };
         if b.sweep.is_none() {
             b.sweep = Some(0);
         }
-        let before = b.len;
-        b.sweep_step(keep);
-        self.len -= before - b.len;
-        self.sweep = Some(if b.len == 0 {
-            let (_, list) = self.levels.remove(i);
-            self.recycle(list);
+        let removed = b.sweep_step(sp, keep);
+        let (emptied, done) = (b.is_empty(), b.sweep.is_none());
+        self.len -= removed;
+        let next = if emptied {
+            self.remove_level(i, sp);
             i
-        } else if b.sweep.is_none() {
+        } else if done {
             i + 1
         } else {
             i
-        });
+        };
+        self.sweep = Some(next as u32);
     }
+
+    fn entries(&self) -> impl Iterator<Item = &FreeKey> {
+        self.lists
+            .iter()
+            .chain(std::iter::once(&self.last))
+            .flat_map(Blocks::entries)
+    }
+
+    /// Checks the representation (tests): levels strictly increasing, the
+    /// last one highest, one non-empty list per level (the last empty only
+    /// with the set), every entry in its level, lengths summed.
+    #[cfg(test)]
+    fn check(&self) -> Result<(), String> {
+        if self.keys.len() != self.lists.len() {
+            return Err("keys and lists differ in length".into());
+        }
+        if self.last.is_empty() && (self.len > 0 || !self.lists.is_empty()) {
+            return Err("an empty last level in a non-empty set".into());
+        }
+        let mut levels = self.keys.clone();
+        if !self.last.is_empty() {
+            levels.push(self.last_level);
+        }
+        if levels.windows(2).any(|w| w[0] >= w[1]) {
+            return Err("levels not strictly increasing".into());
+        }
+        let mut total = 0;
+        for (level, list) in levels.iter().zip(self.lists.iter().chain([&self.last])) {
+            list.check()?;
+            if list.is_empty() {
+                return Err("an empty level".into());
+            }
+            if list.entries().any(|k| self.level_of(k) != *level) {
+                return Err(format!("an entry outside its level {level:?}"));
+            }
+            total += list.entries().count();
+        }
+        if total != self.len {
+            return Err(format!("len {} but {total} entries", self.len));
+        }
+        Ok(())
+    }
+}
+
+/// `VecDeque::retain` for a block, over one contiguous slice (a sweep
+/// step filters up to `2 * BLOCK` entries: a few instructions each).
+fn retain_block(block: &mut VecDeque<FreeKey>, mut keep: impl FnMut(&FreeKey) -> bool) {
+    let s = block.make_contiguous();
+    let (mut i, mut n) = (0, 0);
+    while i < s.len() {
+        let k = s[i];
+        if keep(&k) {
+            s[n] = k;
+            n += 1;
+        }
+        i += 1;
+    }
+    block.truncate(n);
 }
 
 /// Sorted entries in blocks of fewer than `2 * BLOCK`: `blocks` then
 /// `tail`, every block in key order and non-empty (the tail is empty only
 /// when the whole list is), blocks in key order. The tail, where listings
-/// go, is kept inline so that appending touches as few cache lines as
-/// possible.
-#[derive(Debug, Default)]
-#[repr(C)] // the tail and the length first: what a listing touches
+/// go, and a copy of its last entry are on the header's first cache line,
+/// so that appending reads one line of the header and writes the tail
+/// without reading it.
+#[derive(Debug)]
+#[repr(C, align(64))] // what a listing touches on the first line
 pub(crate) struct Blocks {
     tail: VecDeque<FreeKey>,
-    len: usize,
-    blocks: VecDeque<VecDeque<FreeKey>>,
+    /// The tail's last entry while the tail is not empty.
+    back: FreeKey,
     /// The next block to sweep (`blocks.len()` is the tail), while a sweep runs.
     sweep: Option<usize>,
-    /// Empty blocks kept for the next full tails (blocks are emptied at the
-    /// front or by the sweep and filled at the back: no allocation in the
-    /// steady state; a large `malloc` costs more than the whole listing).
-    spare: Vec<VecDeque<FreeKey>>,
+    blocks: VecDeque<VecDeque<FreeKey>>,
 }
 
 impl Blocks {
-    fn recycle(&mut self, mut block: VecDeque<FreeKey>) {
-        if self.spare.len() < SPARE_BLOCKS && block.capacity() >= BLOCK {
-            block.clear();
-            self.spare.push(block);
+    fn new(tail: VecDeque<FreeKey>) -> Blocks {
+        Blocks {
+            tail,
+            back: FreeKey {
+                tier: 0,
+                primary: 0,
+                secondary: 0,
+                agent: 0,
+                gen: 0,
+            },
+            sweep: None,
+            blocks: VecDeque::new(),
+        }
+    }
+
+    fn entries(&self) -> impl Iterator<Item = &FreeKey> {
+        self.blocks.iter().flatten().chain(&self.tail)
+    }
+
+    /// The tail is empty only when the whole list is.
+    #[inline]
+    fn is_empty(&self) -> bool {
+        self.tail.is_empty()
+    }
+
+    /// The tail changed otherwise than by an append: copy its last entry.
+    fn sync_back(&mut self) {
+        if let Some(b) = self.tail.back() {
+            self.back = *b;
         }
     }
 
@@ -311,26 +511,23 @@ impl Blocks {
     }
 
     #[inline]
-    fn push(&mut self, k: FreeKey) {
-        self.len += 1;
-        if self.tail.back().is_none_or(|b| *b <= k) {
+    fn push(&mut self, k: FreeKey, sp: &mut Spares) {
+        if self.tail.is_empty() || self.back <= k {
             if self.tail.len() >= BLOCK {
-                self.new_tail();
+                self.new_tail(sp);
             }
             self.tail.push_back(k);
+            self.back = k;
             return;
         }
-        self.insert(k);
+        self.insert(k, sp);
     }
 
     /// The tail is full: it becomes the last block, a spare one the tail.
     #[cold]
     #[inline(never)]
-    fn new_tail(&mut self) {
-        let fresh = self
-            .spare
-            .pop()
-            .unwrap_or_else(|| VecDeque::with_capacity(BLOCK));
+    fn new_tail(&mut self, sp: &mut Spares) {
+        let fresh = sp.block();
         let full = std::mem::replace(&mut self.tail, fresh);
         self.blocks.push_back(full);
     }
@@ -338,7 +535,7 @@ impl Blocks {
     /// An older key than the back: in place.
     #[cold]
     #[inline(never)]
-    fn insert(&mut self, k: FreeKey) {
+    fn insert(&mut self, k: FreeKey, sp: &mut Spares) {
         // An older key: into the first block whose back is not smaller.
         let i = self
             .blocks
@@ -347,7 +544,8 @@ impl Blocks {
         let pos = block.partition_point(|e| *e < k);
         block.insert(pos, k);
         if block.len() >= 2 * BLOCK {
-            let second = block.split_off(BLOCK);
+            let mut second = sp.block();
+            second.extend(block.drain(BLOCK..));
             if i == self.blocks.len() {
                 let first = std::mem::replace(&mut self.tail, second);
                 self.blocks.push_back(first);
@@ -358,6 +556,7 @@ impl Blocks {
                 *s += 1;
             }
         }
+        self.sync_back();
     }
 
     fn peek(&self) -> Option<FreeKey> {
@@ -367,13 +566,13 @@ impl Blocks {
         }
     }
 
-    fn pop(&mut self) -> Option<FreeKey> {
+    fn pop(&mut self, sp: &mut Spares) -> Option<FreeKey> {
         let k = match self.blocks.front_mut() {
             Some(first) => {
                 let k = first.pop_front();
                 if first.is_empty() {
                     if let Some(b) = self.blocks.pop_front() {
-                        self.recycle(b);
+                        sp.put_block(b);
                     }
                     if let Some(s) = self.sweep.as_mut() {
                         *s = s.saturating_sub(1);
@@ -381,28 +580,27 @@ impl Blocks {
                 }
                 k
             }
+            // The tail's back stays (or the tail empties).
             None => self.tail.pop_front(),
         };
-        if k.is_some() {
-            self.len -= 1;
-        }
         k
     }
 
-    fn sweep_step(&mut self, keep: impl FnMut(&FreeKey) -> bool) {
+    /// Returns the number of entries removed.
+    fn sweep_step(&mut self, sp: &mut Spares, keep: impl FnMut(&FreeKey) -> bool) -> usize {
         let Some(i) = self.sweep else {
-            return;
+            return 0;
         };
         if i > self.blocks.len() {
             self.sweep = None;
-            return;
+            return 0;
         }
         let is_tail = i == self.blocks.len();
         let block = self.block_mut(i);
         let before = block.len();
-        block.retain(keep);
+        retain_block(block, keep);
         let n = block.len();
-        self.len -= before - n;
+        let removed = before - n;
         if is_tail {
             // The last block: refill the tail from the previous block if
             // it emptied or fits into it.
@@ -413,26 +611,53 @@ impl Blocks {
                         &mut self.tail,
                         self.blocks.pop_back().expect("non-empty"),
                     );
-                    self.recycle(emptied);
+                    sp.put_block(emptied);
                 }
             }
+            self.sync_back();
             self.sweep = None;
-            return;
+            return removed;
         }
         if n == 0 {
             if let Some(b) = self.blocks.remove(i) {
-                self.recycle(b);
+                sp.put_block(b);
             }
-            return;
+            return removed;
         }
         // Merge into the previous block when both fit in one.
         if i > 0 && self.blocks[i - 1].len() + n <= BLOCK {
             let mut block = self.blocks.remove(i).expect("in range");
             self.blocks[i - 1].extend(block.drain(..));
-            self.recycle(block);
-            return;
+            sp.put_block(block);
+            return removed;
         }
         self.sweep = Some(i + 1);
+        removed
+    }
+
+    /// Checks the representation (tests): blocks non-empty, sorted, in
+    /// order and under `2 * BLOCK`; the tail empty only with the list;
+    /// `back` the tail's last entry; `len` the number of entries.
+    #[cfg(test)]
+    fn check(&self) -> Result<(), String> {
+        if self
+            .blocks
+            .iter()
+            .any(|b| b.is_empty() || b.len() >= 2 * BLOCK)
+        {
+            return Err("an empty or oversized block".into());
+        }
+        if self.tail.len() >= 2 * BLOCK || (self.tail.is_empty() && !self.blocks.is_empty()) {
+            return Err("an oversized tail, or an empty tail in a non-empty list".into());
+        }
+        let all: Vec<&FreeKey> = self.entries().collect();
+        if all.windows(2).any(|w| w[0] >= w[1]) {
+            return Err("entries out of order".into());
+        }
+        if self.tail.back().is_some_and(|b| *b != self.back) {
+            return Err("`back` is not the tail's last entry".into());
+        }
+        Ok(())
     }
 }
 
@@ -472,11 +697,12 @@ mod tests {
         ];
         for shape in SHAPES {
             let mut s = FreeSet::new(shape);
+            let mut sp = Spares::default();
             for key in keys {
-                s.push(key);
+                s.push(key, &mut sp);
             }
             let mut out = Vec::new();
-            while let Some(x) = s.pop() {
+            while let Some(x) = s.pop(&mut sp) {
                 out.push((x.tier, x.primary, x.agent));
             }
             assert_eq!(
@@ -497,15 +723,16 @@ mod tests {
     #[test]
     fn blocks_split_and_sweep() {
         let mut s = FreeSet::new(FreeShape::PerListing { by_primary: false });
+        let mut sp = Spares::default();
         // Descending pushes: every one is an in-place insert, blocks split.
         for i in (0..500u64).rev() {
-            s.push(k(0, i, i as u32));
+            s.push(k(0, i, i as u32), &mut sp);
         }
         assert_eq!(s.len(), 500);
         let FreeSet::PerListing(l) = &s else {
             unreachable!()
         };
-        let b = &l.levels[0].1;
+        let b = &l.last;
         assert!(b.blocks.len() > 500 / (2 * BLOCK));
         assert!(b
             .blocks
@@ -514,15 +741,52 @@ mod tests {
         assert!(!b.tail.is_empty() && b.tail.len() < 2 * BLOCK);
         // A sweep runs one block per step and drops what `keep` rejects.
         let mut steps = 0;
-        s.sweep_step(100, |k| k.primary % 2 == 0);
+        s.sweep_step(100, &mut sp, |k| k.primary % 2 == 0);
         while s.sweeping() {
-            s.sweep_step(100, |k| k.primary % 2 == 0);
+            s.sweep_step(100, &mut sp, |k| k.primary % 2 == 0);
             steps += 1;
         }
         assert!(steps > 1);
         assert_eq!(s.len(), 250);
         let got: Vec<u64> = s.entries().iter().map(|k| k.primary).collect();
         assert_eq!(got, (0..500).step_by(2).collect::<Vec<_>>());
+    }
+
+    /// Listings as in the router: every agent listed again and again, its
+    /// old entries stale and swept; in the fewest-calls shape levels come
+    /// and go. After the first rounds every block and list comes from the
+    /// spares: listing does not allocate.
+    #[test]
+    fn steady_listing_takes_blocks_from_the_spares() {
+        let mut sp = Spares::default();
+        let mut sets =
+            [false, true].map(|by_primary| FreeSet::new(FreeShape::PerListing { by_primary }));
+        let agents = 300u64;
+        let mut live = vec![0u32; agents as usize];
+        let mut made = Vec::new();
+        for round in 0..40u64 {
+            for i in 0..2_000u64 {
+                let agent = (i * 7_919 + round) % agents;
+                live[agent as usize] += 1;
+                let key = FreeKey {
+                    tier: 0,
+                    // A call count: levels of three counts per round.
+                    primary: round + agent % 3,
+                    secondary: round * 2_000 + i,
+                    agent: agent as u32,
+                    gen: live[agent as usize],
+                };
+                for s in &mut sets {
+                    s.push(key, &mut sp);
+                    let limit = 2 * agents as usize + 64;
+                    s.sweep_step(limit, &mut sp, |k| live[k.agent as usize] == k.gen);
+                    assert_eq!(s.check(), Ok(()));
+                }
+            }
+            made.push(sp.made());
+        }
+        assert!(made[0] > 0);
+        assert_eq!(made[10], made[39], "blocks made per round: {made:?}");
     }
 
     #[derive(Debug, Clone)]
@@ -561,6 +825,7 @@ mod tests {
         fn shapes_match_a_sorted_reference(ops in prop::collection::vec(op(), 1..600)) {
             for shape in SHAPES {
                 let mut s = FreeSet::new(shape);
+                let mut sp = Spares::default();
                 let mut reference: BTreeSet<FreeKey> = BTreeSet::new();
                 for op in &ops {
                     let drop = |m: u32| move |k: &FreeKey| (k.agent + k.gen) % 7 != m;
@@ -568,10 +833,10 @@ mod tests {
                         Op::Push(key) => {
                             // Keys are unique in use (agent + gen); skip duplicates.
                             if reference.insert(*key) {
-                                s.push(*key);
+                                s.push(*key, &mut sp);
                             }
                         }
-                        Op::Pop => prop_assert_eq!(s.pop(), reference.pop_first()),
+                        Op::Pop => prop_assert_eq!(s.pop(&mut sp), reference.pop_first()),
                         Op::Remove(i) => {
                             // Only per-member sets remove by key.
                             if shape == FreeShape::PerMember && !reference.is_empty() {
@@ -582,7 +847,7 @@ mod tests {
                         }
                         Op::Sweep(m, limit) => {
                             // A sweep step removes a subset of what `keep` rejects.
-                            s.sweep_step(*limit, drop(*m));
+                            s.sweep_step(*limit, &mut sp, drop(*m));
                             let now: BTreeSet<FreeKey> = s.entries().into_iter().collect();
                             prop_assert!(now.is_subset(&reference));
                             prop_assert!(reference.difference(&now).all(|k| !drop(*m)(k)));
@@ -593,6 +858,7 @@ mod tests {
                             s.retain(drop(*m));
                         }
                     }
+                    prop_assert_eq!(s.check(), Ok(()));
                     prop_assert_eq!(s.peek(), reference.first().copied());
                     prop_assert_eq!(s.len(), reference.len());
                 }

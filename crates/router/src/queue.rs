@@ -16,14 +16,12 @@ use crate::strategy::{QueueMemory, SelectAgent};
 use crate::util::Rng;
 
 /// Fields in declaration order (`repr(C)`): what listing an agent reads
-/// (the free set, the strategy and its state, the member count) first, in
-/// as few cache lines as possible; the waiting callers after.
+/// first (the strategy and its state, the member count: one line), then
+/// the free set (its header on the next line, the last level's list on the
+/// one after), the waiting callers last.
 #[derive(Debug)]
-#[repr(C, align(64))] // on a cache line: listing reads only the first two
+#[repr(C, align(64))]
 pub(crate) struct Bucket {
-    /// Free agents, smallest key first; may hold stale entries. Used only
-    /// when `pool` is this bucket.
-    pub free: FreeSet,
     /// The queue's strategy (a copy, so that listing an agent does not
     /// touch its queues) and its random numbers for this free set (seeded
     /// from the queue name and step). Used only when `pool` is this bucket.
@@ -41,6 +39,9 @@ pub(crate) struct Bucket {
     pub queue: u32,
     /// Members logged in and unpaused.
     pub ready: u32,
+    /// Free agents, smallest key first; may hold stale entries. Used only
+    /// when `pool` is this bucket.
+    pub free: FreeSet,
     pub waiting: BTreeSet<CallOrd>,
     pub require: Vec<(u16, u8)>,
     pub max_penalty: Option<u32>,

@@ -289,6 +289,8 @@ impl Router {
                 }
                 if ok {
                     let queue = bucket.queue;
+                    // A pool's buckets share its strategy.
+                    let strategy = self.queues[queue as usize].cfg.strategy;
                     members += 1;
                     let ag = &mut self.agents[a as usize];
                     ag.buckets.push(Membership {
@@ -299,6 +301,7 @@ impl Router {
                         tier,
                         proficiency,
                         listed: None,
+                        keeps_alone: Some(strategy).filter(|s| s.selector().keeps_alone()),
                     });
                     if !ag.queues.contains(&queue) {
                         ag.queues.push(queue);

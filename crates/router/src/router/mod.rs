@@ -9,6 +9,7 @@ use crate::call::{Call, CallOrd, CallState};
 use crate::config::RouterConfig;
 use crate::error::RouterError;
 use crate::event::{EndedBy, QueueLogEvent, RingFailure, RouterEvent};
+use crate::free_set::Spares;
 use crate::heads::Heads;
 use crate::queue::{Bucket, Queue};
 use crate::stats::Rolling;
@@ -97,6 +98,8 @@ pub struct Router {
     /// How far back occupancy windows reach: the longest queue window plus
     /// one slot (agent meters keep their points from `now` minus this).
     pub(crate) occupancy_reach: u64,
+    /// Empty free-set blocks and lists, shared by every set.
+    pub(crate) spares: Spares,
 }
 
 impl Router {
@@ -126,6 +129,7 @@ impl Router {
             deferred: None,
             live: Vec::new(),
             occupancy_reach: 0,
+            spares: Spares::default(),
         };
         r.apply_config(cfg);
         r

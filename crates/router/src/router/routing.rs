@@ -8,12 +8,17 @@ use crate::call::{CallOrd, CallState, Leg};
 use crate::config::{Emptiness, Overflow};
 use crate::error::RouterError;
 use crate::event::{EndedBy, ExitReason, QueueLogEvent, RingFailure, RouterEvent};
-use crate::strategy::{AgentView, FreeKey};
+use crate::strategy::{AgentView, FreeKey, QueueMemory};
 use crate::timers::Timer;
 use crate::util::{dur_ns, ms};
 use crate::CallKey;
 
 use super::{Router, MAX_HOPS};
+
+/// Sweep steps one listing does at most, over all its sets (a set holding
+/// more than twice its sweep limit sweeps anyway): the rest waits for the
+/// next listings, so that no listing pays for many sets' sweeps at once.
+const SWEEPS_PER_LISTING: u32 = 2;
 
 impl Router {
     /// Puts a detached caller into queue `q` (or its overflow chain).
@@ -212,12 +217,13 @@ impl Router {
                 agents,
                 queues,
                 live,
+                spares,
                 ..
             } = self;
             let pool = buckets[b as usize].pool;
             let bucket = &mut buckets[pool as usize];
             let per_member = bucket.free.per_member();
-            let Some(first) = bucket.free.pop() else {
+            let Some(first) = bucket.free.pop(spares) else {
                 break;
             };
             // A current per-listing entry carries the agent's generation in
@@ -244,7 +250,7 @@ impl Router {
             while chosen.len() < limit {
                 match bucket.free.peek() {
                     Some(k) if k.tier == first.tier => {
-                        bucket.free.pop();
+                        bucket.free.pop(spares);
                         let ag = &mut agents[k.agent as usize];
                         if per_member {
                             ag.unlist(pool);
@@ -394,6 +400,7 @@ impl Router {
             emptied,
             live,
             occupancy_reach,
+            spares,
             ..
         } = self;
         if live.len() < agents.len() {
@@ -497,10 +504,21 @@ impl Router {
                 listed_at: now,
             };
             let (free_gen, listed) = (ag.free_gen, &mut ag.buckets);
+            let mut sweeps = SWEEPS_PER_LISTING;
             for m in listed.iter_mut().filter(|m| m.bucket == m.pool) {
-                let bucket = &mut buckets[m.bucket as usize];
                 view.proficiency = m.proficiency;
                 view.last_offered_here = m.last_offer;
+                if let Some(st) = m.keeps_alone {
+                    // Linear, round-robin: the check reads nothing of the
+                    // set, so an entry that stays does not touch the bucket.
+                    let memory = QueueMemory::default();
+                    if m.listed
+                        .is_some_and(|old| st.selector().keeps(&old, &view, &memory))
+                    {
+                        continue;
+                    }
+                }
+                let bucket = &mut buckets[m.bucket as usize];
                 let per_member = bucket.free.per_member();
                 if let Some(old) = m.listed {
                     // Still in the per-member set from before its busy spell.
@@ -519,15 +537,20 @@ impl Router {
                     agent: a,
                     gen: if per_member { 0 } else { free_gen },
                 };
-                bucket.free.push(k);
+                bucket.free.push(k, spares);
                 if per_member {
                     m.listed = Some(k);
                 } else {
-                    // Stale entries beyond twice the members: sweep a block.
+                    // Stale entries beyond twice the members: sweep a block,
+                    // within the listing's budget or when far over.
                     let limit = 2 * bucket.members as usize + 64;
-                    bucket
-                        .free
-                        .sweep_step(limit, |k| live[k.agent as usize] == k.gen);
+                    if (sweeps > 0 || bucket.free.entry_count() > 2 * limit)
+                        && bucket
+                            .free
+                            .sweep_step(limit, spares, |k| live[k.agent as usize] == k.gen)
+                    {
+                        sweeps = sweeps.saturating_sub(1);
+                    }
                 }
             }
         }

@@ -104,7 +104,8 @@ impl Router {
         let shape = self.queues[q as usize].cfg.strategy.selector().shape();
         let per_member = shape == FreeShape::PerMember;
         let mut ids = Vec::with_capacity(steps.len());
-        let selector = self.queues[q as usize].cfg.strategy.selector();
+        let strategy = self.queues[q as usize].cfg.strategy;
+        let selector = strategy.selector();
         let seed = format!("{extra:?}");
         for (step, (require, max_penalty)) in steps.into_iter().enumerate() {
             let b = self.buckets.len() as u32;
@@ -140,6 +141,7 @@ impl Router {
                     tier,
                     proficiency,
                     listed: None,
+                    keeps_alone: Some(strategy).filter(|s| s.selector().keeps_alone()),
                 };
                 if ag.listed && ag.is_free(now) {
                     let view = AgentView {
@@ -162,7 +164,7 @@ impl Router {
                         agent: a,
                         gen: if per_member { 0 } else { ag.free_gen },
                     };
-                    bucket.free.push(k);
+                    bucket.free.push(k, &mut self.spares);
                     if per_member {
                         m.listed = Some(k);
                     }

@@ -16,6 +16,10 @@ impl SelectAgent for Linear {
         FreeShape::PerMember
     }
 
+    fn keeps_alone(&self) -> bool {
+        true
+    }
+
     fn keeps(&self, old: &FreeKey, a: &AgentView<'_>, _memory: &QueueMemory) -> bool {
         (old.primary, old.secondary) == (u64::from(a.order), 0)
     }

@@ -243,6 +243,13 @@ pub trait SelectAgent: fmt::Debug + Send + Sync {
         false
     }
 
+    /// Whether [`SelectAgent::keeps`] reads only the entry and the agent,
+    /// never `memory` (linear, round-robin): then an agent becoming free
+    /// checks its entry without touching the free set's bucket.
+    fn keeps_alone(&self) -> bool {
+        false
+    }
+
     /// Whether buckets of different queues with the same requirement,
     /// penalty limit and members may share one free set under this strategy
     /// (false when keys depend on per-queue state).

@@ -23,6 +23,10 @@ impl SelectAgent for RoundRobin {
         false
     }
 
+    fn keeps_alone(&self) -> bool {
+        true
+    }
+
     fn keeps(&self, old: &FreeKey, a: &AgentView<'_>, _memory: &QueueMemory) -> bool {
         (old.primary, old.secondary) == (a.last_offered_here, u64::from(a.order))
     }
