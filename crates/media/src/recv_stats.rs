@@ -88,8 +88,9 @@ impl RecvStats {
     /// Records `n` packets of the current stream that were forwarded in the
     /// kernel (not seen here), the newest with sequence number `last_seq`:
     /// counted as received in order (loss stays exact: expected advances to
-    /// `last_seq`); jitter is not updated for them.
-    pub fn absorb(&mut self, n: u64, last_seq: u16) {
+    /// `last_seq`). `jitter16`, when given, is the jitter (× 16, in ticks)
+    /// the kernel computed over them, continuing [`RecvStats::jitter16`].
+    pub fn absorb(&mut self, n: u64, last_seq: u16, jitter16: Option<u32>) {
         if self.ssrc.is_none() || n == 0 {
             return;
         }
@@ -104,6 +105,14 @@ impl RecvStats {
         }
         self.received += n;
         self.last_transit = None;
+        if let Some(j) = jitter16 {
+            self.jitter16 = j as u64;
+        }
+    }
+
+    /// Interarrival jitter × 16 in ticks (RFC 3550 A.8 integer form).
+    pub fn jitter16(&self) -> u32 {
+        self.jitter16.min(u32::MAX as u64) as u32
     }
 
     fn restart(&mut self, ssrc: u32, seq: u16) {

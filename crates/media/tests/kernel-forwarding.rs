@@ -352,6 +352,34 @@ fn rtcp_and_events_stay_in_user_space_on_a_handed_over_stream() {
     e.release(s.id);
 }
 
+#[test]
+fn jitter_is_measured_on_packets_the_kernel_forwards() {
+    let Some(e) = engine(35120) else { return };
+    let (s, caller, agent) = bridged(&e);
+    // Timestamps two seconds apart sent back to back: every packet is
+    // about two seconds "early", so the RFC 3550 jitter climbs towards two
+    // seconds. Frozen after the few packets user space saw, it would stay
+    // near an eighth of a second.
+    for k in 0..100u32 {
+        caller
+            .send_to(
+                &rtp(0xA, 101 + k as u16, 1000 + 16_000 * (k + 1), 0, 1),
+                s.a,
+            )
+            .unwrap();
+        recv(&agent);
+    }
+    wait_until("counters", || s.stats.snapshot().relayed_a_to_b == 101);
+    let snap = s.stats.snapshot();
+    assert!(snap.kernel_relayed >= 90, "{snap:?}");
+    // Folded on the session's next second, or at release.
+    e.release(s.id);
+    wait_until("session released", || e.sessions() == 0);
+    wait_until("jitter folded", || {
+        s.stats.snapshot().a.jitter_us > 1_000_000
+    });
+}
+
 /// Two network namespaces joined by a veth pair, removed on drop.
 #[cfg(target_os = "linux")]
 struct Namespaces {

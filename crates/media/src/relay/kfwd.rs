@@ -16,7 +16,8 @@
 //! SSRC), rewrites it exactly as the relay would (source = our other leg's
 //! socket, destination = the other leg's remote, SSRC = our outgoing SSRC,
 //! sequence and timestamp shifted by the rewriter's offsets, payload type of
-//! the other leg), fixes the IP and UDP checksums, counts it, and either
+//! the other leg), fixes the IP and UDP checksums, counts it, keeps the
+//! stream's RFC 3550 interarrival jitter, and either
 //! lets the stack deliver it (a destination on this host) or sends it out
 //! of the interface the route to the destination uses, the link-layer
 //! header filled in from the neighbour table (`bpf_redirect_neigh`; the
@@ -64,7 +65,9 @@ pub(crate) struct Entry {
     /// 0: deliver locally; otherwise send out of this interface, its
     /// link-layer header filled in by the kernel's neighbour table.
     pub ifindex: u32,
-    pub _reserved: u32,
+    /// Nanoseconds per RTP clock tick of the incoming stream (125,000 at
+    /// 8 kHz), for the interarrival jitter.
+    pub ns_per_tick: u32,
     /// Written by the program: packets and RTP bytes forwarded.
     pub packets: u64,
     pub bytes: u64,
@@ -73,6 +76,13 @@ pub(crate) struct Entry {
     pub last_ns: u64,
     pub last_seq: u32,
     pub last_ts: u32,
+    /// Interarrival jitter × 16 in ticks (RFC 3550 A.8), seeded by user
+    /// space, then kept by the program; the previous packet's transit time
+    /// and whether there was one.
+    pub jitter16: u32,
+    pub prev_transit: u32,
+    pub have_prev: u32,
+    pub _reserved: u32,
 }
 
 const OFF_PACKETS: i16 = 48;
@@ -80,6 +90,10 @@ const OFF_BYTES: i16 = 56;
 const OFF_LAST_NS: i16 = 64;
 const OFF_LAST_SEQ: i16 = 72;
 const OFF_LAST_TS: i16 = 76;
+const OFF_NS_PER_TICK: i16 = 44;
+const OFF_JITTER16: i16 = 80;
+const OFF_PREV_TRANSIT: i16 = 84;
+const OFF_HAVE_PREV: i16 = 88;
 
 impl Entry {
     /// The entry for a stream from `peer` to our socket at `local`,
@@ -97,6 +111,8 @@ impl Entry {
         seq_delta: u16,
         ts_delta: u32,
         ifindex: u32,
+        clock_rate: u32,
+        jitter16: u32,
     ) -> Entry {
         let raw = |a: Ipv4Addr| u32::from_ne_bytes(a.octets());
         let mut ports = [0u8; 4];
@@ -116,6 +132,8 @@ impl Entry {
             seq_delta: seq_delta as u32,
             ts_delta,
             ifindex,
+            ns_per_tick: 1_000_000_000 / clock_rate.max(1),
+            jitter16,
             ..Entry::default()
         }
     }
@@ -653,6 +671,24 @@ impl Asm {
     fn andi32(&mut self, dst: u8, imm: i32) {
         self.raw(0x54, dst, 0, 0, imm);
     }
+    fn sub(&mut self, dst: u8, src: u8) {
+        self.raw(0x1f, dst, src, 0, 0);
+    }
+    /// 32-bit subtract (zero-extends).
+    fn sub32(&mut self, dst: u8, src: u8) {
+        self.raw(0x1c, dst, src, 0, 0);
+    }
+    /// 32-bit negate (zero-extends).
+    fn neg32(&mut self, dst: u8) {
+        self.raw(0x84, dst, 0, 0, 0);
+    }
+    /// Unsigned 64-bit divide (the verifier guards against zero).
+    fn div(&mut self, dst: u8, src: u8) {
+        self.raw(0x3f, dst, src, 0, 0);
+    }
+    fn rshi(&mut self, dst: u8, imm: i32) {
+        self.raw(0x77, dst, 0, 0, imm);
+    }
     fn or(&mut self, dst: u8, src: u8) {
         self.raw(0x4f, dst, src, 0, 0);
     }
@@ -692,6 +728,14 @@ impl Asm {
     }
     fn jgt(&mut self, dst: u8, src: u8, to: usize) {
         self.jump(0x20, dst, Some(src), 0, to);
+    }
+    fn jgei(&mut self, dst: u8, imm: i32, to: usize) {
+        self.jump(0x30, dst, None, imm, to);
+    }
+    /// Signed 32-bit `>=` against an immediate (JMP32).
+    fn jsge32i(&mut self, dst: u8, imm: i32, to: usize) {
+        self.fixups.push((self.code.len(), to));
+        self.raw(0x06 | 0x70, dst, 0, 0, imm);
     }
     fn finish(mut self) -> Vec<u64> {
         for (at, l) in std::mem::take(&mut self.fixups) {
@@ -830,6 +874,37 @@ fn program(map: RawFd) -> Vec<u64> {
     a.atomic_add64(R7, OFF_PACKETS, R5);
     a.call(HELPER_KTIME_GET_NS);
     a.stx(DW, R7, OFF_LAST_NS, R0);
+    // Interarrival jitter (RFC 3550 A.8, 32-bit arithmetic as user space):
+    // transit = arrival in ticks - timestamp; J += |D| - (J + 8) / 16.
+    let jitter_done = a.label();
+    a.ldx(W, R1, R7, OFF_NS_PER_TICK);
+    a.jeqi(R1, 0, jitter_done);
+    a.div(R0, R1);
+    a.ldx(W, R2, R7, OFF_LAST_TS);
+    a.sub32(R0, R2);
+    a.ldx(W, R3, R7, OFF_PREV_TRANSIT);
+    a.stx(W, R7, OFF_PREV_TRANSIT, R0);
+    a.ldx(W, R4, R7, OFF_HAVE_PREV);
+    let first = a.label();
+    a.jeqi(R4, 0, first);
+    a.sub32(R0, R3);
+    let positive = a.label();
+    a.jsge32i(R0, 0, positive);
+    a.neg32(R0);
+    a.bind(positive);
+    a.jgei(R0, 1 << 24, jitter_done); // a timestamp jump, not jitter
+    a.ldx(W, R5, R7, OFF_JITTER16);
+    a.mov(R1, R5);
+    a.addi(R1, 8);
+    a.rshi(R1, 4);
+    a.add(R5, R0);
+    a.sub(R5, R1);
+    a.stx(W, R7, OFF_JITTER16, R5);
+    a.jump(0x00, 0, None, 0, jitter_done);
+    a.bind(first);
+    a.movi(R4, 1);
+    a.stx(W, R7, OFF_HAVE_PREV, R4);
+    a.bind(jitter_done);
     // Checksums: UDP (words of the UDP header and RTP header; addresses
     // through the pseudo header), then IPv4.
     let csum = |a: &mut Asm, helper: i32, at: i16, old: i16, new: (u8, i16), flags: i32| {
@@ -952,6 +1027,8 @@ mod tests {
             0xaaaa_bbbb,
             1000,
             0xffff_0000,
+            0,
+            8000,
             0,
         );
         m.install(v4(&relay_a).port(), &e).unwrap();

@@ -961,6 +961,8 @@ impl State {
                     ssrc_out: rw.ssrc,
                     seq_off,
                     ts_off,
+                    clock_rate: l.codec.clock_rate(),
+                    jitter16: l.recv.jitter16(),
                 };
                 self.handed[i] = hand_over(
                     kf,
@@ -1002,8 +1004,17 @@ impl State {
                 l.timed_out = false;
             }
         }
-        l.recv.absorb(p, e.last_seq as u16);
+        l.recv.absorb(
+            p,
+            e.last_seq as u16,
+            (e.have_prev != 0).then_some(e.jitter16),
+        );
         set(&stats.lost, l.recv.lost());
+        let rate = l.codec.clock_rate() as u64;
+        set(
+            &stats.jitter_us,
+            l.recv.jitter() as u64 * 1_000_000 / rate.max(1),
+        );
         let seq = (e.last_seq as u16).wrapping_add(e.seq_delta as u16);
         let ts = e.last_ts.wrapping_add(e.ts_delta);
         t.out.absorb(
@@ -1114,6 +1125,9 @@ struct Stream {
     ssrc_out: u32,
     seq_off: u16,
     ts_off: u32,
+    /// The incoming stream's clock rate and jitter so far (× 16, ticks).
+    clock_rate: u32,
+    jitter16: u32,
 }
 
 /// Hands leg `i`'s stream, arriving on `ours`, over to the kernel, to be
@@ -1152,6 +1166,8 @@ fn hand_over(
         s.seq_off,
         s.ts_off,
         route.ifindex,
+        s.clock_rate,
+        s.jitter16,
     );
     let mut k = stats.kernel.lock();
     if let Err(e) = kf.install(local.port(), &e) {
