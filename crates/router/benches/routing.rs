@@ -29,6 +29,11 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion};
+
+/// The router as it runs in the engine, whose global allocator this is
+/// (crates/switchboard/src/main.rs; README, "Allocator").
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use router::{
     AgentConfig, CallKey, QueueConfig, RelaxStep, Router, RouterConfig, RouterEvent, Strategy,
 };
