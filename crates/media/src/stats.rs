@@ -162,9 +162,9 @@ impl SessionStats {
 
     /// Folds into the counters what the kernel forwarded of leg `i`'s (A
     /// 0, B 1) handed-over stream since the last fold; with `take_back`,
-    /// also ends the hand-over (deletes the kernel's entry first, so no
-    /// packet is forwarded uncounted). Returns the kernel's entry and the
-    /// packets and bytes folded now.
+    /// also ends the hand-over (the entry is read and deleted in one
+    /// step). Returns the kernel's entry and the packets and bytes folded
+    /// now.
     pub(crate) fn fold_kernel(&self, i: usize, take_back: bool) -> Option<(kfwd::Entry, u64, u64)> {
         let mut k = self.kernel.lock();
         let got = k.fold(i, take_back);

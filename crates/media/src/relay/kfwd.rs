@@ -85,15 +85,12 @@ pub(crate) struct Entry {
     pub _reserved: u32,
 }
 
-const OFF_PACKETS: i16 = 48;
-const OFF_BYTES: i16 = 56;
-const OFF_LAST_NS: i16 = 64;
-const OFF_LAST_SEQ: i16 = 72;
-const OFF_LAST_TS: i16 = 76;
-const OFF_NS_PER_TICK: i16 = 44;
-const OFF_JITTER16: i16 = 80;
-const OFF_PREV_TRANSIT: i16 = 84;
-const OFF_HAVE_PREV: i16 = 88;
+/// Offset of an [`Entry`] field, for the program's loads and stores.
+macro_rules! off {
+    ($f:ident) => {
+        std::mem::offset_of!(Entry, $f) as i16
+    };
+}
 
 impl Entry {
     /// The entry for a stream from `peer` to our socket at `local`,
@@ -253,10 +250,7 @@ impl KfwdMap {
 
     pub(crate) fn install(&self, port: u16, e: &Entry) -> io::Result<()> {
         let key = key(port);
-        let mut a = Attr::new();
-        a.u32(0, self.fd as u32);
-        a.u64(8, &key as *const u32 as u64);
-        a.u64(16, e as *const Entry as u64);
+        let mut a = self.elem(&key, e as *const Entry as u64);
         a.u64(24, 0); // BPF_ANY
         bpf(BPF_MAP_UPDATE_ELEM, &mut a).map(drop)
     }
@@ -273,11 +267,18 @@ impl KfwdMap {
     fn lookup(&self, cmd: i32, port: u16) -> Option<Entry> {
         let key = key(port);
         let mut e = Entry::default();
+        let mut a = self.elem(&key, &mut e as *mut Entry as u64);
+        bpf(cmd, &mut a).ok().map(|_| e)
+    }
+
+    /// The attributes of an element command on this map: `key` and the
+    /// value's address (both must outlive the call).
+    fn elem(&self, key: &u32, value: u64) -> Attr {
         let mut a = Attr::new();
         a.u32(0, self.fd as u32);
-        a.u64(8, &key as *const u32 as u64);
-        a.u64(16, &mut e as *mut Entry as u64);
-        bpf(cmd, &mut a).ok().map(|_| e)
+        a.u64(8, key as *const u32 as u64);
+        a.u64(16, value);
+        a
     }
 }
 
@@ -297,17 +298,23 @@ pub(crate) struct Counted {
     pub bytes: u64,
 }
 
+impl Counted {
+    /// `e` and its packets and bytes not counted yet.
+    fn since(&self, e: Entry) -> (Entry, u64, u64) {
+        (
+            e,
+            e.packets.saturating_sub(self.packets),
+            e.bytes.saturating_sub(self.bytes),
+        )
+    }
+}
+
 impl Shared {
     /// The kernel's entry for leg `i`'s stream and its packets and bytes
     /// not folded yet.
     pub(crate) fn unfolded(&self, i: usize) -> Option<(Entry, u64, u64)> {
         let c = self.live[i]?;
-        let e = self.map.as_ref()?.read(c.port)?;
-        Some((
-            e,
-            e.packets.saturating_sub(c.packets),
-            e.bytes.saturating_sub(c.bytes),
-        ))
+        Some(c.since(self.map.as_ref()?.read(c.port)?))
     }
 
     /// Marks what [`Shared::unfolded`] returns as folded, and returns it;
@@ -316,24 +323,20 @@ impl Shared {
     /// forwarded on another CPU at that very instant may go uncounted.
     pub(crate) fn fold(&mut self, i: usize, take_back: bool) -> Option<(Entry, u64, u64)> {
         let c = self.live[i]?;
-        let map = self.map.clone()?;
+        let map = self.map.as_ref()?;
         let e = if take_back {
             self.live[i] = None;
             map.take(c.port)?
         } else {
             let e = map.read(c.port)?;
             self.live[i] = Some(Counted {
-                port: c.port,
                 packets: e.packets,
                 bytes: e.bytes,
+                ..c
             });
             e
         };
-        Some((
-            e,
-            e.packets.saturating_sub(c.packets),
-            e.bytes.saturating_sub(c.bytes),
-        ))
+        Some(c.since(e))
     }
 }
 
@@ -806,17 +809,17 @@ fn program(map: RawFd) -> Vec<u64> {
     load_ptrs(&mut a, next);
     // Destination address (unless the entry takes any).
     let any = a.label();
-    a.ldx(W, R5, R7, 0);
+    a.ldx(W, R5, R7, off!(local_ip));
     a.jeqi(R5, 0, any);
     a.ldx(W, R8, R2, IP + 16);
     a.jne(R5, R8, next);
     a.bind(any);
     // Source address and port.
     a.ldx(W, R5, R2, IP + 12);
-    a.ldx(W, R8, R7, 4);
+    a.ldx(W, R8, R7, off!(peer_ip));
     a.jne(R5, R8, next);
     a.ldx(H, R5, R2, UDP);
-    a.ldx(H, R8, R7, 8);
+    a.ldx(H, R8, R7, off!(peer_port));
     a.jne(R5, R8, next);
     // RTP version 2, payload type, SSRC.
     a.ldx(B, R5, R2, RTP);
@@ -824,10 +827,10 @@ fn program(map: RawFd) -> Vec<u64> {
     a.jnei(R5, 0x80, next);
     a.ldx(B, R5, R2, RTP + 1);
     a.andi32(R5, 0x7f);
-    a.ldx(B, R8, R7, 10);
+    a.ldx(B, R8, R7, off!(pt_in));
     a.jne(R5, R8, next);
     a.ldx(W, R5, R2, RTP + 8);
-    a.ldx(W, R8, R7, 12);
+    a.ldx(W, R8, R7, off!(ssrc_in));
     a.jne(R5, R8, next);
     // Old words to the stack; new first word (marker kept, payload type,
     // sequence + delta) and timestamp computed.
@@ -835,12 +838,12 @@ fn program(map: RawFd) -> Vec<u64> {
     a.stx(W, FP, -16, R5);
     a.mov(R8, R5);
     a.be(R8, 32);
-    a.ldx(W, R9, R7, 32);
+    a.ldx(W, R9, R7, off!(seq_delta));
     a.add(R9, R8);
     a.andi32(R9, 0xffff);
-    a.stx(W, R7, OFF_LAST_SEQ, R8); // low 16 bits: incoming seq (fixed below)
+    a.stx(W, R7, off!(last_seq), R8); // low 16 bits: incoming seq (fixed below)
     a.andi32(R8, 0xff80_0000_u32 as i32);
-    a.ldx(B, R5, R7, 11);
+    a.ldx(B, R5, R7, off!(pt_out));
     a.lshi(R5, 16);
     a.or(R8, R5);
     a.or(R8, R9);
@@ -849,8 +852,8 @@ fn program(map: RawFd) -> Vec<u64> {
     a.ldx(W, R5, R2, RTP + 4);
     a.stx(W, FP, -24, R5);
     a.be(R5, 32);
-    a.stx(W, R7, OFF_LAST_TS, R5);
-    a.ldx(W, R9, R7, 36);
+    a.stx(W, R7, off!(last_ts), R5);
+    a.ldx(W, R9, R7, off!(ts_delta));
     a.add(R5, R9);
     a.be(R5, 32);
     a.stx(W, FP, -28, R5);
@@ -863,28 +866,28 @@ fn program(map: RawFd) -> Vec<u64> {
     a.ldx(W, R5, R2, IP + 16);
     a.stx(W, FP, -44, R5);
     // Counters: sequence number in host order, packets, RTP bytes.
-    a.ldx(W, R5, R7, OFF_LAST_SEQ);
+    a.ldx(W, R5, R7, off!(last_seq));
     a.andi32(R5, 0xffff);
-    a.stx(W, R7, OFF_LAST_SEQ, R5);
+    a.stx(W, R7, off!(last_seq), R5);
     a.ldx(H, R5, R2, UDP + 4);
     a.be(R5, 16);
     a.addi(R5, -8);
-    a.atomic_add64(R7, OFF_BYTES, R5);
+    a.atomic_add64(R7, off!(bytes), R5);
     a.movi(R5, 1);
-    a.atomic_add64(R7, OFF_PACKETS, R5);
+    a.atomic_add64(R7, off!(packets), R5);
     a.call(HELPER_KTIME_GET_NS);
-    a.stx(DW, R7, OFF_LAST_NS, R0);
+    a.stx(DW, R7, off!(last_ns), R0);
     // Interarrival jitter (RFC 3550 A.8, 32-bit arithmetic as user space):
     // transit = arrival in ticks - timestamp; J += |D| - (J + 8) / 16.
     let jitter_done = a.label();
-    a.ldx(W, R1, R7, OFF_NS_PER_TICK);
+    a.ldx(W, R1, R7, off!(ns_per_tick));
     a.jeqi(R1, 0, jitter_done);
     a.div(R0, R1);
-    a.ldx(W, R2, R7, OFF_LAST_TS);
+    a.ldx(W, R2, R7, off!(last_ts));
     a.sub32(R0, R2);
-    a.ldx(W, R3, R7, OFF_PREV_TRANSIT);
-    a.stx(W, R7, OFF_PREV_TRANSIT, R0);
-    a.ldx(W, R4, R7, OFF_HAVE_PREV);
+    a.ldx(W, R3, R7, off!(prev_transit));
+    a.stx(W, R7, off!(prev_transit), R0);
+    a.ldx(W, R4, R7, off!(have_prev));
     let first = a.label();
     a.jeqi(R4, 0, first);
     a.sub32(R0, R3);
@@ -893,17 +896,17 @@ fn program(map: RawFd) -> Vec<u64> {
     a.neg32(R0);
     a.bind(positive);
     a.jgei(R0, 1 << 24, jitter_done); // a timestamp jump, not jitter
-    a.ldx(W, R5, R7, OFF_JITTER16);
+    a.ldx(W, R5, R7, off!(jitter16));
     a.mov(R1, R5);
     a.addi(R1, 8);
     a.rshi(R1, 4);
     a.add(R5, R0);
     a.sub(R5, R1);
-    a.stx(W, R7, OFF_JITTER16, R5);
+    a.stx(W, R7, off!(jitter16), R5);
     a.jump(0x00, 0, None, 0, jitter_done);
     a.bind(first);
     a.movi(R4, 1);
-    a.stx(W, R7, OFF_HAVE_PREV, R4);
+    a.stx(W, R7, off!(have_prev), R4);
     a.bind(jitter_done);
     // Checksums: UDP (words of the UDP header and RTP header; addresses
     // through the pseudo header), then IPv4.
@@ -920,14 +923,28 @@ fn program(map: RawFd) -> Vec<u64> {
     let f = 4 | CSUM_MANGLED_0;
     csum(&mut a, HELPER_L4_CSUM_REPLACE, l4, -16, (FP, -20), f);
     csum(&mut a, HELPER_L4_CSUM_REPLACE, l4, -24, (FP, -28), f);
-    csum(&mut a, HELPER_L4_CSUM_REPLACE, l4, -32, (R7, 28), f);
-    csum(&mut a, HELPER_L4_CSUM_REPLACE, l4, -36, (R7, 24), f);
+    csum(
+        &mut a,
+        HELPER_L4_CSUM_REPLACE,
+        l4,
+        -32,
+        (R7, off!(ssrc_out)),
+        f,
+    );
+    csum(
+        &mut a,
+        HELPER_L4_CSUM_REPLACE,
+        l4,
+        -36,
+        (R7, off!(ports)),
+        f,
+    );
     csum(
         &mut a,
         HELPER_L4_CSUM_REPLACE,
         l4,
         -40,
-        (R7, 16),
+        (R7, off!(src_ip)),
         f | CSUM_PSEUDO,
     );
     csum(
@@ -935,27 +952,41 @@ fn program(map: RawFd) -> Vec<u64> {
         HELPER_L4_CSUM_REPLACE,
         l4,
         -44,
-        (R7, 20),
+        (R7, off!(dst_ip)),
         f | CSUM_PSEUDO,
     );
-    csum(&mut a, HELPER_L3_CSUM_REPLACE, IP + 10, -40, (R7, 16), 4);
-    csum(&mut a, HELPER_L3_CSUM_REPLACE, IP + 10, -44, (R7, 20), 4);
+    csum(
+        &mut a,
+        HELPER_L3_CSUM_REPLACE,
+        IP + 10,
+        -40,
+        (R7, off!(src_ip)),
+        4,
+    );
+    csum(
+        &mut a,
+        HELPER_L3_CSUM_REPLACE,
+        IP + 10,
+        -44,
+        (R7, off!(dst_ip)),
+        4,
+    );
     // The new bytes.
     load_ptrs(&mut a, shot);
     for (from, off, to) in [
-        (R7, 16, IP + 12),
-        (R7, 20, IP + 16),
-        (R7, 24, UDP),
+        (R7, off!(src_ip), IP + 12),
+        (R7, off!(dst_ip), IP + 16),
+        (R7, off!(ports), UDP),
         (FP, -20, RTP),
         (FP, -28, RTP + 4),
-        (R7, 28, RTP + 8),
+        (R7, off!(ssrc_out), RTP + 8),
     ] {
         a.ldx(W, R5, from, off);
         a.stx(W, R2, to, R5);
     }
     // Out of another host's interface, or delivered here.
     let local = a.label();
-    a.ldx(W, R1, R7, 40);
+    a.ldx(W, R1, R7, off!(ifindex));
     a.jeqi(R1, 0, local);
     a.movi(R2, 0); // no next hop given: the kernel looks it up
     a.movi(R3, 0);

@@ -1042,16 +1042,13 @@ impl State {
         from: SocketAddr,
         now: Instant,
     ) {
-        // Sender reports count what the kernel forwarded too.
-        self.fold(0, now, false);
-        self.fold(1, now, false);
         let stats = self.stats.leg(leg_of(i));
         if rtcp::parse(pkt).is_err() {
             bump(&stats.malformed, 1);
             return;
         }
         bump(&stats.rx_rtcp, 1);
-        let (l, t) = pair(&mut self.legs, i);
+        let l = &mut self.legs[i];
         l.last_rx = now;
         l.timed_out = false;
         if muxed {
@@ -1065,6 +1062,11 @@ impl State {
         if !self.bridged || i == 2 || self.tap.mixes_to(1 - i) {
             return;
         }
+        // A sender report from leg i is rewritten with the counts of what
+        // we send the other leg: leg i's stream, which the kernel may be
+        // forwarding.
+        self.fold(i, now, false);
+        let (l, t) = pair(&mut self.legs, i);
         let mut map = Mapper {
             to_receiver_ssrc: t.out.ssrc(),
             reporter_rx_ssrc: l.out.ssrc(),
