@@ -278,6 +278,18 @@ fn pair(legs: &mut [LegState; 3], i: usize) -> (&mut LegState, &mut LegState) {
     }
 }
 
+/// Copies a leg's receive statistics into its shared counters (`rate`: the
+/// leg's RTP clock, for jitter in microseconds).
+fn publish_recv(stats: &crate::stats::LegStats, recv: &RecvStats, rate: u64) {
+    set(&stats.lost, recv.lost());
+    set(&stats.out_of_order, recv.out_of_order());
+    set(&stats.duplicates, recv.duplicates());
+    set(
+        &stats.jitter_us,
+        recv.jitter() as u64 * 1_000_000 / rate.max(1),
+    );
+}
+
 fn send(sock: &UdpSocket, buf: &[u8], to: SocketAddr, stats: &crate::stats::LegStats, rtp: bool) {
     match sock.try_send_to(buf, to) {
         Ok(_) => {
@@ -825,13 +837,7 @@ impl State {
             l.recv.on_packet(ssrc, seq, ts, arrival);
         }
         l.in_ssrc = Some(ssrc);
-        set(&stats.lost, l.recv.lost());
-        set(&stats.out_of_order, l.recv.out_of_order());
-        set(&stats.duplicates, l.recv.duplicates());
-        set(
-            &stats.jitter_us,
-            l.recv.jitter() as u64 * 1_000_000 / rate.max(1),
-        );
+        publish_recv(stats, &l.recv, rate);
 
         let leg = leg_of(i);
         if is_te {
@@ -1009,12 +1015,7 @@ impl State {
             e.last_seq as u16,
             (e.have_prev != 0).then_some(e.jitter16),
         );
-        set(&stats.lost, l.recv.lost());
-        let rate = l.codec.clock_rate() as u64;
-        set(
-            &stats.jitter_us,
-            l.recv.jitter() as u64 * 1_000_000 / rate.max(1),
-        );
+        publish_recv(stats, &l.recv, l.codec.clock_rate() as u64);
         let seq = (e.last_seq as u16).wrapping_add(e.seq_delta as u16);
         let ts = e.last_ts.wrapping_add(e.ts_delta);
         t.out.absorb(
