@@ -508,21 +508,21 @@ impl Router {
             for m in listed.iter_mut().filter(|m| m.bucket == m.pool) {
                 view.proficiency = m.proficiency;
                 view.last_offered_here = m.last_offer;
-                if let Some(st) = m.keeps_alone {
-                    // Linear, round-robin: the check reads nothing of the
-                    // set, so an entry that stays does not touch the bucket.
-                    let memory = QueueMemory::default();
-                    if m.listed
-                        .is_some_and(|old| st.selector().keeps(&old, &view, &memory))
-                    {
-                        continue;
-                    }
+                // Linear, round-robin: the check reads nothing of the set,
+                // so it is answered without touching the bucket (once).
+                let kept_alone = m.keeps_alone.map(|st| {
+                    m.listed.is_some_and(|old| {
+                        st.selector().keeps(&old, &view, &QueueMemory::default())
+                    })
+                });
+                if kept_alone == Some(true) {
+                    continue;
                 }
                 let bucket = &mut buckets[m.bucket as usize];
                 let per_member = bucket.free.per_member();
                 if let Some(old) = m.listed {
                     // Still in the per-member set from before its busy spell.
-                    if bucket.selector.keeps(&old, &view, &bucket.memory) {
+                    if kept_alone.is_none() && bucket.selector.keeps(&old, &view, &bucket.memory) {
                         continue;
                     }
                     bucket.free.remove(&old);
