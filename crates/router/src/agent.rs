@@ -56,7 +56,7 @@ pub(crate) struct Membership {
     pub listed: Option<FreeKey>,
     /// The pool's strategy when its `keeps` reads only the entry and the
     /// agent ([`crate::strategy::SelectAgent::keeps_alone`]: linear,
-    /// round-robin), so that listing checks `listed` without reading the
+    /// round-robin, random, weighted-random), so that listing checks `listed` without reading the
     /// pool's bucket.
     pub keeps_alone: Option<Strategy>,
 }

@@ -246,3 +246,46 @@ fn explicit_membership_limits_queues() {
     s.enqueue(2, "other", 0);
     assert_eq!(s.offers(), vec![(2, "a".to_string())]);
 }
+
+/// Random stays uniform inside a worse tier after many picks in a better
+/// one: each tier has its own race clock, so the picks of tier 0 never pass
+/// the keys of tier-1 agents. With one clock for the set they did, and a
+/// tier-1 agent back from a pause then always lost to one that had stayed
+/// free (its fresh key was drawn from the advanced clock).
+#[test]
+fn random_stays_uniform_in_a_worse_tier() {
+    let trials = 300;
+    let mut back_first = 0;
+    for trial in 0..trials {
+        let name = format!("q{trial}");
+        let mut agents = vec![
+            agent("first", &[("en", 1)]),
+            agent("stayed", &[("en", 1)]),
+            agent("back", &[("en", 1)]),
+        ];
+        for (a, tier) in agents.iter_mut().zip([0, 1, 1]) {
+            a.queues = [(name.clone(), tier)].into();
+        }
+        let queues = vec![queue(&name, &[("en", 1)], Strategy::Random)];
+        let mut s = Sim::with_all_logged_in(RouterConfig { agents, queues });
+        s.r.agent_pause("back", None, s.now).unwrap();
+        for call in 0..20 {
+            s.enqueue(call, &name, 0);
+            let (_, a) = s.answer_next();
+            assert_eq!(a, "first", "tier 0 first");
+            s.advance(secs(1));
+            s.end(call, &a);
+            s.drain();
+        }
+        s.r.agent_unpause("back", s.now).unwrap();
+        s.r.agent_pause("first", None, s.now).unwrap();
+        s.drain();
+        s.enqueue(100, &name, 0);
+        let (_, a) = s.answer_next();
+        back_first += usize::from(a == "back");
+    }
+    assert!(
+        (105..195).contains(&back_first),
+        "the agent back from a pause was picked first {back_first} times of {trials}, expected ~150"
+    );
+}

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 
 use crate::agent::AgentState;
 use crate::call::CallState;
+use crate::strategy::Strategy;
 
 use super::Router;
 
@@ -93,6 +94,18 @@ impl Router {
                     if m.and_then(|m| m.listed) != Some(*k) {
                         return Err(format!(
                             "bucket {b}: entry {k:?} of agent {} is not its listed one",
+                            ag.id
+                        ));
+                    }
+                    // A race key in the set is ahead of its tier's clock (what
+                    // lets an agent keep it without reading the set).
+                    let random = matches!(
+                        self.queues[bk.queue as usize].cfg.strategy,
+                        Strategy::Random | Strategy::WeightedRandom
+                    );
+                    if random && f64::from_bits(k.primary) < bk.memory.virtual_time(k.tier) {
+                        return Err(format!(
+                            "bucket {b}: race key {k:?} of agent {} behind its tier's clock",
                             ag.id
                         ));
                     }

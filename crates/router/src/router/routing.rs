@@ -500,6 +500,7 @@ impl Router {
                 calls_answered: ag.calls_answered,
                 talk_ns: ag.talk_ns,
                 proficiency: 0,
+                tier: 0,
                 last_offered_here: 0,
                 listed_at: now,
             };
@@ -507,8 +508,9 @@ impl Router {
             let mut sweeps = SWEEPS_PER_LISTING;
             for m in listed.iter_mut().filter(|m| m.bucket == m.pool) {
                 view.proficiency = m.proficiency;
+                view.tier = m.tier;
                 view.last_offered_here = m.last_offer;
-                // Linear, round-robin: the check reads nothing of the set,
+                // Linear, round-robin, random ones: the check reads nothing of the set,
                 // so it is answered without touching the bucket (once).
                 let kept_alone = m.keeps_alone.map(|st| {
                     m.listed.is_some_and(|old| {

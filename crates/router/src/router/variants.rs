@@ -153,6 +153,7 @@ impl Router {
                         calls_answered: ag.calls_answered,
                         talk_ns: ag.talk_ns,
                         proficiency,
+                        tier,
                         last_offered_here: 0,
                         listed_at: now,
                     };

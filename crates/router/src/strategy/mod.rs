@@ -170,6 +170,8 @@ pub struct AgentView<'a> {
     pub talk_ns: u64,
     /// Sum of the agent's levels in the skills this bucket requires.
     pub proficiency: u32,
+    /// The agent's tier (penalty) in this bucket.
+    pub tier: u32,
     /// Offer sequence number of this queue's last offer to the agent (0: never).
     pub last_offered_here: u64,
     /// Now: when the agent is (re)listed as free.
@@ -217,10 +219,35 @@ pub enum FreeShape {
 /// queue's bucket, or the pool it shares).
 #[derive(Debug, Clone, Default)]
 pub struct QueueMemory {
-    /// Virtual clock of the random strategies' exponential race: the key of
-    /// the last agent picked from this free set. Per set, not per queue, so
-    /// a relaxation step's keys are not overtaken by picks elsewhere.
-    pub virtual_time: f64,
+    /// Virtual clocks of the random strategies' exponential race, one per
+    /// tier, sorted by tier: the key of the last agent picked from that tier
+    /// of this free set. Per set, not per queue, so a relaxation step's keys
+    /// are not overtaken by picks elsewhere; per tier, so that picks in one
+    /// tier never pass keys waiting in another (see [`Random`]).
+    virtual_times: Vec<(u32, f64)>,
+}
+
+impl QueueMemory {
+    /// The race clock of `tier` (0 before its first pick).
+    pub fn virtual_time(&self, tier: u32) -> f64 {
+        match self.virtual_times.binary_search_by_key(&tier, |&(t, _)| t) {
+            Ok(i) => self.virtual_times[i].1,
+            Err(_) => 0.0,
+        }
+    }
+
+    /// Moves the race clock of `tier` forward to `t` (never back).
+    pub fn advance(&mut self, tier: u32, t: f64) {
+        match self.virtual_times.binary_search_by_key(&tier, |&(t, _)| t) {
+            Ok(i) => {
+                let v = &mut self.virtual_times[i].1;
+                if t > *v {
+                    *v = t;
+                }
+            }
+            Err(i) => self.virtual_times.insert(i, (tier, t)),
+        }
+    }
 }
 
 /// A way of choosing among free agents.
@@ -244,7 +271,7 @@ pub trait SelectAgent: fmt::Debug + Send + Sync {
     }
 
     /// Whether [`SelectAgent::keeps`] reads only the entry and the agent,
-    /// never `memory` (linear, round-robin): then an agent becoming free
+    /// never `memory` (linear, round-robin, the random ones): then an agent becoming free
     /// checks its entry without touching the free set's bucket.
     fn keeps_alone(&self) -> bool {
         false

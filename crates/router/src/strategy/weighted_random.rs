@@ -24,12 +24,16 @@ impl SelectAgent for WeightedRandom {
         false
     }
 
-    fn keeps(&self, old: &FreeKey, _a: &AgentView<'_>, memory: &QueueMemory) -> bool {
-        race_key_alive(old, memory)
+    fn keeps_alone(&self) -> bool {
+        true
+    }
+
+    fn keeps(&self, old: &FreeKey, _a: &AgentView<'_>, _memory: &QueueMemory) -> bool {
+        race_key_alive(old)
     }
 
     fn key(&self, a: &AgentView<'_>, memory: &QueueMemory, rng: &mut Rng) -> (u64, u64) {
-        race_key(memory, a.weight, rng)
+        race_key(memory, a.tier, a.weight, rng)
     }
 
     fn offered(&self, memory: &mut QueueMemory, picked: Option<&FreeKey>, _order: u32) {
