@@ -481,7 +481,8 @@ fn bench(c: &mut Criterion) {
 
 /// `ROUTER_BENCH_ONLY=<scenario>[-default]` runs one scenario of the
 /// 10k-agent world and exits (for callgrind and quick A/B runs):
-/// `listed` (agent free, nobody waiting), `arrive` (call arrives, agents
+/// `listed` (agent free, nobody waiting), `listed-anatomy` (the same, with
+/// what the slowest listings did; `--features anatomy`), `arrive` (call arrives, agents
 /// free), `offer` (agent free, 100k waiting), `waits` (call arrives, none
 /// free); `-default` for longest-idle everywhere. `ROUTER_BENCH_N` sets
 /// the number of timed decisions (default 200,000).
@@ -498,6 +499,10 @@ fn quick(only: &str, n: usize) {
             percentiles(&format!("agent-free/idle ({label})"), n, || {
                 w.idle_free_step()
             });
+        }
+        "listed-anatomy" => {
+            let mut w = World::idle(10_000, mixed);
+            anatomy(&mut w, n);
         }
         "arrive" => {
             let mut w = World::idle(10_000, mixed);
@@ -516,6 +521,62 @@ fn quick(only: &str, n: usize) {
             });
         }
         other => eprintln!("ROUTER_BENCH_ONLY: unknown scenario {other}"),
+    }
+}
+
+/// Listings (agent free, nobody waiting) grouped by time, with what each
+/// group's listings did on average: which steps make the slowest ones slow.
+/// Needs `--features anatomy` (the counts are compiled out otherwise).
+/// One listing's time (ns) and step counts.
+type Row = (u64, Vec<u64>);
+
+fn anatomy(w: &mut World, n: usize) {
+    use router::anatomy::{counts, Step};
+    if counts().is_none() {
+        eprintln!("listed-anatomy: build with `--features anatomy`");
+        return;
+    }
+    for _ in 0..n / 10 {
+        w.idle_free_step(); // warm up
+    }
+    let mut rows: Vec<Row> = Vec::with_capacity(n);
+    for _ in 0..n {
+        let before = counts().unwrap_or_default();
+        let dt = w.idle_free_step().as_nanos() as u64;
+        let after = counts().unwrap_or_default();
+        if dt > 0 {
+            rows.push((dt, after.iter().zip(before).map(|(a, b)| a - b).collect()));
+        }
+    }
+    rows.sort_by_key(|r| r.0);
+    let m = rows.len();
+    let groups = [
+        ("all", &rows[..]),
+        ("p40-p60", &rows[m * 4 / 10..m * 6 / 10]),
+        ("p98-p99", &rows[m * 98 / 100..m * 99 / 100]),
+        ("slowest 1%", &rows[m * 99 / 100..]),
+    ];
+    let mean = |rs: &[Row], f: &dyn Fn(&Row) -> u64| {
+        rs.iter().map(f).sum::<u64>() as f64 / rs.len().max(1) as f64
+    };
+    println!(
+        "| per listing ({m} listings) | {} |",
+        groups.map(|g| g.0).join(" | ")
+    );
+    println!("|---|{}", "---|".repeat(groups.len()));
+    println!(
+        "| mean time | {} |",
+        groups
+            .map(|(_, rs)| format!("{:.0} ns", mean(rs, &|r| r.0)))
+            .join(" | ")
+    );
+    for (i, step) in Step::ALL.iter().enumerate() {
+        println!(
+            "| {step:?} | {} |",
+            groups
+                .map(|(_, rs)| format!("{:.2}", mean(rs, &|r| r.1[i])))
+                .join(" | ")
+        );
     }
 }
 

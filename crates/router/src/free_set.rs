@@ -291,6 +291,7 @@ impl Levels {
     /// line, so that the usual push stays small enough to inline.
     #[inline(never)]
     fn push_level(&mut self, level: Level, k: FreeKey, sp: &mut Spares) {
+        crate::anatomy::count(crate::anatomy::Step::OtherLevel);
         if self.last.is_empty() {
             // The set was empty.
             if self.last.tail.capacity() < BLOCK {
@@ -313,6 +314,7 @@ impl Levels {
         let i = match self.keys.binary_search(&level) {
             Ok(i) => i,
             Err(i) => {
+                crate::anatomy::count(crate::anatomy::Step::NewMiddleLevel);
                 self.keys.insert(i, level);
                 self.lists.insert(i, sp.list());
                 if let Some(s) = self.sweep.as_mut().filter(|s| **s as usize >= i) {
@@ -339,6 +341,7 @@ impl Levels {
     /// is replaced by the one below it, if any).
     fn remove_level(&mut self, i: usize, sp: &mut Spares) {
         if i < self.lists.len() {
+            crate::anatomy::count(crate::anatomy::Step::LevelRemoved);
             self.keys.remove(i);
             if let Some(list) = self.lists.remove(i) {
                 sp.put_list(list);
@@ -530,6 +533,7 @@ impl Blocks {
     #[cold]
     #[inline(never)]
     fn new_tail(&mut self, sp: &mut Spares) {
+        crate::anatomy::count(crate::anatomy::Step::NewTail);
         let fresh = sp.block();
         let full = std::mem::replace(&mut self.tail, fresh);
         self.blocks.push_back(full);
@@ -539,6 +543,7 @@ impl Blocks {
     #[cold]
     #[inline(never)]
     fn insert(&mut self, k: FreeKey, sp: &mut Spares) {
+        crate::anatomy::count(crate::anatomy::Step::InPlace);
         // An older key: into the first block whose back is not smaller.
         let i = self
             .blocks

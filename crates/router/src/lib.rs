@@ -62,6 +62,7 @@
 #![deny(clippy::disallowed_methods)]
 
 mod agent;
+pub mod anatomy;
 mod call;
 pub mod config;
 mod error;

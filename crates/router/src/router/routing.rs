@@ -512,12 +512,14 @@ impl Router {
                 view.last_offered_here = m.last_offer;
                 // Linear, round-robin, random ones: the check reads nothing of the set,
                 // so it is answered without touching the bucket (once).
+                crate::anatomy::count(crate::anatomy::Step::Pool);
                 let kept_alone = m.keeps_alone.map(|st| {
                     m.listed.is_some_and(|old| {
                         st.selector().keeps(&old, &view, &QueueMemory::default())
                     })
                 });
                 if kept_alone == Some(true) {
+                    crate::anatomy::count(crate::anatomy::Step::KeptAlone);
                     continue;
                 }
                 let bucket = &mut buckets[m.bucket as usize];
@@ -528,6 +530,7 @@ impl Router {
                         continue;
                     }
                     bucket.free.remove(&old);
+                    crate::anatomy::count(crate::anatomy::Step::Replaced);
                     m.listed = None;
                 }
                 let (primary, secondary) =
@@ -551,6 +554,7 @@ impl Router {
                             .free
                             .sweep_step(limit, spares, |k| live[k.agent as usize] == k.gen)
                     {
+                        crate::anatomy::count(crate::anatomy::Step::Sweep);
                         sweeps = sweeps.saturating_sub(1);
                     }
                 }
