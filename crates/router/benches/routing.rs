@@ -55,6 +55,15 @@ impl Lcg {
     }
 }
 
+/// `ROUTER_BENCH_WITHOUT=fewest-calls,best-skill` leaves strategies out of
+/// the mixed world (to see what one of them costs).
+fn without(s: Strategy) -> bool {
+    std::env::var("ROUTER_BENCH_WITHOUT")
+        .unwrap_or_default()
+        .split(',')
+        .any(|name| name.trim() == s.as_str())
+}
+
 fn skill(i: usize) -> String {
     format!("s{i}")
 }
@@ -64,6 +73,7 @@ fn config(agents: usize, mixed: bool) -> RouterConfig {
     let strategies: Vec<Strategy> = Strategy::ALL
         .into_iter()
         .filter(|s| *s != Strategy::RingAll)
+        .filter(|s| !without(*s))
         .collect();
     let agents = (0..agents)
         .map(|i| {
@@ -485,7 +495,8 @@ fn bench(c: &mut Criterion) {
 /// what the slowest listings did; `--features anatomy`), `arrive` (call arrives, agents
 /// free), `offer` (agent free, 100k waiting), `waits` (call arrives, none
 /// free); `-default` for longest-idle everywhere. `ROUTER_BENCH_N` sets
-/// the number of timed decisions (default 200,000).
+/// the number of timed decisions (default 200,000); `ROUTER_BENCH_WITHOUT`
+/// leaves strategies out of the mixed world.
 fn quick(only: &str, n: usize) {
     let n = std::env::var("ROUTER_BENCH_N")
         .ok()
