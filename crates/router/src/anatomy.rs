@@ -11,12 +11,13 @@ pub enum Step {
     KeptAlone,
     /// A per-member entry was replaced (removed, inserted again).
     Replaced,
-    /// A per-listing entry went to another level than the last.
-    OtherLevel,
-    /// A level was created below the last one.
-    NewMiddleLevel,
-    /// A level below the last one emptied and was removed.
-    LevelRemoved,
+    /// An entry went into a set ordered by level first (fewest-calls,
+    /// best-skill).
+    LevelPush,
+    /// Such a set made a list for a level that had none.
+    NewLevel,
+    /// Such a set's level list emptied and went.
+    LevelEmptied,
     /// A stale-entry sweep step ran.
     Sweep,
     /// A list's tail filled and a spare block became the tail.
@@ -31,9 +32,9 @@ impl Step {
         Step::Pool,
         Step::KeptAlone,
         Step::Replaced,
-        Step::OtherLevel,
-        Step::NewMiddleLevel,
-        Step::LevelRemoved,
+        Step::LevelPush,
+        Step::NewLevel,
+        Step::LevelEmptied,
         Step::Sweep,
         Step::NewTail,
         Step::InPlace,

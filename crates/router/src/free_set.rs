@@ -6,9 +6,10 @@
 //! - **one entry per listing** ([`Blocks`]), for keys that change at every
 //!   listing and mostly grow (longest-idle, ring-all, least-recent,
 //!   fewest-calls, least-talk-time, best-skill): a sorted list of small
-//!   blocks per tier, or per tier and `primary` key where that keeps
-//!   listings at the back (fewest-calls: per call count; best-skill: per
-//!   proficiency). Listing appends to the last block (a key smaller than the
+//!   blocks per tier ([`Levels`]), or per tier and `primary` key where that
+//!   keeps listings at the back (fewest-calls: per call count; best-skill:
+//!   per proficiency), found by index in a ring of levels per tier
+//!   ([`Ladder`]). Listing appends to the last block (a key smaller than the
 //!   back, after an unpause say, is inserted in place: a binary search
 //!   over blocks and a shift inside one block), taking pops the front
 //!   block: O(1) for the usual case, O(log n + B) otherwise. An agent
@@ -98,6 +99,8 @@ impl Spares {
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum FreeSet {
     PerListing(Levels),
+    /// One entry per listing, by level (fewest-calls, best-skill).
+    ByLevel(Ladder),
     /// One entry per member at most; `gen` is always 0.
     PerMember(BTreeSet<FreeKey>),
 }
@@ -105,7 +108,8 @@ pub(crate) enum FreeSet {
 impl FreeSet {
     pub fn new(shape: FreeShape) -> Self {
         match shape {
-            FreeShape::PerListing { by_primary } => FreeSet::PerListing(Levels::new(by_primary)),
+            FreeShape::PerListing { by_primary: true } => FreeSet::ByLevel(Ladder::default()),
+            FreeShape::PerListing { by_primary: false } => FreeSet::PerListing(Levels::new(false)),
             FreeShape::PerMember => FreeSet::PerMember(BTreeSet::new()),
         }
     }
@@ -130,13 +134,31 @@ impl FreeSet {
                 s.insert(k);
             }
             FreeSet::PerListing(b) => b.push(k, sp),
+            FreeSet::ByLevel(l) if l.fits(&k) => l.push(k, sp),
+            FreeSet::ByLevel(_) => self.spread(k, sp),
         }
+    }
+
+    /// A level too far from the others for a ladder's index (a strategy
+    /// with sparse levels): the set becomes sorted lists of levels, once.
+    #[cold]
+    #[inline(never)]
+    fn spread(&mut self, k: FreeKey, sp: &mut Spares) {
+        let mut levels = Levels::new(true);
+        if let FreeSet::ByLevel(l) = self {
+            for e in l.entries() {
+                levels.push(*e, sp);
+            }
+        }
+        levels.push(k, sp);
+        *self = FreeSet::PerListing(levels);
     }
 
     pub fn peek(&self) -> Option<FreeKey> {
         match self {
             FreeSet::PerMember(s) => s.first().copied(),
             FreeSet::PerListing(b) => b.peek(),
+            FreeSet::ByLevel(l) => l.peek(),
         }
     }
 
@@ -144,6 +166,7 @@ impl FreeSet {
         match self {
             FreeSet::PerMember(s) => s.pop_first(),
             FreeSet::PerListing(b) => b.pop(sp),
+            FreeSet::ByLevel(l) => l.pop(sp),
         }
     }
 
@@ -152,6 +175,7 @@ impl FreeSet {
         match self {
             FreeSet::PerMember(s) => s.len(),
             FreeSet::PerListing(b) => b.len,
+            FreeSet::ByLevel(l) => l.len,
         }
     }
 
@@ -161,6 +185,7 @@ impl FreeSet {
         match self {
             FreeSet::PerMember(s) => s.len(),
             FreeSet::PerListing(b) => b.len,
+            FreeSet::ByLevel(l) => l.len,
         }
     }
 
@@ -176,20 +201,28 @@ impl FreeSet {
         sp: &mut Spares,
         keep: impl FnMut(&FreeKey) -> bool,
     ) -> bool {
-        if let FreeSet::PerListing(b) = self {
+        match self {
             // The usual case, inline: no sweep under way, none to start.
-            if b.sweep.is_some() || b.len > limit {
+            FreeSet::PerListing(b) if b.sweep.is_some() || b.len > limit => {
                 b.sweep_step(limit, sp, keep);
-                return true;
+                true
             }
+            FreeSet::ByLevel(l) if l.sweep.is_some() || l.len > limit => {
+                l.sweep_step(limit, sp, keep);
+                true
+            }
+            _ => false,
         }
-        false
     }
 
     /// Whether a sweep is under way.
     #[cfg(test)]
     pub fn sweeping(&self) -> bool {
-        matches!(self, FreeSet::PerListing(b) if b.sweep.is_some())
+        match self {
+            FreeSet::PerListing(b) => b.sweep.is_some(),
+            FreeSet::ByLevel(l) => l.sweep.is_some(),
+            FreeSet::PerMember(_) => false,
+        }
     }
 
     #[cfg(test)]
@@ -208,6 +241,17 @@ impl FreeSet {
                     b.sweep_step(0, &mut sp, &mut keep);
                 }
             }
+            FreeSet::ByLevel(l) => {
+                l.sweep = None;
+                for b in &mut l.slab {
+                    b.sweep = None;
+                }
+                let mut sp = Spares::default();
+                l.sweep_step(0, &mut sp, &mut keep);
+                while l.sweep.is_some() {
+                    l.sweep_step(0, &mut sp, &mut keep);
+                }
+            }
         }
     }
 
@@ -217,6 +261,7 @@ impl FreeSet {
         match self {
             FreeSet::PerMember(_) => Ok(()),
             FreeSet::PerListing(b) => b.check(),
+            FreeSet::ByLevel(l) => l.check(),
         }
     }
 
@@ -225,6 +270,7 @@ impl FreeSet {
         match self {
             FreeSet::PerMember(s) => s.iter().copied().collect(),
             FreeSet::PerListing(b) => b.entries().copied().collect(),
+            FreeSet::ByLevel(l) => l.entries().copied().collect(),
         }
     }
 }
@@ -291,7 +337,6 @@ impl Levels {
     /// line, so that the usual push stays small enough to inline.
     #[inline(never)]
     fn push_level(&mut self, level: Level, k: FreeKey, sp: &mut Spares) {
-        crate::anatomy::count(crate::anatomy::Step::OtherLevel);
         if self.last.is_empty() {
             // The set was empty.
             if self.last.tail.capacity() < BLOCK {
@@ -314,7 +359,6 @@ impl Levels {
         let i = match self.keys.binary_search(&level) {
             Ok(i) => i,
             Err(i) => {
-                crate::anatomy::count(crate::anatomy::Step::NewMiddleLevel);
                 self.keys.insert(i, level);
                 self.lists.insert(i, sp.list());
                 if let Some(s) = self.sweep.as_mut().filter(|s| **s as usize >= i) {
@@ -341,7 +385,6 @@ impl Levels {
     /// is replaced by the one below it, if any).
     fn remove_level(&mut self, i: usize, sp: &mut Spares) {
         if i < self.lists.len() {
-            crate::anatomy::count(crate::anatomy::Step::LevelRemoved);
             self.keys.remove(i);
             if let Some(list) = self.lists.remove(i) {
                 sp.put_list(list);
@@ -431,6 +474,262 @@ impl Levels {
                 return Err("an empty level".into());
             }
             if list.entries().any(|k| self.level_of(k) != *level) {
+                return Err(format!("an entry outside its level {level:?}"));
+            }
+            total += list.entries().count();
+        }
+        if total != self.len {
+            return Err(format!("len {} but {total} entries", self.len));
+        }
+        Ok(())
+    }
+}
+
+/// A slab slot holding no list.
+const NO_LIST: u32 = u32::MAX;
+
+/// Per-listing entries of a strategy that orders by a level first
+/// (fewest-calls: the call count; best-skill: the proficiency): one list
+/// per tier and level, found by index. Each tier has a ring of slots, one
+/// per level from its lowest to its highest, holding the slab slot of that
+/// level's list, or [`NO_LIST`] for a level without entries. A push reads
+/// the ring (four bytes a level, a few lines a set, warm), then the list's
+/// header and its tail; no search, and creating or emptying a level in
+/// the middle moves nothing. Levels are integers close together (call
+/// counts since login, proficiency sums), so a ring spans at most the
+/// spread of its entries' levels: four bytes for each level in between.
+///
+/// It replaced a sorted vector of levels with their lists (`Levels`), which
+/// late in a bench run held a hundred levels and more per fewest-calls set:
+/// finding a level read several cold lines, and creating or removing one in
+/// the middle moved kilobytes of list headers.
+#[derive(Debug, Default)]
+pub(crate) struct Ladder {
+    len: usize,
+    /// One per tier with entries, by tier.
+    rungs: Vec<Rung>,
+    /// Lists, by slot; `vacant` slots hold an empty list without heap.
+    slab: Vec<Blocks>,
+    vacant: Vec<u32>,
+    /// The level being swept, or the next one to sweep, while a sweep runs.
+    sweep: Option<Level>,
+}
+
+#[derive(Debug)]
+struct Rung {
+    tier: u32,
+    /// The level of `slots[0]`.
+    base: u64,
+    /// Slab slot of each level from `base` on; the first and the last are
+    /// lists (never [`NO_LIST`]), and every list is non-empty.
+    slots: VecDeque<u32>,
+}
+
+/// The most levels a ladder's rung spans (16 KiB of slots); a level
+/// farther from a rung's others turns the set into sorted lists of levels
+/// ([`FreeSet::spread`]). Call counts since login and proficiency sums stay
+/// well within it.
+const MAX_SPAN: u64 = 1 << 12;
+
+impl Ladder {
+    /// Whether `k`'s level is within [`MAX_SPAN`] of its rung's others.
+    #[inline]
+    fn fits(&self, k: &FreeKey) -> bool {
+        match self.rungs.iter().find(|r| r.tier == k.tier) {
+            Some(r) => {
+                let top = r.base + r.slots.len() as u64;
+                k.primary.max(top) - k.primary.min(r.base) < MAX_SPAN
+            }
+            None => true,
+        }
+    }
+
+    #[inline]
+    fn push(&mut self, k: FreeKey, sp: &mut Spares) {
+        let r = match self.rungs.iter().position(|r| r.tier >= k.tier) {
+            Some(r) if self.rungs[r].tier == k.tier => r,
+            at => {
+                let r = at.unwrap_or(self.rungs.len());
+                self.rungs.insert(
+                    r,
+                    Rung {
+                        tier: k.tier,
+                        base: k.primary,
+                        slots: VecDeque::new(),
+                    },
+                );
+                r
+            }
+        };
+        let rung = &mut self.rungs[r];
+        let i = if rung.slots.is_empty() {
+            rung.base = k.primary;
+            rung.slots.push_back(NO_LIST);
+            0
+        } else if k.primary < rung.base {
+            for _ in k.primary..rung.base {
+                rung.slots.push_front(NO_LIST);
+            }
+            rung.base = k.primary;
+            0
+        } else {
+            let i = (k.primary - rung.base) as usize;
+            while rung.slots.len() <= i {
+                rung.slots.push_back(NO_LIST);
+            }
+            i
+        };
+        crate::anatomy::count(crate::anatomy::Step::LevelPush);
+        let mut slot = self.rungs[r].slots[i];
+        if slot == NO_LIST {
+            crate::anatomy::count(crate::anatomy::Step::NewLevel);
+            let list = sp.list();
+            slot = match self.vacant.pop() {
+                Some(s) => {
+                    self.slab[s as usize] = list;
+                    s
+                }
+                None => {
+                    self.slab.push(list);
+                    (self.slab.len() - 1) as u32
+                }
+            };
+            self.rungs[r].slots[i] = slot;
+        }
+        self.slab[slot as usize].push(k, sp);
+        self.len += 1;
+    }
+
+    fn peek(&self) -> Option<FreeKey> {
+        let slot = *self.rungs.first()?.slots.front()?;
+        self.slab[slot as usize].peek()
+    }
+
+    fn pop(&mut self, sp: &mut Spares) -> Option<FreeKey> {
+        let slot = *self.rungs.first()?.slots.front()?;
+        let k = self.slab[slot as usize].pop(sp);
+        self.len -= 1;
+        if self.slab[slot as usize].is_empty() {
+            self.emptied(0, 0, sp);
+        }
+        k
+    }
+
+    /// Level `i` of rung `r` emptied: its list goes back to the spares,
+    /// and the rung is trimmed to its first and last lists (or goes).
+    fn emptied(&mut self, r: usize, i: usize, sp: &mut Spares) {
+        crate::anatomy::count(crate::anatomy::Step::LevelEmptied);
+        let rung = &mut self.rungs[r];
+        let slot = std::mem::replace(&mut rung.slots[i], NO_LIST);
+        while rung.slots.front() == Some(&NO_LIST) {
+            rung.slots.pop_front();
+            rung.base += 1;
+        }
+        while rung.slots.back() == Some(&NO_LIST) {
+            rung.slots.pop_back();
+        }
+        if rung.slots.is_empty() {
+            self.rungs.remove(r);
+        }
+        self.vacant.push(slot);
+        let list = std::mem::replace(&mut self.slab[slot as usize], Blocks::new(VecDeque::new()));
+        sp.put_list(list);
+    }
+
+    /// The first level at or after `from` that has a list: (rung, index).
+    fn level_from(&self, from: Level) -> Option<(usize, usize)> {
+        for (r, rung) in self.rungs.iter().enumerate() {
+            if rung.tier < from.0 {
+                continue;
+            }
+            let start = if rung.tier == from.0 {
+                from.1.saturating_sub(rung.base) as usize
+            } else {
+                0
+            };
+            if let Some(i) = (start..rung.slots.len()).find(|&i| rung.slots[i] != NO_LIST) {
+                return Some((r, i));
+            }
+        }
+        None
+    }
+
+    /// One step of the sweep: one block of one level's list (a level's
+    /// list is swept block by block, then the next level's).
+    fn sweep_step(&mut self, limit: usize, sp: &mut Spares, keep: impl FnMut(&FreeKey) -> bool) {
+        let from = match self.sweep {
+            Some(level) => level,
+            None if self.len > limit => (0, 0),
+            None => return,
+        };
+        let Some((r, i)) = self.level_from(from) else {
+            self.sweep = None;
+            return;
+        };
+        let level = (self.rungs[r].tier, self.rungs[r].base + i as u64);
+        let b = &mut self.slab[self.rungs[r].slots[i] as usize];
+        if b.sweep.is_none() {
+            b.sweep = Some(0);
+        }
+        self.len -= b.sweep_step(sp, keep);
+        let (emptied, done) = (b.is_empty(), b.sweep.is_none());
+        self.sweep = Some(if emptied || done {
+            (level.0, level.1 + 1)
+        } else {
+            level
+        });
+        if emptied {
+            self.emptied(r, i, sp);
+        }
+    }
+
+    fn lists(&self) -> impl Iterator<Item = (Level, &Blocks)> {
+        self.rungs.iter().flat_map(move |rung| {
+            rung.slots
+                .iter()
+                .enumerate()
+                .filter(|(_, &s)| s != NO_LIST)
+                .map(move |(i, &s)| ((rung.tier, rung.base + i as u64), &self.slab[s as usize]))
+        })
+    }
+
+    fn entries(&self) -> impl Iterator<Item = &FreeKey> {
+        self.lists().flat_map(|(_, b)| b.entries())
+    }
+
+    /// Checks the representation (tests): rungs by tier, each with lists at
+    /// both ends; every list non-empty, in its level, in its own slot; slots
+    /// either a level's or vacant; lengths summed.
+    #[cfg(test)]
+    fn check(&self) -> Result<(), String> {
+        if self.rungs.windows(2).any(|w| w[0].tier >= w[1].tier) {
+            return Err("rungs not strictly by tier".into());
+        }
+        for rung in &self.rungs {
+            if rung.slots.front() == Some(&NO_LIST) || rung.slots.back() == Some(&NO_LIST) {
+                return Err("a rung not trimmed to its lists".into());
+            }
+            if rung.slots.is_empty() {
+                return Err("an empty rung".into());
+            }
+        }
+        let mut slots: Vec<u32> = self
+            .rungs
+            .iter()
+            .flat_map(|r| r.slots.iter().copied().filter(|&s| s != NO_LIST))
+            .chain(self.vacant.iter().copied())
+            .collect();
+        slots.sort_unstable();
+        if slots != (0..self.slab.len() as u32).collect::<Vec<_>>() {
+            return Err("slab slots not each either a level's or vacant".into());
+        }
+        let mut total = 0;
+        for (level, list) in self.lists() {
+            list.check()?;
+            if list.is_empty() {
+                return Err(format!("an empty list at level {level:?}"));
+            }
+            if list.entries().any(|k| (k.tier, k.primary) != level) {
                 return Err(format!("an entry outside its level {level:?}"));
             }
             total += list.entries().count();
@@ -726,6 +1025,24 @@ mod tests {
                 "{shape:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_level_far_from_the_others_turns_a_ladder_into_sorted_levels() {
+        let mut s = FreeSet::new(FreeShape::PerListing { by_primary: true });
+        let mut sp = Spares::default();
+        for (p, a) in [(5, 0), (3, 1), (5, 2), (9, 3)] {
+            s.push(k(0, p, a), &mut sp);
+        }
+        assert!(matches!(s, FreeSet::ByLevel(_)));
+        s.push(k(0, 1 << 40, 4), &mut sp);
+        s.push(k(1, 0, 5), &mut sp);
+        assert!(matches!(s, FreeSet::PerListing(_)), "spread out once");
+        assert_eq!(s.check(), Ok(()));
+        let order: Vec<u32> = std::iter::from_fn(|| s.pop(&mut sp))
+            .map(|k| k.agent)
+            .collect();
+        assert_eq!(order, [1, 0, 2, 3, 4, 5]);
     }
 
     #[test]
