@@ -125,6 +125,10 @@ struct World {
     rng: Lcg,
     queues: Vec<String>,
     talking: VecDeque<(CallKey, String)>,
+    /// Time spent in [`Router::housekeep`] between decisions (the engine's
+    /// idle time), and the decisions it followed.
+    housekeeping: Duration,
+    decisions: u64,
 }
 
 impl World {
@@ -140,6 +144,8 @@ impl World {
             rng: Lcg(7),
             queues: (0..QUEUES).map(|j| format!("queue{j}")).collect(),
             talking: VecDeque::new(),
+            housekeeping: Duration::ZERO,
+            decisions: 0,
         };
         for _ in 0..waiting + agents {
             w.enqueue_random();
@@ -168,6 +174,8 @@ impl World {
             rng: Lcg(7),
             queues: (0..QUEUES).map(|j| format!("queue{j}")).collect(),
             talking: VecDeque::new(),
+            housekeeping: Duration::ZERO,
+            decisions: 0,
         };
         for id in &ids {
             w.r.agent_login(id, w.now).unwrap();
@@ -205,6 +213,32 @@ impl World {
         self.now += Duration::from_micros(10);
     }
 
+    /// The engine's idle time after a decision: housekeeping until done
+    /// (timed apart from the decision).
+    fn idle_time(&mut self) {
+        let t = Instant::now();
+        while self.r.housekeep(64) {}
+        self.housekeeping += t.elapsed();
+        self.decisions += 1;
+    }
+
+    /// Mean housekeeping per decision, printed after a scenario's figures.
+    fn report_housekeeping(&mut self, decision_mean_ns: Option<f64>) {
+        if self.decisions == 0 {
+            return;
+        }
+        let per = self.housekeeping.as_nanos() as f64 / self.decisions as f64;
+        let with = decision_mean_ns.map_or(String::new(), |m| {
+            format!(", {:.0} decisions/s counting it", 1e9 / (m + per))
+        });
+        println!(
+            "{:<48} housekeeping (idle time): {per:.0} ns per decision{with}",
+            ""
+        );
+        self.housekeeping = Duration::ZERO;
+        self.decisions = 0;
+    }
+
     /// One timed agent-becomes-free step; the rest keeps the world steady.
     /// Returns the time and whether the agent was offered a caller (a
     /// routing decision) or found none (it joins its free sets).
@@ -229,6 +263,7 @@ impl World {
         }
         self.enqueue_random();
         self.answer_offers();
+        self.idle_time();
         (dt, decided)
     }
 
@@ -260,6 +295,7 @@ impl World {
                 while self.r.poll_event().is_some() {}
             }
         }
+        self.idle_time();
         dt
     }
 
@@ -275,6 +311,7 @@ impl World {
         let dt = t.elapsed();
         self.r.abandon(call, self.now);
         self.answer_offers();
+        self.idle_time();
         dt
     }
 
@@ -300,7 +337,9 @@ impl World {
         let t = Instant::now();
         self.r.call_ended(call, &agent, self.now);
         while self.r.poll_event().is_some() {}
-        t.elapsed()
+        let dt = t.elapsed();
+        self.idle_time();
+        dt
     }
 }
 
@@ -400,9 +439,10 @@ fn bench(c: &mut Criterion) {
     percentiles("call-arrives/free-agents (10k free)", n, || {
         idle.call_arrives_step()
     });
-    percentiles("agent-free/idle (nobody waiting)", n, || {
+    let f = percentiles("agent-free/idle (nobody waiting)", n, || {
         idle.idle_free_step()
     });
+    idle.report_housekeeping(f.map(|f| 1e9 / f.2));
 
     println!("--- same world, every queue longest-idle (the default strategy) ---");
     {
@@ -507,9 +547,10 @@ fn quick(only: &str, n: usize) {
     match only.trim_end_matches("-default") {
         "listed" => {
             let mut w = World::idle(10_000, mixed);
-            percentiles(&format!("agent-free/idle ({label})"), n, || {
+            let f = percentiles(&format!("agent-free/idle ({label})"), n, || {
                 w.idle_free_step()
             });
+            w.report_housekeeping(f.map(|f| 1e9 / f.2));
         }
         "listed-anatomy" => {
             let mut w = World::idle(10_000, mixed);
@@ -517,19 +558,22 @@ fn quick(only: &str, n: usize) {
         }
         "arrive" => {
             let mut w = World::idle(10_000, mixed);
-            percentiles(&format!("call-arrives/free-agents ({label})"), n, || {
+            let f = percentiles(&format!("call-arrives/free-agents ({label})"), n, || {
                 w.call_arrives_step()
             });
+            w.report_housekeeping(f.map(|f| 1e9 / f.2));
         }
         "offer" => {
             let mut w = World::loaded(10_000, 100_000, mixed);
             agent_free(&format!("agent-free/loaded ({label})"), n, &mut w);
+            w.report_housekeeping(None);
         }
         "waits" => {
             let mut w = World::loaded(10_000, 100_000, mixed);
-            percentiles(&format!("call-arrives/loaded ({label})"), n, || {
+            let f = percentiles(&format!("call-arrives/loaded ({label})"), n, || {
                 w.loaded_arrival_step()
             });
+            w.report_housekeeping(f.map(|f| 1e9 / f.2));
         }
         other => eprintln!("ROUTER_BENCH_ONLY: unknown scenario {other}"),
     }

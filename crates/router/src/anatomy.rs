@@ -18,7 +18,8 @@ pub enum Step {
     NewLevel,
     /// Such a set's level list emptied and went.
     LevelEmptied,
-    /// A stale-entry sweep step ran.
+    /// A stale-entry sweep step ran in the listing (its set had outgrown
+    /// twice its limit: housekeeping had not kept up).
     Sweep,
     /// A list's tail filled and a spare block became the tail.
     NewTail,

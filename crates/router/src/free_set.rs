@@ -32,7 +32,7 @@ use std::collections::{BTreeSet, VecDeque};
 use crate::strategy::{FreeKey, FreeShape};
 
 /// Entries per block: a shift inside one block stays within a few cache lines.
-const BLOCK: usize = 32;
+pub(crate) const BLOCK: usize = 32;
 /// Empty blocks the router keeps for reuse (32 KiB each: 64 MiB at most).
 const SPARE_BLOCKS: usize = 1 << 16;
 /// Empty level lists the router keeps for reuse.
@@ -216,7 +216,6 @@ impl FreeSet {
     }
 
     /// Whether a sweep is under way.
-    #[cfg(test)]
     pub fn sweeping(&self) -> bool {
         match self {
             FreeSet::PerListing(b) => b.sweep.is_some(),

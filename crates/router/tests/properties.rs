@@ -82,6 +82,7 @@ enum Op {
     Unpause(usize),
     Advance(u16),
     Reload(usize),
+    Housekeep(usize),
 }
 
 fn op() -> impl Gen<Value = Op> {
@@ -97,6 +98,7 @@ fn op() -> impl Gen<Value = Op> {
         2 => (0..5usize).prop_map(Op::Unpause),
         4 => (0..40u16).prop_map(Op::Advance),
         1 => (0..10usize).prop_map(Op::Reload),
+        1 => (0..4usize).prop_map(Op::Housekeep),
     ]
 }
 
@@ -231,6 +233,9 @@ fn run(strategies: [Strategy; 3], caps: [u32; 5], ops: Vec<Op>) -> Result<(), Te
                 let mut st = strategies;
                 st[k % 3] = Strategy::ALL[k];
                 s.r.reload(config(&st, &caps), s.now);
+            }
+            Op::Housekeep(budget) => {
+                s.r.housekeep(budget);
             }
         }
         let ev = s.drain();

@@ -201,6 +201,9 @@ pub async fn run(cfg: Config) -> anyhow_lite::Result<()> {
                 tracing::info!("SIGINT: stopping");
                 break;
             }
+            // Idle time (or a turn among ready inputs): the router's
+            // housekeeping, a bounded slice at a time.
+            _ = std::future::ready(()), if engine.housekeeping_pending() => engine.housekeep(),
         }
         flush(&mut engine, &sockets, &ipv4, &tcp, &capture).await;
         if engine.is_draining() && drain_deadline.is_none() {

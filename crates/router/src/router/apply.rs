@@ -171,6 +171,8 @@ impl Router {
         // strategy share one free set.
         self.buckets.clear();
         self.heads.clear();
+        self.untidy.clear();
+        self.tidying.clear();
         let mut explicit: HashMap<&str, Vec<(u32, u32)>> = HashMap::new();
         for (a, ag) in self.agents.iter().enumerate() {
             if !ag.removed {

@@ -100,6 +100,10 @@ pub struct Router {
     pub(crate) occupancy_reach: u64,
     /// Empty free-set blocks and lists, shared by every set.
     pub(crate) spares: Spares,
+    /// Free sets (pools) whose stale entries outgrew their limit, for
+    /// [`Router::housekeep`]; `tidying` has their bits set.
+    pub(crate) untidy: VecDeque<u32>,
+    pub(crate) tidying: Vec<u64>,
 }
 
 impl Router {
@@ -130,6 +134,8 @@ impl Router {
             live: Vec::new(),
             occupancy_reach: 0,
             spares: Spares::default(),
+            untidy: VecDeque::new(),
+            tidying: Vec::new(),
         };
         r.apply_config(cfg);
         r
@@ -467,6 +473,46 @@ impl Router {
         self.finish();
     }
 
+    /// Whether [`Router::housekeep`] has work: free sets holding more stale
+    /// entries than their limit.
+    pub fn housekeeping_pending(&self) -> bool {
+        !self.untidy.is_empty()
+    }
+
+    /// Housekeeping, for the engine's idle time: up to `budget` steps of
+    /// the stale-entry sweep (one block of one free set each, a few hundred
+    /// nanoseconds), in the sets that outgrew their limit, oldest first.
+    /// Listings only queue such sets; a set left to grow to twice its limit
+    /// (no idle time) is swept by the listings themselves, one step per
+    /// push, so sets stay bounded either way. Returns whether work is left.
+    pub fn housekeep(&mut self, budget: usize) -> bool {
+        let Router {
+            buckets,
+            live,
+            spares,
+            untidy,
+            tidying,
+            ..
+        } = self;
+        let mut steps = 0;
+        while steps < budget {
+            let Some(&pool) = untidy.front() else {
+                break;
+            };
+            let bucket = &mut buckets[pool as usize];
+            let limit = routing::sweep_limit(bucket.members);
+            let swept = bucket
+                .free
+                .sweep_step(limit, spares, |k| live[k.agent as usize] == k.gen);
+            steps += usize::from(swept);
+            if !swept || !bucket.free.sweeping() {
+                untidy.pop_front();
+                tidying[pool as usize / 64] &= !(1 << (pool % 64));
+            }
+        }
+        !untidy.is_empty()
+    }
+
     /// The earliest deadline, for the engine's sleep.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.timers.peek().map(|(at, _)| self.clock.instant(at))
@@ -604,5 +650,91 @@ impl Router {
             .unwrap_or(qu.ready)
             .max(1);
         Duration::from_nanos(aht.saturating_mul(position as u64) / u64::from(agents))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+    use crate::config::{AgentConfig, QueueConfig};
+    use crate::strategy::Strategy;
+
+    #[allow(clippy::disallowed_methods)] // the test's epoch
+    fn world() -> Router {
+        let agents = (0..3)
+            .map(|i| AgentConfig {
+                id: format!("a{i}"),
+                skills: [("en".to_string(), 1)].into(),
+                ..Default::default()
+            })
+            .collect();
+        // Different strategies: the two queues do not share a free set.
+        let queues = [
+            ("busy", Strategy::LongestIdle),
+            ("quiet", Strategy::LeastRecent),
+        ]
+        .map(|(name, strategy)| QueueConfig {
+            name: name.to_string(),
+            require: [("en".to_string(), 1)].into(),
+            strategy,
+            ..Default::default()
+        })
+        .into();
+        Router::new(RouterConfig { agents, queues }, Instant::now())
+    }
+
+    /// Serves `calls` calls of queue "busy": every agent freed is listed
+    /// again in "quiet" too, whose set keeps the old entries, stale.
+    fn serve(r: &mut Router, from: u64, calls: u64, now: &mut Instant) {
+        for call in from..from + calls {
+            *now += Duration::from_secs(1);
+            r.enqueue(call, "busy", 0, "", *now).unwrap();
+            let mut agent = None;
+            while let Some(ev) = r.poll_event() {
+                if let RouterEvent::Offer { agent: a, .. } = ev {
+                    agent = Some(a);
+                }
+            }
+            let agent = agent.expect("an agent is free");
+            r.ring_answered(call, &agent, *now);
+            r.call_ended(call, &agent, *now);
+            while r.poll_event().is_some() {}
+        }
+    }
+
+    fn entries(r: &Router, queue: &str) -> usize {
+        let b = r.queues[r.queue_ix[queue] as usize].buckets[0];
+        r.buckets[r.buckets[b as usize].pool as usize]
+            .free
+            .entry_count()
+    }
+
+    #[test]
+    fn stale_entries_go_in_idle_time_or_in_listings_when_there_is_none() {
+        let mut r = world();
+        let mut now = r.clock.epoch;
+        for a in ["a0", "a1", "a2"] {
+            r.agent_login(a, now).unwrap();
+        }
+        let limit = routing::sweep_limit(3);
+        // Past the limit, the quiet queue's set waits for housekeeping.
+        serve(&mut r, 1, limit as u64, &mut now);
+        assert!(entries(&r, "quiet") > limit);
+        assert!(r.housekeeping_pending());
+        while r.housekeep(1) {}
+        assert!(!r.housekeeping_pending());
+        assert!(entries(&r, "quiet") <= 3, "only current entries left");
+        r.check_invariants().unwrap();
+        // Without idle time, listings sweep once a set is twice over.
+        serve(&mut r, 1000, 20 * limit as u64, &mut now);
+        // (a step clears one block; a block holds fewer than 2 * BLOCK)
+        assert!(entries(&r, "quiet") <= 2 * limit + 2 * crate::free_set::BLOCK);
+        r.check_invariants().unwrap();
+        // And the quiet queue still finds its agents.
+        r.enqueue(9999, "quiet", 0, "", now).unwrap();
+        assert!(std::iter::from_fn(|| r.poll_event())
+            .any(|ev| matches!(ev, RouterEvent::Offer { call: 9999, .. })));
     }
 }

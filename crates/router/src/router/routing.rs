@@ -15,10 +15,11 @@ use crate::CallKey;
 
 use super::{Router, MAX_HOPS};
 
-/// Sweep steps one listing does at most, over all its sets (a set holding
-/// more than twice its sweep limit sweeps anyway): the rest waits for the
-/// next listings, so that no listing pays for many sets' sweeps at once.
-const SWEEPS_PER_LISTING: u32 = 2;
+/// Entries a free set of `members` may hold, stale ones included, before
+/// it is swept.
+pub(crate) fn sweep_limit(members: u32) -> usize {
+    2 * members as usize + 64
+}
 
 impl Router {
     /// Puts a detached caller into queue `q` (or its overflow chain).
@@ -401,6 +402,8 @@ impl Router {
             live,
             occupancy_reach,
             spares,
+            untidy,
+            tidying,
             ..
         } = self;
         if live.len() < agents.len() {
@@ -505,7 +508,6 @@ impl Router {
                 listed_at: now,
             };
             let (free_gen, listed) = (ag.free_gen, &mut ag.buckets);
-            let mut sweeps = SWEEPS_PER_LISTING;
             for m in listed.iter_mut().filter(|m| m.bucket == m.pool) {
                 view.proficiency = m.proficiency;
                 view.tier = m.tier;
@@ -546,16 +548,25 @@ impl Router {
                 if per_member {
                     m.listed = Some(k);
                 } else {
-                    // Stale entries beyond twice the members: sweep a block,
-                    // within the listing's budget or when far over.
-                    let limit = 2 * bucket.members as usize + 64;
-                    if (sweeps > 0 || bucket.free.entry_count() > 2 * limit)
-                        && bucket
+                    // Stale entries beyond twice the members: the set goes
+                    // to housekeeping (idle time); far beyond (no idle
+                    // time), the listing sweeps a block itself.
+                    let limit = sweep_limit(bucket.members);
+                    let n = bucket.free.entry_count();
+                    if n > 2 * limit {
+                        bucket
                             .free
-                            .sweep_step(limit, spares, |k| live[k.agent as usize] == k.gen)
-                    {
+                            .sweep_step(limit, spares, |k| live[k.agent as usize] == k.gen);
                         crate::anatomy::count(crate::anatomy::Step::Sweep);
-                        sweeps = sweeps.saturating_sub(1);
+                    } else if n > limit {
+                        let pool = m.bucket as usize;
+                        if tidying.len() <= pool / 64 {
+                            tidying.resize(pool / 64 + 1, 0);
+                        }
+                        if tidying[pool / 64] & (1 << (pool % 64)) == 0 {
+                            tidying[pool / 64] |= 1 << (pool % 64);
+                            untidy.push_back(m.bucket);
+                        }
                     }
                 }
             }

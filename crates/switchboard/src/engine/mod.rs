@@ -107,6 +107,10 @@ pub struct Engine {
     arrival: Option<Instant>,
 }
 
+/// Sweep steps per call of [`Engine::housekeep`] (one block of one free
+/// set each, well under a microsecond).
+const HOUSEKEEPING_STEPS: usize = 16;
+
 impl Engine {
     pub fn new(
         cfg: Arc<Config>,
@@ -347,6 +351,19 @@ impl Engine {
         .into_iter()
         .flatten()
         .min()
+    }
+
+    /// Whether the router has housekeeping for idle time (stale entries in
+    /// its free sets; see [`router::Router::housekeep`]).
+    pub fn housekeeping_pending(&self) -> bool {
+        self.router.housekeeping_pending()
+    }
+
+    /// A bounded slice of the router's housekeeping, for when no input is
+    /// waiting: a few microseconds, so that an input arriving meanwhile
+    /// waits at most that long.
+    pub fn housekeep(&mut self) {
+        self.router.housekeep(HOUSEKEEPING_STEPS);
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
