@@ -506,12 +506,65 @@ const NO_LIST: u32 = u32::MAX;
 pub(crate) struct Ladder {
     len: usize,
     /// One per tier with entries, by tier.
-    rungs: Vec<Rung>,
+    rungs: Rungs,
     /// Lists, by slot; `vacant` slots hold an empty list without heap.
     slab: Vec<Blocks>,
     vacant: Vec<u32>,
     /// The level being swept, or the next one to sweep, while a sweep runs.
     sweep: Option<Level>,
+}
+
+/// The rungs of a ladder, by tier: the first inline (most sets have one
+/// tier, so a push reads no other line to find its rung), the others in a
+/// vector.
+#[derive(Debug, Default)]
+struct Rungs {
+    first: Option<Rung>,
+    rest: Vec<Rung>,
+}
+
+impl Rungs {
+    fn len(&self) -> usize {
+        usize::from(self.first.is_some()) + self.rest.len()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = &Rung> {
+        self.first.iter().chain(&self.rest)
+    }
+
+    fn get(&self, i: usize) -> &Rung {
+        match i {
+            0 => self.first.as_ref().expect("a first rung"),
+            _ => &self.rest[i - 1],
+        }
+    }
+
+    fn get_mut(&mut self, i: usize) -> &mut Rung {
+        match i {
+            0 => self.first.as_mut().expect("a first rung"),
+            _ => &mut self.rest[i - 1],
+        }
+    }
+
+    fn insert(&mut self, i: usize, rung: Rung) {
+        match i {
+            0 => {
+                if let Some(old) = self.first.replace(rung) {
+                    self.rest.insert(0, old);
+                }
+            }
+            _ => self.rest.insert(i - 1, rung),
+        }
+    }
+
+    fn remove(&mut self, i: usize) {
+        match i {
+            0 => self.first = (!self.rest.is_empty()).then(|| self.rest.remove(0)),
+            _ => {
+                self.rest.remove(i - 1);
+            }
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -545,8 +598,9 @@ impl Ladder {
 
     #[inline]
     fn push(&mut self, k: FreeKey, sp: &mut Spares) {
-        let r = match self.rungs.iter().position(|r| r.tier >= k.tier) {
-            Some(r) if self.rungs[r].tier == k.tier => r,
+        let at = self.rungs.iter().position(|r| r.tier >= k.tier);
+        let r = match at {
+            Some(r) if self.rungs.get(r).tier == k.tier => r,
             at => {
                 let r = at.unwrap_or(self.rungs.len());
                 self.rungs.insert(
@@ -560,7 +614,7 @@ impl Ladder {
                 r
             }
         };
-        let rung = &mut self.rungs[r];
+        let rung = self.rungs.get_mut(r);
         let i = if rung.slots.is_empty() {
             rung.base = k.primary;
             rung.slots.push_back(NO_LIST);
@@ -579,7 +633,7 @@ impl Ladder {
             i
         };
         crate::anatomy::count(crate::anatomy::Step::LevelPush);
-        let mut slot = self.rungs[r].slots[i];
+        let mut slot = self.rungs.get(r).slots[i];
         if slot == NO_LIST {
             crate::anatomy::count(crate::anatomy::Step::NewLevel);
             let list = sp.list();
@@ -593,19 +647,19 @@ impl Ladder {
                     (self.slab.len() - 1) as u32
                 }
             };
-            self.rungs[r].slots[i] = slot;
+            self.rungs.get_mut(r).slots[i] = slot;
         }
         self.slab[slot as usize].push(k, sp);
         self.len += 1;
     }
 
     fn peek(&self) -> Option<FreeKey> {
-        let slot = *self.rungs.first()?.slots.front()?;
+        let slot = *self.rungs.first.as_ref()?.slots.front()?;
         self.slab[slot as usize].peek()
     }
 
     fn pop(&mut self, sp: &mut Spares) -> Option<FreeKey> {
-        let slot = *self.rungs.first()?.slots.front()?;
+        let slot = *self.rungs.first.as_ref()?.slots.front()?;
         let k = self.slab[slot as usize].pop(sp);
         self.len -= 1;
         if self.slab[slot as usize].is_empty() {
@@ -618,7 +672,7 @@ impl Ladder {
     /// and the rung is trimmed to its first and last lists (or goes).
     fn emptied(&mut self, r: usize, i: usize, sp: &mut Spares) {
         crate::anatomy::count(crate::anatomy::Step::LevelEmptied);
-        let rung = &mut self.rungs[r];
+        let rung = self.rungs.get_mut(r);
         let slot = std::mem::replace(&mut rung.slots[i], NO_LIST);
         while rung.slots.front() == Some(&NO_LIST) {
             rung.slots.pop_front();
@@ -665,8 +719,9 @@ impl Ladder {
             self.sweep = None;
             return;
         };
-        let level = (self.rungs[r].tier, self.rungs[r].base + i as u64);
-        let b = &mut self.slab[self.rungs[r].slots[i] as usize];
+        let rung = self.rungs.get(r);
+        let (level, slot) = ((rung.tier, rung.base + i as u64), rung.slots[i]);
+        let b = &mut self.slab[slot as usize];
         if b.sweep.is_none() {
             b.sweep = Some(0);
         }
@@ -701,10 +756,11 @@ impl Ladder {
     /// either a level's or vacant; lengths summed.
     #[cfg(test)]
     fn check(&self) -> Result<(), String> {
-        if self.rungs.windows(2).any(|w| w[0].tier >= w[1].tier) {
+        let tiers: Vec<u32> = self.rungs.iter().map(|r| r.tier).collect();
+        if tiers.windows(2).any(|w| w[0] >= w[1]) {
             return Err("rungs not strictly by tier".into());
         }
-        for rung in &self.rungs {
+        for rung in self.rungs.iter() {
             if rung.slots.front() == Some(&NO_LIST) || rung.slots.back() == Some(&NO_LIST) {
                 return Err("a rung not trimmed to its lists".into());
             }
