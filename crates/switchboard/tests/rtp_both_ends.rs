@@ -49,7 +49,9 @@ fn every_rtp_packet_reaches_the_other_end_through_the_engine() {
 }
 
 /// Sends `n` packets of payload type `pt` filled with `fill` to `to`;
-/// returns the payloads received meanwhile (and for half a second after).
+/// returns the payloads received meanwhile, and after until nothing has
+/// come for a second (at most 5 s): on a loaded machine the other end may
+/// still be sending (see `Ua::exchange_rtp`).
 fn exchange(
     s: &std::net::UdpSocket,
     to: std::net::SocketAddr,
@@ -61,13 +63,15 @@ fn exchange(
     let mut buf = [0u8; 2048];
     s.set_read_timeout(Some(std::time::Duration::from_millis(10)))
         .unwrap();
-    let deadline = |ms| std::time::Instant::now() + std::time::Duration::from_millis(ms);
+    let mut last_heard = std::time::Instant::now();
     let mut collect = |got: &mut Vec<(u8, Vec<u8>)>| {
         while let Ok(len) = s.recv(&mut buf) {
+            last_heard = std::time::Instant::now();
             if len > 12 {
                 got.push((buf[1] & 0x7f, buf[12..len].to_vec()));
             }
         }
+        last_heard
     };
     for seq in 0..n {
         let mut pkt = vec![0x80, pt];
@@ -78,9 +82,11 @@ fn exchange(
         s.send_to(&pkt, to).unwrap();
         collect(&mut got);
     }
-    let end = deadline(500);
-    while std::time::Instant::now() < end {
-        collect(&mut got);
+    let cap = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while std::time::Instant::now() < cap {
+        if collect(&mut got).elapsed() > std::time::Duration::from_secs(1) {
+            break;
+        }
     }
     got
 }

@@ -330,17 +330,28 @@ impl Ua {
         }
     }
 
-    /// Sends `n` marked RTP packets to `to`, 10 ms apart, while counting
-    /// packets received that carry `expect` as their payload mark.
+    /// Sends `n` marked RTP packets to `to`, up to 10 ms apart, while
+    /// counting packets received that carry `expect` as their payload mark.
+    ///
+    /// Each send waits up to 10 ms for what the other end sends, so the two
+    /// ends pace each other; when one finishes first, the other slows to
+    /// 10 ms a packet. So after its own sending, an end keeps counting
+    /// until it has all `n`, or nothing has come for a second, or 5 s have
+    /// passed: on a loaded machine the other end may still be sending (a
+    /// fixed half second lost its last packets, though the engine had
+    /// relayed them all).
     pub fn exchange_rtp(&self, to: SocketAddr, n: u16, mark: &[u8; 4], expect: &[u8; 4]) -> usize {
         let mut received = 0;
         let mut buf = [0u8; 2048];
+        let mut last_heard = Instant::now();
         let mut count = |s: &UdpSocket, received: &mut usize| {
             while let Ok(len) = s.recv(&mut buf) {
+                last_heard = Instant::now();
                 if len >= 16 && &buf[12..16] == expect {
                     *received += 1;
                 }
             }
+            last_heard
         };
         self.rtp
             .set_read_timeout(Some(Duration::from_millis(10)))
@@ -355,10 +366,13 @@ impl Ua {
             self.rtp.send_to(&pkt, to).unwrap();
             count(&self.rtp, &mut received);
         }
-        // Collect stragglers for up to half a second.
-        let deadline = Instant::now() + Duration::from_millis(500);
-        while Instant::now() < deadline && received < n as usize {
-            count(&self.rtp, &mut received);
+        // Stragglers: while the other end is still sending (bounded).
+        let cap = Instant::now() + Duration::from_secs(5);
+        while received < n as usize && Instant::now() < cap {
+            let heard = count(&self.rtp, &mut received);
+            if heard.elapsed() > Duration::from_secs(1) {
+                break;
+            }
         }
         received
     }
