@@ -15,9 +15,9 @@
 //!   block: O(1) for the usual case, O(log n + B) otherwise. An agent
 //!   listed again leaves its old entry behind, stale; stale entries are
 //!   dropped when met at the front, and an incremental sweep (one block
-//!   per step, at most two steps per listing over all its sets) clears the
-//!   rest once the set outgrows twice its members, so no single decision
-//!   pays for a whole compaction. Emptied blocks and lists go to the
+//!   per step, in the router's idle-time housekeeping, or in listings once
+//!   a set is twice over) clears the rest once the set outgrows twice its
+//!   members, so no single decision pays for a whole compaction. Emptied blocks and lists go to the
 //!   router's [`Spares`], where new tails and levels come from: listing
 //!   does not allocate in the steady state.
 //! - **one entry per member** (an ordered set), for keys that usually
