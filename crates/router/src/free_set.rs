@@ -17,9 +17,9 @@
 //!   dropped when met at the front, and an incremental sweep (one block
 //!   per step, in the router's idle-time housekeeping, or in listings once
 //!   a set is twice over) clears the rest once the set outgrows twice its
-//!   members, so no single decision pays for a whole compaction. Emptied blocks and lists go to the
-//!   router's [`Spares`], where new tails and levels come from: listing
-//!   does not allocate in the steady state.
+//!   members, so no single decision pays for a whole compaction. Emptied
+//!   blocks and lists go to the router's [`Spares`], where new tails and
+//!   levels come from: listing does not allocate in the steady state.
 //! - **one entry per member** (an ordered set), for keys that usually
 //!   survive a busy spell (round-robin, linear, random, weighted-random):
 //!   the entry `Membership::listed` names, replaced in O(log n) when the
@@ -134,8 +134,11 @@ impl FreeSet {
                 s.insert(k);
             }
             FreeSet::PerListing(b) => b.push(k, sp),
-            FreeSet::ByLevel(l) if l.fits(&k) => l.push(k, sp),
-            FreeSet::ByLevel(_) => self.spread(k, sp),
+            FreeSet::ByLevel(l) => {
+                if !l.push(k, sp) {
+                    self.spread(k, sp);
+                }
+            }
         }
     }
 
@@ -167,15 +170,6 @@ impl FreeSet {
             FreeSet::PerMember(s) => s.pop_first(),
             FreeSet::PerListing(b) => b.pop(sp),
             FreeSet::ByLevel(l) => l.pop(sp),
-        }
-    }
-
-    #[cfg(test)]
-    pub fn len(&self) -> usize {
-        match self {
-            FreeSet::PerMember(s) => s.len(),
-            FreeSet::PerListing(b) => b.len,
-            FreeSet::ByLevel(l) => l.len,
         }
     }
 
@@ -584,23 +578,20 @@ struct Rung {
 const MAX_SPAN: u64 = 1 << 12;
 
 impl Ladder {
-    /// Whether `k`'s level is within [`MAX_SPAN`] of its rung's others.
+    /// Pushes `k`, unless its level is [`MAX_SPAN`] or more from its rung's
+    /// others: then it returns false and changes nothing.
     #[inline]
-    fn fits(&self, k: &FreeKey) -> bool {
-        match self.rungs.iter().find(|r| r.tier == k.tier) {
-            Some(r) => {
-                let top = r.base + r.slots.len() as u64;
-                k.primary.max(top) - k.primary.min(r.base) < MAX_SPAN
-            }
-            None => true,
-        }
-    }
-
-    #[inline]
-    fn push(&mut self, k: FreeKey, sp: &mut Spares) {
+    fn push(&mut self, k: FreeKey, sp: &mut Spares) -> bool {
         let at = self.rungs.iter().position(|r| r.tier >= k.tier);
         let r = match at {
-            Some(r) if self.rungs.get(r).tier == k.tier => r,
+            Some(r) if self.rungs.get(r).tier == k.tier => {
+                let rung = self.rungs.get(r);
+                let top = rung.base + rung.slots.len() as u64;
+                if k.primary.max(top) - k.primary.min(rung.base) >= MAX_SPAN {
+                    return false;
+                }
+                r
+            }
             at => {
                 let r = at.unwrap_or(self.rungs.len());
                 self.rungs.insert(
@@ -651,15 +642,20 @@ impl Ladder {
         }
         self.slab[slot as usize].push(k, sp);
         self.len += 1;
+        true
+    }
+
+    /// The slot of the lowest level's list (the first rung's first).
+    fn first_slot(&self) -> Option<u32> {
+        self.rungs.first.as_ref()?.slots.front().copied()
     }
 
     fn peek(&self) -> Option<FreeKey> {
-        let slot = *self.rungs.first.as_ref()?.slots.front()?;
-        self.slab[slot as usize].peek()
+        self.slab[self.first_slot()? as usize].peek()
     }
 
     fn pop(&mut self, sp: &mut Spares) -> Option<FreeKey> {
-        let slot = *self.rungs.first.as_ref()?.slots.front()?;
+        let slot = self.first_slot()?;
         let k = self.slab[slot as usize].pop(sp);
         self.len -= 1;
         if self.slab[slot as usize].is_empty() {
@@ -1108,7 +1104,7 @@ mod tests {
         for i in (0..500u64).rev() {
             s.push(k(0, i, i as u32), &mut sp);
         }
-        assert_eq!(s.len(), 500);
+        assert_eq!(s.entry_count(), 500);
         let FreeSet::PerListing(l) = &s else {
             unreachable!()
         };
@@ -1127,7 +1123,7 @@ mod tests {
             steps += 1;
         }
         assert!(steps > 1);
-        assert_eq!(s.len(), 250);
+        assert_eq!(s.entry_count(), 250);
         let got: Vec<u64> = s.entries().iter().map(|k| k.primary).collect();
         assert_eq!(got, (0..500).step_by(2).collect::<Vec<_>>());
     }
@@ -1240,7 +1236,7 @@ mod tests {
                     }
                     prop_assert_eq!(s.check(), Ok(()));
                     prop_assert_eq!(s.peek(), reference.first().copied());
-                    prop_assert_eq!(s.len(), reference.len());
+                    prop_assert_eq!(s.entry_count(), reference.len());
                 }
                 prop_assert_eq!(s.entries(), reference.iter().copied().collect::<Vec<_>>());
             }

@@ -6,11 +6,11 @@
 //! exactly one bucket; an agent belongs to every bucket whose requirement
 //! it satisfies.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
 use crate::call::CallOrd;
 use crate::config::QueueConfig;
-use crate::free_set::FreeSet;
+use crate::free_set::{FreeSet, Spares};
 use crate::stats::Rolling;
 use crate::strategy::{QueueMemory, SelectAgent};
 use crate::util::Rng;
@@ -45,6 +45,83 @@ pub(crate) struct Bucket {
     pub waiting: BTreeSet<CallOrd>,
     pub require: Vec<(u16, u8)>,
     pub max_penalty: Option<u32>,
+}
+
+impl Bucket {
+    /// Entries the free set may hold, stale ones included, before it is
+    /// swept.
+    pub fn sweep_limit(&self) -> usize {
+        2 * self.members as usize + 64
+    }
+
+    /// One step of the free set's stale-entry sweep (see
+    /// [`FreeSet::sweep_step`]); `live` holds each agent's current listing
+    /// generation. Returns whether it did a step.
+    pub fn sweep_step(&mut self, sp: &mut Spares, live: &[u32]) -> bool {
+        let limit = self.sweep_limit();
+        self.free
+            .sweep_step(limit, sp, |k| live[k.agent as usize] == k.gen)
+    }
+}
+
+/// Free sets waiting for housekeeping, oldest first, each once.
+#[derive(Debug, Default)]
+pub(crate) struct Untidy {
+    queue: VecDeque<u32>,
+    /// Bit `b`: bucket `b` is in `queue`.
+    queued: Vec<u64>,
+}
+
+impl Untidy {
+    /// Queues bucket `b` unless it is queued already.
+    pub fn push(&mut self, b: u32) {
+        let (w, bit) = (b as usize / 64, 1u64 << (b % 64));
+        if self.queued.len() <= w {
+            self.queued.resize(w + 1, 0);
+        }
+        if self.queued[w] & bit == 0 {
+            self.queued[w] |= bit;
+            self.queue.push_back(b);
+        }
+    }
+
+    pub fn front(&self) -> Option<u32> {
+        self.queue.front().copied()
+    }
+
+    pub fn pop_front(&mut self) {
+        if let Some(b) = self.queue.pop_front() {
+            self.queued[b as usize / 64] &= !(1u64 << (b % 64));
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.queue.is_empty()
+    }
+
+    pub fn clear(&mut self) {
+        self.queue.clear();
+        self.queued.clear();
+    }
+
+    /// Each queued bucket once, with its bit, and no other bit (tests and
+    /// invariants).
+    pub fn check(&self) -> Result<(), String> {
+        let mut seen = std::collections::HashSet::new();
+        for &b in &self.queue {
+            let bit = self.queued.get(b as usize / 64).map(|w| w >> (b % 64) & 1);
+            if !seen.insert(b) || bit != Some(1) {
+                return Err(format!(
+                    "bucket {b}: queued for housekeeping twice or without its bit"
+                ));
+            }
+        }
+        let bits: u32 = self.queued.iter().map(|w| w.count_ones()).sum();
+        if bits as usize != self.queue.len() {
+            return Err("housekeeping bits without a queued set".into());
+        }
+        Ok(())
+    }
 }
 
 /// Extra skills (by name) and the bucket of each step for them.

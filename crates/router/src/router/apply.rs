@@ -172,7 +172,6 @@ impl Router {
         self.buckets.clear();
         self.heads.clear();
         self.untidy.clear();
-        self.tidying.clear();
         let mut explicit: HashMap<&str, Vec<(u32, u32)>> = HashMap::new();
         for (a, ag) in self.agents.iter().enumerate() {
             if !ag.removed {

@@ -81,21 +81,7 @@ impl Router {
                 "{waiting_total} callers in buckets, {waiting_calls} waiting"
             ));
         }
-        // Housekeeping: each queued set once, with its bit.
-        let mut queued = vec![false; self.buckets.len()];
-        for &b in &self.untidy {
-            let bit = self.tidying.get(b as usize / 64).map(|w| w >> (b % 64) & 1);
-            if queued[b as usize] || bit != Some(1) {
-                return Err(format!(
-                    "bucket {b}: queued for housekeeping twice or without its bit"
-                ));
-            }
-            queued[b as usize] = true;
-        }
-        let bits: u32 = self.tidying.iter().map(|w| w.count_ones()).sum();
-        if bits as usize != self.untidy.len() {
-            return Err("housekeeping bits without a queued set".into());
-        }
+        self.untidy.check()?;
         for (b, bk) in self.buckets.iter().enumerate() {
             if self.heads.get(b as u32) != bk.waiting.first().copied() {
                 return Err(format!("bucket {b}: stale head"));

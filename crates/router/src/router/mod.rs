@@ -11,7 +11,7 @@ use crate::error::RouterError;
 use crate::event::{EndedBy, QueueLogEvent, RingFailure, RouterEvent};
 use crate::free_set::Spares;
 use crate::heads::Heads;
-use crate::queue::{Bucket, Queue};
+use crate::queue::{Bucket, Queue, Untidy};
 use crate::stats::Rolling;
 use crate::timers::Timers;
 use crate::util::{dur_ns, ms, Clock, FxMap};
@@ -101,9 +101,8 @@ pub struct Router {
     /// Empty free-set blocks and lists, shared by every set.
     pub(crate) spares: Spares,
     /// Free sets (pools) whose stale entries outgrew their limit, for
-    /// [`Router::housekeep`]; `tidying` has their bits set.
-    pub(crate) untidy: VecDeque<u32>,
-    pub(crate) tidying: Vec<u64>,
+    /// [`Router::housekeep`].
+    pub(crate) untidy: Untidy,
 }
 
 impl Router {
@@ -134,8 +133,7 @@ impl Router {
             live: Vec::new(),
             occupancy_reach: 0,
             spares: Spares::default(),
-            untidy: VecDeque::new(),
-            tidying: Vec::new(),
+            untidy: Untidy::default(),
         };
         r.apply_config(cfg);
         r
@@ -486,31 +484,19 @@ impl Router {
     /// (no idle time) is swept by the listings themselves, one step per
     /// push, so sets stay bounded either way. Returns whether work is left.
     pub fn housekeep(&mut self, budget: usize) -> bool {
-        let Router {
-            buckets,
-            live,
-            spares,
-            untidy,
-            tidying,
-            ..
-        } = self;
         let mut steps = 0;
         while steps < budget {
-            let Some(&pool) = untidy.front() else {
+            let Some(pool) = self.untidy.front() else {
                 break;
             };
-            let bucket = &mut buckets[pool as usize];
-            let limit = routing::sweep_limit(bucket.members);
-            let swept = bucket
-                .free
-                .sweep_step(limit, spares, |k| live[k.agent as usize] == k.gen);
+            let bucket = &mut self.buckets[pool as usize];
+            let swept = bucket.sweep_step(&mut self.spares, &self.live);
             steps += usize::from(swept);
             if !swept || !bucket.free.sweeping() {
-                untidy.pop_front();
-                tidying[pool as usize / 64] &= !(1 << (pool % 64));
+                self.untidy.pop_front();
             }
         }
-        !untidy.is_empty()
+        !self.untidy.is_empty()
     }
 
     /// The earliest deadline, for the engine's sleep.
@@ -704,11 +690,14 @@ mod tests {
         }
     }
 
-    fn entries(r: &Router, queue: &str) -> usize {
+    /// The free set's bucket of a queue's first step.
+    fn pool<'a>(r: &'a Router, queue: &str) -> &'a Bucket {
         let b = r.queues[r.queue_ix[queue] as usize].buckets[0];
-        r.buckets[r.buckets[b as usize].pool as usize]
-            .free
-            .entry_count()
+        &r.buckets[r.buckets[b as usize].pool as usize]
+    }
+
+    fn entries(r: &Router, queue: &str) -> usize {
+        pool(r, queue).free.entry_count()
     }
 
     #[test]
@@ -718,7 +707,7 @@ mod tests {
         for a in ["a0", "a1", "a2"] {
             r.agent_login(a, now).unwrap();
         }
-        let limit = routing::sweep_limit(3);
+        let limit = pool(&r, "quiet").sweep_limit();
         // Past the limit, the quiet queue's set waits for housekeeping.
         serve(&mut r, 1, limit as u64, &mut now);
         assert!(entries(&r, "quiet") > limit);

@@ -15,12 +15,6 @@ use crate::CallKey;
 
 use super::{Router, MAX_HOPS};
 
-/// Entries a free set of `members` may hold, stale ones included, before
-/// it is swept.
-pub(crate) fn sweep_limit(members: u32) -> usize {
-    2 * members as usize + 64
-}
-
 impl Router {
     /// Puts a detached caller into queue `q` (or its overflow chain).
     pub(crate) fn admit(&mut self, call: CallKey, mut q: u32) -> Result<(), RouterError> {
@@ -403,7 +397,6 @@ impl Router {
             occupancy_reach,
             spares,
             untidy,
-            tidying,
             ..
         } = self;
         if live.len() < agents.len() {
@@ -512,8 +505,9 @@ impl Router {
                 view.proficiency = m.proficiency;
                 view.tier = m.tier;
                 view.last_offered_here = m.last_offer;
-                // Linear, round-robin, random ones: the check reads nothing of the set,
-                // so it is answered without touching the bucket (once).
+                // Linear, round-robin, the random ones: the check reads
+                // nothing of the set, so it is answered without touching
+                // the bucket (once).
                 crate::anatomy::count(crate::anatomy::Step::Pool);
                 let kept_alone = m.keeps_alone.map(|st| {
                     m.listed.is_some_and(|old| {
@@ -551,22 +545,12 @@ impl Router {
                     // Stale entries beyond twice the members: the set goes
                     // to housekeeping (idle time); far beyond (no idle
                     // time), the listing sweeps a block itself.
-                    let limit = sweep_limit(bucket.members);
-                    let n = bucket.free.entry_count();
+                    let (limit, n) = (bucket.sweep_limit(), bucket.free.entry_count());
                     if n > 2 * limit {
-                        bucket
-                            .free
-                            .sweep_step(limit, spares, |k| live[k.agent as usize] == k.gen);
+                        bucket.sweep_step(spares, live);
                         crate::anatomy::count(crate::anatomy::Step::Sweep);
                     } else if n > limit {
-                        let pool = m.bucket as usize;
-                        if tidying.len() <= pool / 64 {
-                            tidying.resize(pool / 64 + 1, 0);
-                        }
-                        if tidying[pool / 64] & (1 << (pool % 64)) == 0 {
-                            tidying[pool / 64] |= 1 << (pool % 64);
-                            untidy.push_back(m.bucket);
-                        }
+                        untidy.push(m.bucket);
                     }
                 }
             }
