@@ -49,9 +49,8 @@ fn every_rtp_packet_reaches_the_other_end_through_the_engine() {
 }
 
 /// Sends `n` packets of payload type `pt` filled with `fill` to `to`;
-/// returns the payloads received meanwhile, and after until nothing has
-/// come for a second (at most 5 s): on a loaded machine the other end may
-/// still be sending (see `Ua::exchange_rtp`).
+/// returns the payloads received meanwhile and after
+/// ([`support::ua::until_quiet`]).
 fn exchange(
     s: &std::net::UdpSocket,
     to: std::net::SocketAddr,
@@ -82,12 +81,7 @@ fn exchange(
         s.send_to(&pkt, to).unwrap();
         collect(&mut got);
     }
-    let cap = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    while std::time::Instant::now() < cap {
-        if collect(&mut got).elapsed() > std::time::Duration::from_secs(1) {
-            break;
-        }
-    }
+    support::ua::until_quiet(|| (collect(&mut got), false));
     got
 }
 

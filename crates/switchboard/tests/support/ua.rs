@@ -336,10 +336,7 @@ impl Ua {
     /// Each send waits up to 10 ms for what the other end sends, so the two
     /// ends pace each other; when one finishes first, the other slows to
     /// 10 ms a packet. So after its own sending, an end keeps counting
-    /// until it has all `n`, or nothing has come for a second, or 5 s have
-    /// passed: on a loaded machine the other end may still be sending (a
-    /// fixed half second lost its last packets, though the engine had
-    /// relayed them all).
+    /// ([`until_quiet`]).
     pub fn exchange_rtp(&self, to: SocketAddr, n: u16, mark: &[u8; 4], expect: &[u8; 4]) -> usize {
         let mut received = 0;
         let mut buf = [0u8; 2048];
@@ -367,14 +364,23 @@ impl Ua {
             count(&self.rtp, &mut received);
         }
         // Stragglers: while the other end is still sending (bounded).
-        let cap = Instant::now() + Duration::from_secs(5);
-        while received < n as usize && Instant::now() < cap {
-            let heard = count(&self.rtp, &mut received);
-            if heard.elapsed() > Duration::from_secs(1) {
-                break;
-            }
-        }
+        until_quiet(|| (count(&self.rtp, &mut received), received >= n as usize));
         received
+    }
+}
+
+/// After a UA's own sending: calls `collect` (which reads what has come and
+/// returns when something last came, and whether all expected is in) until
+/// all is in, or nothing has come for a second, or 5 s have passed. On a
+/// loaded machine the other end may still be sending: a fixed window lost
+/// its last packets though the engine had relayed them all.
+pub fn until_quiet(mut collect: impl FnMut() -> (Instant, bool)) {
+    let cap = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < cap {
+        let (heard, all) = collect();
+        if all || heard.elapsed() > Duration::from_secs(1) {
+            break;
+        }
     }
 }
 
