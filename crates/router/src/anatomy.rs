@@ -14,8 +14,10 @@ pub enum Step {
     /// An entry went into a set ordered by level first (fewest-calls,
     /// best-skill).
     LevelPush,
-    /// Such a set made a list for a level that had none.
+    /// Such a set's entry went into a level that had none (inline).
     NewLevel,
+    /// Such a set's level of one entry got a second, and a list.
+    LevelList,
     /// Such a set's level list emptied and went.
     LevelEmptied,
     /// A stale-entry sweep step ran in the listing (its set had outgrown
@@ -29,12 +31,13 @@ pub enum Step {
 
 impl Step {
     /// Every step, in declaration order.
-    pub const ALL: [Step; 9] = [
+    pub const ALL: [Step; 10] = [
         Step::Pool,
         Step::KeptAlone,
         Step::Replaced,
         Step::LevelPush,
         Step::NewLevel,
+        Step::LevelList,
         Step::LevelEmptied,
         Step::Sweep,
         Step::NewTail,

@@ -150,7 +150,7 @@ impl FreeSet {
         let mut levels = Levels::new(true);
         if let FreeSet::ByLevel(l) = self {
             for e in l.entries() {
-                levels.push(*e, sp);
+                levels.push(e, sp);
             }
         }
         levels.push(k, sp);
@@ -263,7 +263,7 @@ impl FreeSet {
         match self {
             FreeSet::PerMember(s) => s.iter().copied().collect(),
             FreeSet::PerListing(b) => b.entries().copied().collect(),
-            FreeSet::ByLevel(l) => l.entries().copied().collect(),
+            FreeSet::ByLevel(l) => l.entries(),
         }
     }
 }
@@ -478,19 +478,87 @@ impl Levels {
     }
 }
 
-/// A slab slot holding no list.
-const NO_LIST: u32 = u32::MAX;
+/// One level of a ladder's rung: no entry, one entry inline (its tier and
+/// level are the rung's and the slot's), or a list in the slab.
+///
+/// Most levels of a fewest-calls set late in a run hold one agent (call
+/// counts spread, and an agent listed at a new count is often alone
+/// there): kept inline, a push into such a level writes the ring's line
+/// and nothing else, where a list would take a spare list, a slab slot and
+/// a tail block, three more cold lines, and give them back when it empties.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Slot {
+    secondary: u64,
+    /// The entry's agent, or [`Slot::NONE`] / [`Slot::LIST`].
+    agent: u32,
+    /// The entry's generation, or the list's slab slot.
+    gen: u32,
+}
+
+/// What a [`Slot`] holds.
+enum Held {
+    Nothing,
+    One(FreeKey),
+    List(u32),
+}
+
+impl Slot {
+    const NONE: u32 = u32::MAX;
+    const LIST: u32 = u32::MAX - 1;
+    const EMPTY: Slot = Slot {
+        secondary: 0,
+        agent: Slot::NONE,
+        gen: 0,
+    };
+
+    fn one(k: &FreeKey) -> Slot {
+        debug_assert!(k.agent < Slot::LIST, "agent index {} reserved", k.agent);
+        Slot {
+            secondary: k.secondary,
+            agent: k.agent,
+            gen: k.gen,
+        }
+    }
+
+    fn list(slot: u32) -> Slot {
+        Slot {
+            secondary: 0,
+            agent: Slot::LIST,
+            gen: slot,
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.agent == Slot::NONE
+    }
+
+    /// What it holds, at this tier and level.
+    #[inline]
+    fn held(&self, tier: u32, level: u64) -> Held {
+        match self.agent {
+            Slot::NONE => Held::Nothing,
+            Slot::LIST => Held::List(self.gen),
+            agent => Held::One(FreeKey {
+                tier,
+                primary: level,
+                secondary: self.secondary,
+                agent,
+                gen: self.gen,
+            }),
+        }
+    }
+}
 
 /// Per-listing entries of a strategy that orders by a level first
-/// (fewest-calls: the call count; best-skill: the proficiency): one list
-/// per tier and level, found by index. Each tier has a ring of slots, one
-/// per level from its lowest to its highest, holding the slab slot of that
-/// level's list, or [`NO_LIST`] for a level without entries. A push reads
-/// the ring (four bytes a level, a few lines a set, warm), then the list's
-/// header and its tail; no search, and creating or emptying a level in
-/// the middle moves nothing. Levels are integers close together (call
-/// counts since login, proficiency sums), so a ring spans at most the
-/// spread of its entries' levels: four bytes for each level in between.
+/// (fewest-calls: the call count; best-skill: the proficiency), found by
+/// index. Each tier has a ring of [`Slot`]s, one per level from its lowest
+/// to its highest: empty, one entry inline, or the slab slot of that
+/// level's list. A push reads the ring (sixteen bytes a level, warm), and
+/// for a level of two entries or more the list's header and its tail; no
+/// search, and creating or emptying a level in the middle moves nothing.
+/// Levels are integers close together (call counts since login,
+/// proficiency sums), so a ring spans at most the spread of its entries'
+/// levels.
 ///
 /// It replaced a sorted vector of levels with their lists (`Levels`), which
 /// late in a bench run held a hundred levels and more per fewest-calls set:
@@ -566,12 +634,18 @@ struct Rung {
     tier: u32,
     /// The level of `slots[0]`.
     base: u64,
-    /// Slab slot of each level from `base` on; the first and the last are
-    /// lists (never [`NO_LIST`]), and every list is non-empty.
-    slots: VecDeque<u32>,
+    /// One slot per level from `base` on; the first and the last are never
+    /// empty, and every list is non-empty.
+    slots: VecDeque<Slot>,
 }
 
-/// The most levels a ladder's rung spans (16 KiB of slots); a level
+impl Rung {
+    fn held(&self, i: usize) -> Held {
+        self.slots[i].held(self.tier, self.base + i as u64)
+    }
+}
+
+/// The most levels a ladder's rung spans (64 KiB of slots); a level
 /// farther from a rung's others turns the set into sorted lists of levels
 /// ([`FreeSet::spread`]). Call counts since login and proficiency sums stay
 /// well within it.
@@ -582,110 +656,146 @@ impl Ladder {
     /// others: then it returns false and changes nothing.
     #[inline]
     fn push(&mut self, k: FreeKey, sp: &mut Spares) -> bool {
-        let at = self.rungs.iter().position(|r| r.tier >= k.tier);
-        let r = match at {
-            Some(r) if self.rungs.get(r).tier == k.tier => {
-                let rung = self.rungs.get(r);
-                let top = rung.base + rung.slots.len() as u64;
-                if k.primary.max(top) - k.primary.min(rung.base) >= MAX_SPAN {
-                    return false;
+        let r = match &self.rungs.first {
+            // The usual case: one tier.
+            Some(first) if first.tier == k.tier => 0,
+            _ => {
+                let at = self.rungs.iter().position(|r| r.tier >= k.tier);
+                match at {
+                    Some(r) if self.rungs.get(r).tier == k.tier => r,
+                    at => {
+                        let r = at.unwrap_or(self.rungs.len());
+                        self.rungs.insert(
+                            r,
+                            Rung {
+                                tier: k.tier,
+                                base: k.primary,
+                                slots: VecDeque::new(),
+                            },
+                        );
+                        r
+                    }
                 }
-                r
-            }
-            at => {
-                let r = at.unwrap_or(self.rungs.len());
-                self.rungs.insert(
-                    r,
-                    Rung {
-                        tier: k.tier,
-                        base: k.primary,
-                        slots: VecDeque::new(),
-                    },
-                );
-                r
             }
         };
         let rung = self.rungs.get_mut(r);
         let i = if rung.slots.is_empty() {
             rung.base = k.primary;
-            rung.slots.push_back(NO_LIST);
-            0
-        } else if k.primary < rung.base {
-            for _ in k.primary..rung.base {
-                rung.slots.push_front(NO_LIST);
-            }
-            rung.base = k.primary;
+            rung.slots.push_back(Slot::EMPTY);
             0
         } else {
-            let i = (k.primary - rung.base) as usize;
-            while rung.slots.len() <= i {
-                rung.slots.push_back(NO_LIST);
+            let top = rung.base + rung.slots.len() as u64;
+            if k.primary.max(top) - k.primary.min(rung.base) >= MAX_SPAN {
+                return false;
             }
-            i
+            if k.primary < rung.base {
+                for _ in k.primary..rung.base {
+                    rung.slots.push_front(Slot::EMPTY);
+                }
+                rung.base = k.primary;
+                0
+            } else {
+                let i = (k.primary - rung.base) as usize;
+                while rung.slots.len() <= i {
+                    rung.slots.push_back(Slot::EMPTY);
+                }
+                i
+            }
         };
         crate::anatomy::count(crate::anatomy::Step::LevelPush);
-        let mut slot = self.rungs.get(r).slots[i];
-        if slot == NO_LIST {
-            crate::anatomy::count(crate::anatomy::Step::NewLevel);
-            let list = sp.list();
-            slot = match self.vacant.pop() {
-                Some(s) => {
-                    self.slab[s as usize] = list;
-                    s
-                }
-                None => {
-                    self.slab.push(list);
-                    (self.slab.len() - 1) as u32
-                }
-            };
-            self.rungs.get_mut(r).slots[i] = slot;
-        }
-        self.slab[slot as usize].push(k, sp);
         self.len += 1;
+        match rung.slots[i].held(k.tier, k.primary) {
+            Held::Nothing => {
+                crate::anatomy::count(crate::anatomy::Step::NewLevel);
+                rung.slots[i] = Slot::one(&k);
+            }
+            Held::List(s) => self.slab[s as usize].push(k, sp),
+            Held::One(old) => self.second_entry(r, i, old, k, sp),
+        }
         true
     }
 
-    /// The slot of the lowest level's list (the first rung's first).
-    fn first_slot(&self) -> Option<u32> {
-        self.rungs.first.as_ref()?.slots.front().copied()
+    /// A second entry for a level of one: the level gets a list.
+    #[cold]
+    #[inline(never)]
+    fn second_entry(&mut self, r: usize, i: usize, old: FreeKey, k: FreeKey, sp: &mut Spares) {
+        crate::anatomy::count(crate::anatomy::Step::LevelList);
+        let mut list = sp.list();
+        list.push(old, sp);
+        list.push(k, sp);
+        let s = match self.vacant.pop() {
+            Some(s) => {
+                self.slab[s as usize] = list;
+                s
+            }
+            None => {
+                self.slab.push(list);
+                (self.slab.len() - 1) as u32
+            }
+        };
+        self.rungs.get_mut(r).slots[i] = Slot::list(s);
+    }
+
+    /// What the lowest level holds (the first rung's first).
+    fn first(&self) -> Option<Held> {
+        let rung = self.rungs.first.as_ref()?;
+        Some(rung.held(0))
     }
 
     fn peek(&self) -> Option<FreeKey> {
-        self.slab[self.first_slot()? as usize].peek()
+        match self.first()? {
+            Held::Nothing => None,
+            Held::One(k) => Some(k),
+            Held::List(s) => self.slab[s as usize].peek(),
+        }
     }
 
     fn pop(&mut self, sp: &mut Spares) -> Option<FreeKey> {
-        let slot = self.first_slot()?;
-        let k = self.slab[slot as usize].pop(sp);
+        let k = match self.first()? {
+            Held::Nothing => return None,
+            Held::One(k) => Some(k),
+            Held::List(s) => {
+                let k = self.slab[s as usize].pop(sp);
+                if !self.slab[s as usize].is_empty() {
+                    self.len -= 1;
+                    return k;
+                }
+                k
+            }
+        };
         self.len -= 1;
-        if self.slab[slot as usize].is_empty() {
-            self.emptied(0, 0, sp);
-        }
+        self.emptied(0, 0, sp);
         k
     }
 
-    /// Level `i` of rung `r` emptied: its list goes back to the spares,
-    /// and the rung is trimmed to its first and last lists (or goes).
+    /// Level `i` of rung `r` emptied: its list, if it had one, goes back to
+    /// the spares, and the rung is trimmed to its first and last levels
+    /// with entries (or goes).
     fn emptied(&mut self, r: usize, i: usize, sp: &mut Spares) {
         crate::anatomy::count(crate::anatomy::Step::LevelEmptied);
         let rung = self.rungs.get_mut(r);
-        let slot = std::mem::replace(&mut rung.slots[i], NO_LIST);
-        while rung.slots.front() == Some(&NO_LIST) {
+        let old = std::mem::replace(&mut rung.slots[i], Slot::EMPTY);
+        while rung.slots.front().is_some_and(Slot::is_empty) {
             rung.slots.pop_front();
             rung.base += 1;
         }
-        while rung.slots.back() == Some(&NO_LIST) {
+        while rung.slots.back().is_some_and(Slot::is_empty) {
             rung.slots.pop_back();
         }
         if rung.slots.is_empty() {
             self.rungs.remove(r);
         }
-        self.vacant.push(slot);
-        let list = std::mem::replace(&mut self.slab[slot as usize], Blocks::new(VecDeque::new()));
-        sp.put_list(list);
+        if old.agent == Slot::LIST {
+            self.vacant.push(old.gen);
+            let list = std::mem::replace(
+                &mut self.slab[old.gen as usize],
+                Blocks::new(VecDeque::new()),
+            );
+            sp.put_list(list);
+        }
     }
 
-    /// The first level at or after `from` that has a list: (rung, index).
+    /// The first level at or after `from` that has entries: (rung, index).
     fn level_from(&self, from: Level) -> Option<(usize, usize)> {
         for (r, rung) in self.rungs.iter().enumerate() {
             if rung.tier < from.0 {
@@ -696,16 +806,22 @@ impl Ladder {
             } else {
                 0
             };
-            if let Some(i) = (start..rung.slots.len()).find(|&i| rung.slots[i] != NO_LIST) {
+            if let Some(i) = (start..rung.slots.len()).find(|&i| !rung.slots[i].is_empty()) {
                 return Some((r, i));
             }
         }
         None
     }
 
-    /// One step of the sweep: one block of one level's list (a level's
-    /// list is swept block by block, then the next level's).
-    fn sweep_step(&mut self, limit: usize, sp: &mut Spares, keep: impl FnMut(&FreeKey) -> bool) {
+    /// One step of the sweep: one block of one level's list, or one
+    /// level's inline entry (a level's list is swept block by block, then
+    /// the next level's).
+    fn sweep_step(
+        &mut self,
+        limit: usize,
+        sp: &mut Spares,
+        mut keep: impl FnMut(&FreeKey) -> bool,
+    ) {
         let from = match self.sweep {
             Some(level) => level,
             None if self.len > limit => (0, 0),
@@ -716,74 +832,87 @@ impl Ladder {
             return;
         };
         let rung = self.rungs.get(r);
-        let (level, slot) = ((rung.tier, rung.base + i as u64), rung.slots[i]);
-        let b = &mut self.slab[slot as usize];
-        if b.sweep.is_none() {
-            b.sweep = Some(0);
+        let level = (rung.tier, rung.base + i as u64);
+        let next = Some((level.0, level.1 + 1));
+        match rung.held(i) {
+            Held::Nothing => unreachable!("level_from finds a level with entries"),
+            Held::One(k) => {
+                self.sweep = next;
+                if !keep(&k) {
+                    self.len -= 1;
+                    self.emptied(r, i, sp);
+                }
+            }
+            Held::List(s) => {
+                let b = &mut self.slab[s as usize];
+                if b.sweep.is_none() {
+                    b.sweep = Some(0);
+                }
+                self.len -= b.sweep_step(sp, keep);
+                let (emptied, done) = (b.is_empty(), b.sweep.is_none());
+                self.sweep = if emptied || done { next } else { Some(level) };
+                if emptied {
+                    self.emptied(r, i, sp);
+                }
+            }
         }
-        self.len -= b.sweep_step(sp, keep);
-        let (emptied, done) = (b.is_empty(), b.sweep.is_none());
-        self.sweep = Some(if emptied || done {
-            (level.0, level.1 + 1)
-        } else {
-            level
-        });
-        if emptied {
-            self.emptied(r, i, sp);
+    }
+
+    /// Every entry, in key order.
+    fn entries(&self) -> Vec<FreeKey> {
+        let mut all = Vec::with_capacity(self.len);
+        for rung in self.rungs.iter() {
+            for i in 0..rung.slots.len() {
+                match rung.held(i) {
+                    Held::Nothing => {}
+                    Held::One(k) => all.push(k),
+                    Held::List(s) => all.extend(self.slab[s as usize].entries()),
+                }
+            }
         }
+        all
     }
 
-    fn lists(&self) -> impl Iterator<Item = (Level, &Blocks)> {
-        self.rungs.iter().flat_map(move |rung| {
-            rung.slots
-                .iter()
-                .enumerate()
-                .filter(|(_, &s)| s != NO_LIST)
-                .map(move |(i, &s)| ((rung.tier, rung.base + i as u64), &self.slab[s as usize]))
-        })
-    }
-
-    fn entries(&self) -> impl Iterator<Item = &FreeKey> {
-        self.lists().flat_map(|(_, b)| b.entries())
-    }
-
-    /// Checks the representation (tests): rungs by tier, each with lists at
-    /// both ends; every list non-empty, in its level, in its own slot; slots
-    /// either a level's or vacant; lengths summed.
+    /// Checks the representation (tests): rungs by tier, each trimmed to
+    /// levels with entries at both ends; every list non-empty, in its
+    /// level, in its own slot; slab slots either a level's or vacant;
+    /// lengths summed.
     #[cfg(test)]
     fn check(&self) -> Result<(), String> {
         let tiers: Vec<u32> = self.rungs.iter().map(|r| r.tier).collect();
         if tiers.windows(2).any(|w| w[0] >= w[1]) {
             return Err("rungs not strictly by tier".into());
         }
+        let mut slots = self.vacant.clone();
+        let mut total = 0;
         for rung in self.rungs.iter() {
-            if rung.slots.front() == Some(&NO_LIST) || rung.slots.back() == Some(&NO_LIST) {
-                return Err("a rung not trimmed to its lists".into());
+            let ends = [rung.slots.front(), rung.slots.back()];
+            if ends.iter().any(|e| e.is_none_or(Slot::is_empty)) {
+                return Err("a rung empty or not trimmed to its levels".into());
             }
-            if rung.slots.is_empty() {
-                return Err("an empty rung".into());
+            for i in 0..rung.slots.len() {
+                let level = (rung.tier, rung.base + i as u64);
+                match rung.held(i) {
+                    Held::Nothing => {}
+                    Held::One(_) => total += 1,
+                    Held::List(s) => {
+                        slots.push(s);
+                        let list = &self.slab[s as usize];
+                        list.check()?;
+                        if list.is_empty() {
+                            return Err(format!("an empty list at level {level:?}"));
+                        }
+                        if list.entries().any(|k| (k.tier, k.primary) != level) {
+                            return Err(format!("an entry outside its level {level:?}"));
+                        }
+                        total += list.entries().count();
+                    }
+                }
             }
         }
-        let mut slots: Vec<u32> = self
-            .rungs
-            .iter()
-            .flat_map(|r| r.slots.iter().copied().filter(|&s| s != NO_LIST))
-            .chain(self.vacant.iter().copied())
-            .collect();
         slots.sort_unstable();
         if slots != (0..self.slab.len() as u32).collect::<Vec<_>>() {
             return Err("slab slots not each either a level's or vacant".into());
-        }
-        let mut total = 0;
-        for (level, list) in self.lists() {
-            list.check()?;
-            if list.is_empty() {
-                return Err(format!("an empty list at level {level:?}"));
-            }
-            if list.entries().any(|k| (k.tier, k.primary) != level) {
-                return Err(format!("an entry outside its level {level:?}"));
-            }
-            total += list.entries().count();
         }
         if total != self.len {
             return Err(format!("len {} but {total} entries", self.len));
@@ -1076,6 +1205,28 @@ mod tests {
                 "{shape:?}"
             );
         }
+    }
+
+    #[test]
+    fn a_level_of_one_holds_its_entry_in_the_ring() {
+        let mut s = FreeSet::new(FreeShape::PerListing { by_primary: true });
+        let mut sp = Spares::default();
+        // Agents alone at their call counts: no list, no block.
+        for (p, a) in [(7, 0), (3, 1), (12, 2)] {
+            s.push(k(0, p, a), &mut sp);
+        }
+        assert_eq!((sp.made(), s.check()), (0, Ok(())));
+        // A second agent at count 7: that level gets a list.
+        s.push(k(0, 7, 3), &mut sp);
+        assert_eq!((sp.made(), s.check()), (1, Ok(())));
+        // A sweep drops a stale inline entry and trims the ring.
+        s.retain(|e| e.agent != 1);
+        assert_eq!(s.check(), Ok(()));
+        let order: Vec<u32> = std::iter::from_fn(|| s.pop(&mut sp))
+            .map(|k| k.agent)
+            .collect();
+        assert_eq!(order, [0, 3, 2]);
+        assert_eq!((s.entry_count(), s.check()), (0, Ok(())));
     }
 
     #[test]
