@@ -294,7 +294,7 @@ impl Router {
                     let strategy = self.queues[queue as usize].cfg.strategy;
                     members += 1;
                     let ag = &mut self.agents[a as usize];
-                    ag.buckets.push(Membership {
+                    ag.join(Membership {
                         bucket: b as u32,
                         pool: self.buckets[b].pool,
                         queue,
@@ -302,7 +302,8 @@ impl Router {
                         tier,
                         proficiency,
                         listed: None,
-                        keeps_alone: Some(strategy).filter(|s| s.selector().keeps_alone()),
+                        strategy,
+                        keeps_alone: strategy.selector().keeps_alone(),
                     });
                     if !ag.queues.contains(&queue) {
                         ag.queues.push(queue);

@@ -188,8 +188,14 @@ impl Router {
                     ag.derive_state()
                 ));
             }
-            if !ag.buckets.windows(2).all(|w| w[0].bucket < w[1].bucket) {
-                return Err(format!("agent {}: memberships out of bucket order", ag.id));
+            if !ag.buckets.windows(2).all(|w| w[0].rank() < w[1].rank()) {
+                return Err(format!("agent {}: memberships out of rank order", ag.id));
+            }
+            if let Some(m) = ag.buckets.iter().find(|m| {
+                m.strategy != self.queues[m.queue as usize].cfg.strategy
+                    || m.pool != self.buckets[m.bucket as usize].pool
+            }) {
+                return Err(format!("agent {}: membership {m:?} not its queue's", ag.id));
             }
             for m in &ag.buckets {
                 if let Some(k) = m.listed {

@@ -216,6 +216,8 @@ impl Router {
                 ..
             } = self;
             let pool = buckets[b as usize].pool;
+            // The pool's strategy is its queues'.
+            let qu_strategy = queues[q as usize].cfg.strategy;
             let bucket = &mut buckets[pool as usize];
             let per_member = bucket.free.per_member();
             let Some(first) = bucket.free.pop(spares) else {
@@ -228,7 +230,7 @@ impl Router {
             }
             let ag = &mut agents[first.agent as usize];
             if per_member {
-                ag.unlist(pool);
+                ag.unlist(pool, qu_strategy);
             }
             if !ag.entry_valid(&first, per_member, now) {
                 continue;
@@ -248,7 +250,7 @@ impl Router {
                         bucket.free.pop(spares);
                         let ag = &mut agents[k.agent as usize];
                         if per_member {
-                            ag.unlist(pool);
+                            ag.unlist(pool, qu_strategy);
                         }
                         if ag.entry_valid(&k, per_member, now) && !chosen.contains(&k.agent) {
                             chosen.push(k.agent);
@@ -501,7 +503,8 @@ impl Router {
                 listed_at: now,
             };
             let (free_gen, listed) = (ag.free_gen, &mut ag.buckets);
-            for m in listed.iter_mut().filter(|m| m.bucket == m.pool) {
+            // Pools first (`Membership::rank`).
+            for m in listed.iter_mut().take_while(|m| m.bucket == m.pool) {
                 view.proficiency = m.proficiency;
                 view.tier = m.tier;
                 view.last_offered_here = m.last_offer;
@@ -509,9 +512,11 @@ impl Router {
                 // nothing of the set, so it is answered without touching
                 // the bucket (once).
                 crate::anatomy::count(crate::anatomy::Step::Pool);
-                let kept_alone = m.keeps_alone.map(|st| {
+                let kept_alone = m.keeps_alone.then(|| {
                     m.listed.is_some_and(|old| {
-                        st.selector().keeps(&old, &view, &QueueMemory::default())
+                        m.strategy
+                            .selector()
+                            .keeps(&old, &view, &QueueMemory::default())
                     })
                 });
                 if kept_alone == Some(true) {

@@ -141,7 +141,8 @@ impl Router {
                     tier,
                     proficiency,
                     listed: None,
-                    keeps_alone: Some(strategy).filter(|s| s.selector().keeps_alone()),
+                    strategy,
+                    keeps_alone: selector.keeps_alone(),
                 };
                 if ag.listed && ag.is_free(now) {
                     let view = AgentView {
@@ -170,7 +171,7 @@ impl Router {
                         m.listed = Some(k);
                     }
                 }
-                ag.buckets.push(m);
+                ag.join(m);
             }
             self.buckets.push(bucket);
             self.heads.push_empty();
