@@ -418,8 +418,14 @@ fn bench(c: &mut Criterion) {
     let scale = |n: usize| if small { (n / 100).max(10) } else { n };
     let n = scale(200_000);
     if let Ok(only) = std::env::var("ROUTER_BENCH_ONLY") {
-        quick(&only, n);
+        probed(|| quick(&only, n));
         return;
+    }
+    if !small {
+        println!(
+            "memory latency (64 MiB pointer chase) at the start: {:.0} ns",
+            memory_latency()
+        );
     }
     println!(
         "\n--- routing decisions (10,000 agents, 500 queues, 50 skills, nine strategies mixed) ---"
@@ -527,6 +533,45 @@ fn bench(c: &mut Criterion) {
     });
     g.finish();
     black_box(&loaded.r);
+}
+
+/// The machine's memory latency now, in ns per load: a dependent pointer
+/// chase around one random cycle over 64 MiB (far past the caches).
+/// Printed before and after a run: on a shared VM the neighbours' memory
+/// traffic moves it by tens of percent within minutes, and the routing
+/// figures with it, while a compute-only loop stays put
+/// (`crates/router/README.md`, "Noise").
+fn memory_latency() -> f64 {
+    static CYCLE: std::sync::OnceLock<Vec<u32>> = std::sync::OnceLock::new();
+    let next = CYCLE.get_or_init(|| {
+        // Sattolo's shuffle: one cycle through every slot.
+        let n = (64 << 20) / std::mem::size_of::<u32>();
+        let mut next: Vec<u32> = (0..n as u32).collect();
+        let mut rng = Lcg(7);
+        for i in (1..n).rev() {
+            next.swap(i, rng.below(i));
+        }
+        next
+    });
+    let loads = 2_000_000;
+    let mut p = 0u32;
+    let t = Instant::now();
+    for _ in 0..loads {
+        p = next[p as usize];
+    }
+    black_box(p);
+    t.elapsed().as_nanos() as f64 / loads as f64
+}
+
+/// Runs `f` between two memory-latency probes, and prints them.
+fn probed<T>(f: impl FnOnce() -> T) -> T {
+    let before = memory_latency();
+    let out = f();
+    println!(
+        "memory latency (64 MiB pointer chase): {before:.0} ns before, {:.0} ns after",
+        memory_latency()
+    );
+    out
 }
 
 /// `ROUTER_BENCH_ONLY=<scenario>[-default]` runs one scenario of the
