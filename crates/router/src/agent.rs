@@ -51,9 +51,14 @@ pub(crate) struct Membership {
     pub last_offer: u64,
     pub tier: u32,
     pub proficiency: u32,
-    /// In a per-member ([`crate::strategy::FreeShape::PerMember`]) free set, the
-    /// entry this member has there (set only on the pool's own membership).
-    pub listed: Option<FreeKey>,
+    /// `primary` and `secondary` of the entry this member has in a
+    /// per-member ([`crate::strategy::FreeShape::PerMember`]) free set,
+    /// while `is_listed` (only on the pool's own membership): the rest of
+    /// the key is the membership's tier, the owner and generation 0
+    /// ([`Membership::listed`]). A 48-byte membership where a whole key
+    /// made 72: a listing and an offer read all of an agent's (dozens).
+    listed_key: (u64, u64),
+    is_listed: bool,
     /// The queue's strategy (its pool's: pools share one).
     pub strategy: Strategy,
     /// Whether the strategy's `keeps` reads only the entry and the agent
@@ -63,7 +68,53 @@ pub(crate) struct Membership {
     pub keeps_alone: bool,
 }
 
+// Every decision about an agent reads all its memberships.
+const _: () = assert!(std::mem::size_of::<Membership>() == 48);
+
 impl Membership {
+    pub fn new(
+        bucket: u32,
+        pool: u32,
+        queue: u32,
+        tier: u32,
+        proficiency: u32,
+        strategy: Strategy,
+    ) -> Membership {
+        Membership {
+            bucket,
+            pool,
+            queue,
+            last_offer: 0,
+            tier,
+            proficiency,
+            listed_key: (0, 0),
+            is_listed: false,
+            strategy,
+            keeps_alone: strategy.selector().keeps_alone(),
+        }
+    }
+
+    /// Agent `agent`'s entry in the per-member free set of this pool, if
+    /// it has one.
+    #[inline]
+    pub fn listed(&self, agent: u32) -> Option<FreeKey> {
+        self.is_listed.then_some(FreeKey {
+            tier: self.tier,
+            primary: self.listed_key.0,
+            secondary: self.listed_key.1,
+            agent,
+            gen: 0,
+        })
+    }
+
+    /// Records the entry a per-member set now holds for this member (its
+    /// tier must be the membership's and its generation 0), or none.
+    pub fn set_listed(&mut self, k: Option<&FreeKey>) {
+        debug_assert!(k.is_none_or(|k| k.tier == self.tier && k.gen == 0));
+        self.is_listed = k.is_some();
+        self.listed_key = k.map_or((0, 0), |k| (k.primary, k.secondary));
+    }
+
     /// Its place in [`Agent::buckets`]: the memberships of pools (free-set
     /// owners) first, by strategy, then by bucket. Listing an agent walks
     /// its pools in runs of one strategy, so the branches on the strategy
@@ -224,7 +275,7 @@ impl Agent {
     pub fn unlist(&mut self, pool: u32, strategy: Strategy) {
         let rank = (false, strategy as u8, pool);
         if let Ok(i) = self.buckets.binary_search_by_key(&rank, Membership::rank) {
-            self.buckets[i].listed = None;
+            self.buckets[i].set_listed(None);
         }
     }
 

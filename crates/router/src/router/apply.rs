@@ -294,17 +294,14 @@ impl Router {
                     let strategy = self.queues[queue as usize].cfg.strategy;
                     members += 1;
                     let ag = &mut self.agents[a as usize];
-                    ag.join(Membership {
-                        bucket: b as u32,
-                        pool: self.buckets[b].pool,
+                    ag.join(Membership::new(
+                        b as u32,
+                        self.buckets[b].pool,
                         queue,
-                        last_offer: 0,
                         tier,
                         proficiency,
-                        listed: None,
                         strategy,
-                        keeps_alone: strategy.selector().keeps_alone(),
-                    });
+                    ));
                     if !ag.queues.contains(&queue) {
                         ag.queues.push(queue);
                         // A member before keeps its time; a new one counts from now.

@@ -92,7 +92,7 @@ impl Router {
                 if per_member {
                     // Exactly the entry the pool's membership names.
                     let m = ag.buckets.iter().find(|m| m.bucket == b as u32);
-                    if m.and_then(|m| m.listed) != Some(*k) {
+                    if m.and_then(|m| m.listed(k.agent)) != Some(*k) {
                         return Err(format!(
                             "bucket {b}: entry {k:?} of agent {} is not its listed one",
                             ag.id
@@ -198,7 +198,7 @@ impl Router {
                 return Err(format!("agent {}: membership {m:?} not its queue's", ag.id));
             }
             for m in &ag.buckets {
-                if let Some(k) = m.listed {
+                if let Some(k) = m.listed(a as u32) {
                     let set = &self.buckets[m.bucket as usize].free;
                     if m.bucket != m.pool || !set.per_member() || !set.entries().contains(&k) {
                         return Err(format!(

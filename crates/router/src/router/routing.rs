@@ -513,7 +513,7 @@ impl Router {
                 // the bucket (once).
                 crate::anatomy::count(crate::anatomy::Step::Pool);
                 let kept_alone = m.keeps_alone.then(|| {
-                    m.listed.is_some_and(|old| {
+                    m.listed(a).is_some_and(|old| {
                         m.strategy
                             .selector()
                             .keeps(&old, &view, &QueueMemory::default())
@@ -525,14 +525,14 @@ impl Router {
                 }
                 let bucket = &mut buckets[m.bucket as usize];
                 let per_member = bucket.free.per_member();
-                if let Some(old) = m.listed {
+                if let Some(old) = m.listed(a) {
                     // Still in the per-member set from before its busy spell.
                     if kept_alone.is_none() && bucket.selector.keeps(&old, &view, &bucket.memory) {
                         continue;
                     }
                     bucket.free.remove(&old);
                     crate::anatomy::count(crate::anatomy::Step::Replaced);
-                    m.listed = None;
+                    m.set_listed(None);
                 }
                 let (primary, secondary) =
                     bucket.selector.key(&view, &bucket.memory, &mut bucket.rng);
@@ -545,7 +545,7 @@ impl Router {
                 };
                 bucket.free.push(k, spares);
                 if per_member {
-                    m.listed = Some(k);
+                    m.set_listed(Some(&k));
                 } else {
                     // Stale entries beyond twice the members: the set goes
                     // to housekeeping (idle time); far beyond (no idle

@@ -133,17 +133,7 @@ impl Router {
                 if ag.counted_ready {
                     bucket.ready += 1;
                 }
-                let mut m = Membership {
-                    bucket: b,
-                    pool: b,
-                    queue: q,
-                    last_offer: 0,
-                    tier,
-                    proficiency,
-                    listed: None,
-                    strategy,
-                    keeps_alone: selector.keeps_alone(),
-                };
+                let mut m = Membership::new(b, b, q, tier, proficiency, strategy);
                 if ag.listed && ag.is_free(now) {
                     let view = AgentView {
                         id: &ag.id,
@@ -168,7 +158,7 @@ impl Router {
                     };
                     bucket.free.push(k, &mut self.spares);
                     if per_member {
-                        m.listed = Some(k);
+                        m.set_listed(Some(&k));
                     }
                 }
                 ag.join(m);
