@@ -578,8 +578,9 @@ fn probed<T>(f: impl FnOnce() -> T) -> T {
 /// 10k-agent world and exits (for callgrind and quick A/B runs):
 /// `listed` (agent free, nobody waiting), `listed-anatomy` (the same, with
 /// what the slowest listings did; `--features anatomy`), `arrive` (call arrives, agents
-/// free), `offer` (agent free, 100k waiting), `waits` (call arrives, none
-/// free); `-default` for longest-idle everywhere. `ROUTER_BENCH_N` sets
+/// free), `offer` (agent free, 100k waiting; `offer-10k`: 10k waiting,
+/// where most freed agents find nobody and are listed, their memberships
+/// and sets cold after a call), `waits` (call arrives, none free); `-default` for longest-idle everywhere. `ROUTER_BENCH_N` sets
 /// the number of timed decisions (default 200,000); `ROUTER_BENCH_WITHOUT`
 /// leaves strategies out of the mixed world.
 fn quick(only: &str, n: usize) {
@@ -608,8 +609,13 @@ fn quick(only: &str, n: usize) {
             });
             w.report_housekeeping(f.map(|f| 1e9 / f.2));
         }
-        "offer" => {
-            let mut w = World::loaded(10_000, 100_000, mixed);
+        "offer" | "offer-10k" => {
+            let waiting = if only.contains("10k") {
+                10_000
+            } else {
+                100_000
+            };
+            let mut w = World::loaded(10_000, waiting, mixed);
             agent_free(&format!("agent-free/loaded ({label})"), n, &mut w);
             w.report_housekeeping(None);
         }
