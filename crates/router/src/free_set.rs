@@ -220,18 +220,13 @@ impl FreeSet {
 
     #[cfg(test)]
     pub fn retain(&mut self, mut keep: impl FnMut(&FreeKey) -> bool) {
+        // A full sweep from the start, even if one is under way.
         match self {
-            FreeSet::PerMember(s) => s.retain(keep),
+            FreeSet::PerMember(s) => return s.retain(keep),
             FreeSet::PerListing(b) => {
-                // A full sweep from the start, even if one is under way.
                 b.sweep = None;
                 for l in b.lists.iter_mut().chain([&mut b.last]) {
                     l.sweep = None;
-                }
-                let mut sp = Spares::default();
-                b.sweep_step(0, &mut sp, &mut keep);
-                while b.sweep.is_some() {
-                    b.sweep_step(0, &mut sp, &mut keep);
                 }
             }
             FreeSet::ByLevel(l) => {
@@ -239,12 +234,12 @@ impl FreeSet {
                 for b in &mut l.slab {
                     b.sweep = None;
                 }
-                let mut sp = Spares::default();
-                l.sweep_step(0, &mut sp, &mut keep);
-                while l.sweep.is_some() {
-                    l.sweep_step(0, &mut sp, &mut keep);
-                }
             }
+        }
+        let mut sp = Spares::default();
+        self.sweep_step(0, &mut sp, &mut keep);
+        while self.sweeping() {
+            self.sweep_step(0, &mut sp, &mut keep);
         }
     }
 
@@ -433,9 +428,6 @@ impl Levels {
             self.sweep = None;
             return;
         };
-        if b.sweep.is_none() {
-            b.sweep = Some(0);
-        }
         let removed = b.sweep_step(sp, |e| keep(&e.key(tier)));
         let (emptied, done) = (b.is_empty(), b.sweep.is_none());
         self.len -= removed;
@@ -767,21 +759,20 @@ impl Ladder {
     }
 
     fn pop(&mut self, sp: &mut Spares) -> Option<FreeKey> {
-        let k = match self.first()? {
+        let (k, emptied) = match self.first()? {
             (Held::Nothing, _) => return None,
-            (Held::One(k), _) => Some(k),
+            (Held::One(k), _) => (k, true),
             (Held::List(s), tier) => {
-                let k = self.slab[s as usize].pop(sp).map(|e| e.key(tier));
-                if !self.slab[s as usize].is_empty() {
-                    self.len -= 1;
-                    return k;
-                }
-                k
+                let list = &mut self.slab[s as usize];
+                let k = list.pop(sp)?.key(tier);
+                (k, list.is_empty())
             }
         };
         self.len -= 1;
-        self.emptied(0, 0, sp);
-        k
+        if emptied {
+            self.emptied(0, 0, sp);
+        }
+        Some(k)
     }
 
     /// Level `i` of rung `r` emptied: its list, if it had one, goes back to
@@ -861,9 +852,6 @@ impl Ladder {
             }
             Held::List(s) => {
                 let b = &mut self.slab[s as usize];
-                if b.sweep.is_none() {
-                    b.sweep = Some(0);
-                }
                 self.len -= b.sweep_step(sp, |e| keep(&e.key(level.0)));
                 let (emptied, done) = (b.is_empty(), b.sweep.is_none());
                 self.sweep = if emptied || done { next } else { Some(level) };
@@ -1121,11 +1109,11 @@ impl Blocks {
         k
     }
 
-    /// Returns the number of entries removed.
+    /// One block of this list's sweep, from its first block if none is
+    /// under way; `sweep` is `None` again once the tail is done. Returns
+    /// the number of entries removed.
     fn sweep_step(&mut self, sp: &mut Spares, keep: impl FnMut(&Entry) -> bool) -> usize {
-        let Some(i) = self.sweep else {
-            return 0;
-        };
+        let i = *self.sweep.get_or_insert(0);
         if i > self.blocks.len() {
             self.sweep = None;
             return 0;

@@ -230,15 +230,17 @@ pub struct QueueMemory {
 impl QueueMemory {
     /// The race clock of `tier` (0 before its first pick).
     pub fn virtual_time(&self, tier: u32) -> f64 {
-        match self.virtual_times.binary_search_by_key(&tier, |&(t, _)| t) {
-            Ok(i) => self.virtual_times[i].1,
-            Err(_) => 0.0,
-        }
+        self.clock_of(tier).map_or(0.0, |i| self.virtual_times[i].1)
+    }
+
+    /// Where `tier`'s clock is in `virtual_times`, or would go.
+    fn clock_of(&self, tier: u32) -> Result<usize, usize> {
+        self.virtual_times.binary_search_by_key(&tier, |&(t, _)| t)
     }
 
     /// Moves the race clock of `tier` forward to `t` (never back).
     pub fn advance(&mut self, tier: u32, t: f64) {
-        match self.virtual_times.binary_search_by_key(&tier, |&(t, _)| t) {
+        match self.clock_of(tier) {
             Ok(i) => {
                 let v = &mut self.virtual_times[i].1;
                 if t > *v {
